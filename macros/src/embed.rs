@@ -1,0 +1,102 @@
+//! `embed_migrations!("dir")`.
+
+use std::path::{Path, PathBuf};
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::parse::{Parse, ParseStream};
+use syn::LitStr;
+
+pub struct Input {
+    dir: LitStr,
+    krate: syn::Path,
+}
+
+impl Parse for Input {
+    fn parse(input: ParseStream) -> syn::Result<Input> {
+        let dir: LitStr = if input.is_empty() {
+            LitStr::new("migrations", input.span())
+        } else {
+            input.parse()?
+        };
+        // embed_migrations!("migrations", crate = my_skelly)
+        let mut krate: syn::Path = syn::parse_quote!(::skelly_db);
+        if input.parse::<Option<syn::Token![,]>>()?.is_some() && !input.is_empty() {
+            let key: syn::Ident = input.call(syn::ext::IdentExt::parse_any)?;
+            if key != "crate" {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("unknown option `{key}`; expected `crate = path`"),
+                ));
+            }
+            input.parse::<syn::Token![=]>()?;
+            krate = input.parse()?;
+            input.parse::<Option<syn::Token![,]>>()?;
+        }
+        Ok(Input { dir, krate })
+    }
+}
+
+pub fn expand(input: &Input) -> syn::Result<TokenStream> {
+    let span = input.dir.span();
+    let err = |msg: String| syn::Error::new(span, msg);
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .ok_or_else(|| err("CARGO_MANIFEST_DIR is not set; build with cargo".into()))?;
+    let dir = manifest_dir.join(input.dir.value());
+    let files = read_dir(&dir).map_err(err)?;
+    let mut entries = Vec::new();
+    for (name, path) in files {
+        let bytes = std::fs::read(&path)
+            .map_err(|e| err(format!("cannot read migration {}: {e}", path.display())))?;
+        let source = String::from_utf8(bytes).map_err(|_| {
+            err(format!(
+                "migration {} is not valid UTF-8; migrations must be UTF-8 text",
+                path.display()
+            ))
+        })?;
+        let parsed = skelly_db_migrate_format::parse_migration(&source).map_err(|e| {
+            err(format!(
+                "invalid migration {}:{}: {}",
+                path.display(),
+                e.line,
+                e.message
+            ))
+        })?;
+        if !parsed.down.present {
+            return Err(err(format!(
+                "migration {} has no `-- +migrate Down` section; add one (an empty Down \
+                 section marks the migration irreversible)",
+                path.display()
+            )));
+        }
+        let path = path.to_str().ok_or_else(|| {
+            err(format!("migration path {} is not valid UTF-8", path.display()))
+        })?;
+        entries.push(quote!((#name, ::core::include_str!(#path))));
+    }
+    let krate = &input.krate;
+    Ok(quote! {
+        #krate::__private::embedded_migrator(&[#(#entries),*])
+    })
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read migration directory {}: {e}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let path = entry.path();
+        if !path.is_file() || path.extension().and_then(|e| e.to_str()) != Some("sql") {
+            continue;
+        }
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|n| format!("migration file name {n:?} is not valid UTF-8"))?;
+        files.push((name, path));
+    }
+    files.sort();
+    Ok(files)
+}

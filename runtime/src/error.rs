@@ -1,0 +1,453 @@
+//! The one error type of skelly-db, and the one place that maps SQLSTATE codes to it.
+
+use std::fmt;
+
+/// The boxed source of an error, kept so that nothing the server or driver said is lost.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A `Result` whose error is [`enum@Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong talking to PostgreSQL through skelly-db.
+///
+/// Match on the variant, or use [`Error::code`] (a stable string) and [`Error::status`] (an
+/// HTTP-style status) to turn it into a response:
+///
+/// ```
+/// use skelly_db::{ConstraintKind, Error};
+///
+/// fn to_response(err: &Error) -> (u16, String) {
+///     match err {
+///         Error::Constraint(v) if v.kind == ConstraintKind::Unique => {
+///             (409, format!("{} is taken", v.column.as_deref().unwrap_or("value")))
+///         }
+///         other => (other.status(), other.code().to_string()),
+///     }
+/// }
+/// # let e = Error::NotFound { table: "users".into() };
+/// # assert_eq!(to_response(&e), (404, "not_found".to_string()));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server could not be reached, the connection broke, or the server is shutting down
+    /// (SQLSTATE class 08, 57P01, 57P02, 57P03, or a closed connection).
+    #[error("connection error: {message}")]
+    Connection {
+        /// What happened, without credentials.
+        message: String,
+        /// The driver's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// The server rejected a statement for a reason other than a constraint or a timeout.
+    #[error("query failed: {0}")]
+    Query(#[source] ServerError),
+    /// A constraint stopped the statement (unique, foreign key, check, not null, exclusion).
+    #[error("{0}")]
+    Constraint(#[source] ConstraintViolation),
+    /// A statement, lock or pool wait took longer than allowed.
+    #[error("timeout ({kind}): {message}")]
+    Timeout {
+        /// Which limit was hit.
+        kind: TimeoutKind,
+        /// What happened.
+        message: String,
+        /// The driver's or pool's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// A row that was asked for by key does not exist (or is soft-deleted).
+    #[error("no row found in {table}")]
+    NotFound {
+        /// The qualified table name, e.g. `"user".users`.
+        table: String,
+    },
+    /// A migration could not be loaded, parsed or applied.
+    #[error(transparent)]
+    Migration(#[from] crate::migrate::MigrationError),
+    /// The configuration is missing or malformed (never contains a password).
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// A value read from the database could not be turned into the Rust type asked for.
+    #[error("cannot decode column `{column}`: {message}")]
+    Decode {
+        /// The column that could not be decoded.
+        column: String,
+        /// What was wrong.
+        message: String,
+        /// The driver's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// Which limit a [`Error::Timeout`] hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimeoutKind {
+    /// `statement_timeout` cancelled the statement (SQLSTATE 57014).
+    Statement,
+    /// A lock could not be taken in time (`lock_timeout`, `NOWAIT`; SQLSTATE 55P03).
+    Lock,
+    /// No pooled connection became free within the pool's wait timeout.
+    PoolWait,
+    /// A new connection was not established within the connect timeout.
+    Connect,
+}
+
+impl fmt::Display for TimeoutKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutKind::Statement => "statement",
+            TimeoutKind::Lock => "lock",
+            TimeoutKind::PoolWait => "pool wait",
+            TimeoutKind::Connect => "connect",
+        })
+    }
+}
+
+/// What the server said about a failed statement.
+#[derive(Debug)]
+pub struct ServerError {
+    /// The five-character SQLSTATE, e.g. `42P01`.
+    pub sqlstate: String,
+    /// The server's primary message.
+    pub message: String,
+    /// The server's DETAIL line, if any.
+    pub detail: Option<String>,
+    /// The server's HINT line, if any.
+    pub hint: Option<String>,
+    source: tokio_postgres::Error,
+}
+
+impl ServerError {
+    /// The driver error this was built from.
+    pub fn source_error(&self) -> &tokio_postgres::Error {
+        &self.source
+    }
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (SQLSTATE {})", self.message, self.sqlstate)?;
+        if let Some(detail) = &self.detail {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ServerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// The kind of constraint a [`ConstraintViolation`] broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConstraintKind {
+    /// SQLSTATE 23505.
+    Unique,
+    /// SQLSTATE 23503.
+    ForeignKey,
+    /// SQLSTATE 23514.
+    Check,
+    /// SQLSTATE 23502. Carries a column but no constraint name.
+    NotNull,
+    /// SQLSTATE 23P01.
+    Exclusion,
+}
+
+impl ConstraintKind {
+    fn label(self) -> &'static str {
+        match self {
+            ConstraintKind::Unique => "unique",
+            ConstraintKind::ForeignKey => "foreign key",
+            ConstraintKind::Check => "check",
+            ConstraintKind::NotNull => "not-null",
+            ConstraintKind::Exclusion => "exclusion",
+        }
+    }
+}
+
+/// A constraint the server enforced, with everything it said about it.
+///
+/// For a foreign-key violation, `table` is the referencing (child) table, also when the
+/// statement deleted a parent row.
+#[derive(Debug)]
+pub struct ConstraintViolation {
+    /// Which kind of constraint.
+    pub kind: ConstraintKind,
+    /// The constraint's name (`None` for not-null violations).
+    pub constraint: Option<String>,
+    /// The schema of the table.
+    pub schema: Option<String>,
+    /// The table the constraint belongs to.
+    pub table: Option<String>,
+    /// The column, where the server names one (not-null violations do).
+    pub column: Option<String>,
+    /// The server's DETAIL line, e.g. `Key (email)=(a@b.c) already exists.`
+    pub detail: Option<String>,
+    /// The server's primary message.
+    pub message: String,
+    source: tokio_postgres::Error,
+}
+
+impl ConstraintViolation {
+    /// The driver error this was built from.
+    pub fn source_error(&self) -> &tokio_postgres::Error {
+        &self.source
+    }
+}
+
+impl fmt::Display for ConstraintViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} violation", self.kind.label())?;
+        if let Some(c) = &self.constraint {
+            write!(f, " of `{c}`")?;
+        }
+        match (&self.schema, &self.table) {
+            (Some(s), Some(t)) => write!(f, " on {s}.{t}")?,
+            (None, Some(t)) => write!(f, " on {t}")?,
+            _ => {}
+        }
+        if let Some(c) = &self.column {
+            write!(f, " column `{c}`")?;
+        }
+        write!(f, ": {}", self.message)?;
+        if let Some(d) = &self.detail {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConstraintViolation {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl Error {
+    /// A stable, machine-readable name for the error, e.g. `unique_violation`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Connection { .. } => "connection",
+            Error::Query(e) if is_retryable_state(&e.sqlstate) => "serialization_failure",
+            Error::Query(_) => "query",
+            Error::Constraint(v) => match v.kind {
+                ConstraintKind::Unique => "unique_violation",
+                ConstraintKind::ForeignKey => "foreign_key_violation",
+                ConstraintKind::Check => "check_violation",
+                ConstraintKind::NotNull => "not_null_violation",
+                ConstraintKind::Exclusion => "exclusion_violation",
+            },
+            Error::Timeout { kind, .. } => match kind {
+                TimeoutKind::Statement => "statement_timeout",
+                TimeoutKind::Lock => "lock_timeout",
+                TimeoutKind::PoolWait => "pool_timeout",
+                TimeoutKind::Connect => "connect_timeout",
+            },
+            Error::NotFound { .. } => "not_found",
+            Error::Migration(_) => "migration",
+            Error::Config(_) => "config",
+            Error::Decode { .. } => "decode",
+        }
+    }
+
+    /// An HTTP-style status: 409 unique, foreign key or exclusion (all three are conflicts with
+    /// other rows), 404 not found, 400 check or not-null, 503 connection, 504 timeout, 500
+    /// everything else.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Constraint(v) => match v.kind {
+                ConstraintKind::Unique | ConstraintKind::ForeignKey | ConstraintKind::Exclusion => {
+                    409
+                }
+                ConstraintKind::Check | ConstraintKind::NotNull => 400,
+            },
+            Error::NotFound { .. } => 404,
+            Error::Connection { .. } => 503,
+            Error::Timeout { .. } => 504,
+            _ => 500,
+        }
+    }
+
+    /// The SQLSTATE the server sent, if this error came from the server.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Error::Query(e) => Some(&e.sqlstate),
+            Error::Constraint(v) => v.source.code().map(|c| c.code()),
+            Error::Timeout {
+                source: Some(s), ..
+            }
+            | Error::Connection {
+                source: Some(s), ..
+            } => s
+                .downcast_ref::<tokio_postgres::Error>()
+                .and_then(|e| e.code())
+                .map(|c| c.code()),
+            _ => None,
+        }
+    }
+
+    /// Whether running the same transaction again may succeed: serialization failures
+    /// (40001) and deadlocks (40P01).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Query(e) if is_retryable_state(&e.sqlstate))
+    }
+
+    /// The constraint violation, if this is one.
+    pub fn as_constraint(&self) -> Option<&ConstraintViolation> {
+        match self {
+            Error::Constraint(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn connection(message: impl Into<String>, source: Option<BoxError>) -> Error {
+        Error::Connection {
+            message: message.into(),
+            source,
+        }
+    }
+
+}
+
+fn is_retryable_state(state: &str) -> bool {
+    state == "40001" || state == "40P01"
+}
+
+/// The one SQLSTATE -> variant mapping.
+impl From<tokio_postgres::Error> for Error {
+    fn from(err: tokio_postgres::Error) -> Error {
+        let Some(db) = err.as_db_error() else {
+            if err.is_closed() {
+                return Error::connection("the connection is closed", Some(Box::new(err)));
+            }
+            // Errors without SQLSTATE are I/O, protocol, or client-side conversion failures.
+            let text = err.to_string();
+            let io = std::error::Error::source(&err)
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .map(|e| e.kind());
+            return match io {
+                Some(std::io::ErrorKind::TimedOut) => Error::Timeout {
+                    kind: TimeoutKind::Connect,
+                    message: text,
+                    source: Some(Box::new(err)),
+                },
+                Some(_) => Error::connection(text, Some(Box::new(err))),
+                None if text.starts_with("error connecting")
+                    || text.starts_with("timeout")
+                    || text.contains("connection") =>
+                {
+                    Error::connection(text, Some(Box::new(err)))
+                }
+                None => Error::Query(ServerError {
+                    sqlstate: String::new(),
+                    message: text,
+                    detail: None,
+                    hint: None,
+                    source: err,
+                }),
+            };
+        };
+        let state = db.code().code();
+        let kind = match state {
+            "23505" => Some(ConstraintKind::Unique),
+            "23503" => Some(ConstraintKind::ForeignKey),
+            "23514" => Some(ConstraintKind::Check),
+            "23502" => Some(ConstraintKind::NotNull),
+            "23P01" => Some(ConstraintKind::Exclusion),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            return Error::Constraint(ConstraintViolation {
+                kind,
+                constraint: db.constraint().map(str::to_string),
+                schema: db.schema().map(str::to_string),
+                table: db.table().map(str::to_string),
+                column: db.column().map(str::to_string),
+                detail: db.detail().map(str::to_string),
+                message: db.message().to_string(),
+                source: err,
+            });
+        }
+        let message = db.message().to_string();
+        match state {
+            "57014" => Error::Timeout {
+                kind: TimeoutKind::Statement,
+                message,
+                source: Some(Box::new(err)),
+            },
+            "55P03" => Error::Timeout {
+                kind: TimeoutKind::Lock,
+                message,
+                source: Some(Box::new(err)),
+            },
+            "57P01" | "57P02" | "57P03" => Error::connection(message, Some(Box::new(err))),
+            s if s.starts_with("08") => Error::connection(message, Some(Box::new(err))),
+            _ => Error::Query(ServerError {
+                sqlstate: state.to_string(),
+                detail: db.detail().map(str::to_string),
+                hint: db.hint().map(str::to_string),
+                message,
+                source: err,
+            }),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for Error {
+    fn from(err: deadpool_postgres::PoolError) -> Error {
+        use deadpool_postgres::{PoolError, TimeoutType};
+        match err {
+            PoolError::Backend(e) => Error::from(e),
+            PoolError::Timeout(TimeoutType::Wait) => Error::Timeout {
+                kind: TimeoutKind::PoolWait,
+                message: "no pooled connection became free within the wait timeout".into(),
+                source: Some(Box::new(err)),
+            },
+            PoolError::Timeout(TimeoutType::Create) => Error::Timeout {
+                kind: TimeoutKind::Connect,
+                message: "could not connect within the connect timeout".into(),
+                source: Some(Box::new(err)),
+            },
+            PoolError::Timeout(TimeoutType::Recycle) => Error::Timeout {
+                kind: TimeoutKind::Connect,
+                message: "checking a pooled connection took longer than the connect timeout"
+                    .into(),
+                source: Some(Box::new(err)),
+            },
+            PoolError::Closed => Error::connection("the pool is closed", None),
+            other => Error::connection(other.to_string(), Some(Box::new(other))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_codes_of_errors_without_a_server() {
+        let nf = Error::NotFound {
+            table: "\"user\".users".into(),
+        };
+        assert_eq!((nf.status(), nf.code()), (404, "not_found"));
+        assert_eq!(nf.to_string(), "no row found in \"user\".users");
+        let cfg = Error::Config("DATABASE_URL is not set".into());
+        assert_eq!((cfg.status(), cfg.code()), (500, "config"));
+        let conn = Error::connection("refused", None);
+        assert_eq!((conn.status(), conn.code()), (503, "connection"));
+        let t = Error::Timeout {
+            kind: TimeoutKind::PoolWait,
+            message: "x".into(),
+            source: None,
+        };
+        assert_eq!((t.status(), t.code()), (504, "pool_timeout"));
+        assert!(!t.is_retryable());
+    }
+}

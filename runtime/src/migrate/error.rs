@@ -1,0 +1,93 @@
+use std::path::PathBuf;
+
+/// Why a migration set could not be loaded or run. Reached as [`crate::Error::Migration`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrationError {
+    /// The file does not follow the format.
+    #[error("{}line {line}: {message}", file.as_deref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    Parse {
+        /// The file name, when parsing a file of a set.
+        file: Option<String>,
+        /// The 1-based line of the problem.
+        line: usize,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The file has no `-- +migrate Down` marker.
+    #[error("{file}: no `-- +migrate Down` section; add one (an empty Down section marks the migration irreversible)")]
+    MissingDown {
+        /// The file name.
+        file: String,
+    },
+    /// The directory or a file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// What could not be read.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not UTF-8.
+    #[error("{file} is not valid UTF-8; migrations must be UTF-8 text")]
+    NotUtf8 {
+        /// The file name.
+        file: String,
+    },
+    /// Two files have the same identity (file name).
+    #[error("two migrations have the identity `{id}`; rename one")]
+    Duplicate {
+        /// The repeated identity.
+        id: String,
+    },
+    /// Applied migrations whose file changed or disappeared; `up` refuses to run until resolved.
+    #[error("the applied migrations differ from the files: {}; restore the files as they were applied, or fix the history table", problems.join("; "))]
+    Diverged {
+        /// One line per changed or missing migration.
+        problems: Vec<String>,
+    },
+    /// `down` would have to pass a migration whose Down section is empty.
+    #[error("migration {id} is irreversible (its Down section is empty); down stops before it")]
+    Irreversible {
+        /// The migration's identity.
+        id: String,
+    },
+    /// `down` would have to revert an applied migration whose file is gone.
+    #[error("applied migration {id} has no file, so it cannot be reverted; restore the file")]
+    MissingFile {
+        /// The migration's identity.
+        id: String,
+    },
+    /// A statement failed; the migration was rolled back (unless it runs without a transaction).
+    #[error("{file}:{line}: migration failed: {source}{}", if *rolled_back { "" } else { " (notransaction: statements before it stay applied)" })]
+    Failed {
+        /// The file name.
+        file: String,
+        /// The 1-based line in the file where the failing statement (or the error position in
+        /// it) is.
+        line: usize,
+        /// The statement that failed.
+        statement: String,
+        /// Whether everything the migration did was rolled back.
+        rolled_back: bool,
+        /// The server's error.
+        #[source]
+        source: Box<crate::Error>,
+    },
+    /// `up_to` named a migration that is not in the set.
+    #[error("no migration named `{target}` in the set")]
+    UnknownTarget {
+        /// The name asked for.
+        target: String,
+    },
+    /// Migrations manage their own transactions; they cannot run inside the caller's.
+    #[error("migrations cannot run inside a transaction; pass a pool or a connection")]
+    InTransaction,
+    /// Another runner held the migration lock for longer than the lock timeout.
+    #[error("another migration runner held the lock for more than {waited:?}")]
+    LockTimeout {
+        /// How long this runner waited.
+        waited: std::time::Duration,
+    },
+}

@@ -1,0 +1,44 @@
+//! Migrations in the sql-migrate format: parse (pure), load (a directory or embedded files),
+//! and run (history table, advisory lock, up / down / redo / status).
+//!
+//! ```no_run
+//! # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {
+//! use skelly_db::migrate::Migrator;
+//!
+//! let migrator = Migrator::from_dir("migrations")?;
+//! for applied in migrator.up(&pool).await? {
+//!     println!("applied {} in {:?}", applied.id, applied.duration);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod runner;
+mod source;
+
+pub use error::MigrationError;
+pub use runner::{Applied, Direction, MigrationState, MigrationStatus, Migrator};
+pub use skelly_db_migrate_format::{ParsedMigration, Section};
+pub use source::Migration;
+
+/// Splits one migration file into its Up and Down statements, following sql-migrate's rules
+/// exactly, except that an unknown or misspelled `-- +migrate` command is an error naming its
+/// line. Pure: no file system, no database.
+///
+/// ```
+/// use skelly_db::migrate::parse_migration;
+///
+/// let parsed = parse_migration("-- +migrate Up\nCREATE TABLE t (id int);\n-- +migrate Down\nDROP TABLE t;\n")?;
+/// assert_eq!(parsed.up.statements, ["CREATE TABLE t (id int);\n"]);
+///
+/// let err = parse_migration("-- +migrate Up\nSELECT 1;\n-- +migrate DOWN\n").unwrap_err();
+/// assert_eq!(err.to_string(), "line 3: unknown migrate command `DOWN`; did you mean `Down`?");
+/// # Ok::<(), skelly_db::migrate::MigrationError>(())
+/// ```
+pub fn parse_migration(source: &str) -> Result<ParsedMigration, MigrationError> {
+    skelly_db_migrate_format::parse_migration(source).map_err(|e| MigrationError::Parse {
+        file: None,
+        line: e.line,
+        message: e.message,
+    })
+}

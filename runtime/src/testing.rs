@@ -1,0 +1,417 @@
+//! Test support (feature `testing`): a fresh database per test, a rollback-only transaction,
+//! and a throwaway server when `DATABASE_URL` is unset.
+//!
+//! ```no_run
+//! use skelly_db::testing::TestDb;
+//! use skelly_db::Executor;
+//!
+//! #[tokio::test]
+//! async fn counts_users() -> skelly_db::Result<()> {
+//!     // A new database with the migrations applied, dropped when `db` goes out of scope,
+//!     // also when the test fails.
+//!     let db = TestDb::builder().migrations("../migrations").build().await?;
+//!     let n: i64 = db.pool().query_one("SELECT count(*) FROM \"user\".users", &[]).await?.get(0);
+//!     assert_eq!(n, 0);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! With migrations, the first test builds a template database (named after the migrations'
+//! fingerprint) and every test clones it, which is much faster than migrating each time. Set
+//! `SKELLY_KEEP_TEST_DB=1` (or call [`TestDbBuilder::keep`]) to keep the databases for
+//! debugging; their names are printed.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::error::{Error, Result};
+use crate::executor::{Executor, Session};
+use crate::migrate::Migrator;
+use crate::pool::{DetachedConnection, Pool, PoolConfig};
+use crate::sql::quote_ident;
+
+/// A database created for one test and dropped when this value is dropped.
+pub struct TestDb {
+    pool: Pool,
+    name: String,
+    server: Server,
+    keep: bool,
+}
+
+impl std::fmt::Debug for TestDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDb").field("name", &self.name).finish()
+    }
+}
+
+/// Options for a [`TestDb`].
+#[derive(Debug, Default)]
+pub struct TestDbBuilder {
+    migrations: Option<PathBuf>,
+    keep: bool,
+    max_size: Option<usize>,
+}
+
+impl TestDbBuilder {
+    /// Applies the migrations of this directory (through a cached template database).
+    pub fn migrations(mut self, dir: impl AsRef<Path>) -> TestDbBuilder {
+        self.migrations = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Keeps the database after the test, for debugging; its name is printed.
+    pub fn keep(mut self, keep: bool) -> TestDbBuilder {
+        self.keep = keep;
+        self
+    }
+
+    /// The size of the test database's pool (default 4).
+    pub fn max_size(mut self, max_size: usize) -> TestDbBuilder {
+        self.max_size = Some(max_size);
+        self
+    }
+
+    /// Creates the database.
+    pub async fn build(self) -> Result<TestDb> {
+        let server = Server::get().await?;
+        let admin = DetachedConnection::connect(&server.config).await?;
+        let name = format!(
+            "skelly_test_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..16]
+        );
+        match &self.migrations {
+            Some(dir) => {
+                let migrator = Migrator::from_dir(dir)?;
+                let template = template_for(&server, &admin, &migrator).await?;
+                admin
+                    .batch_execute(&format!(
+                        "CREATE DATABASE {} TEMPLATE {}",
+                        quote_ident(&name),
+                        quote_ident(&template)
+                    ))
+                    .await?;
+            }
+            None => {
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
+                    .await?;
+            }
+        }
+        drop(admin);
+        let mut config = server.config.clone();
+        config.dbname(&name);
+        let pool = PoolConfig::from_pg_config(config)
+            .max_size(self.max_size.unwrap_or(4))
+            .build()?;
+        let keep = self.keep || std::env::var_os("SKELLY_KEEP_TEST_DB").is_some_and(|v| v != "0");
+        Ok(TestDb {
+            pool,
+            name,
+            server,
+            keep,
+        })
+    }
+}
+
+impl TestDb {
+    /// An empty database.
+    pub async fn new() -> Result<TestDb> {
+        TestDb::builder().build().await
+    }
+
+    /// Options: migrations, keep, pool size.
+    pub fn builder() -> TestDbBuilder {
+        TestDbBuilder::default()
+    }
+
+    /// The pool of this database.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tokio-postgres configuration of this database.
+    pub fn pg_config(&self) -> tokio_postgres::Config {
+        let mut config = self.server.config.clone();
+        config.dbname(&self.name);
+        config
+    }
+
+    /// A connection string for this database, e.g. to hand to the CLI.
+    pub fn url(&self) -> String {
+        with_dbname(&self.server.url, &self.name)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        self.pool.inner.close();
+        if self.keep {
+            eprintln!("skelly-db: kept test database {}", self.name);
+            return;
+        }
+        let config = self.server.config.clone();
+        let name = self.name.clone();
+        // Drop cannot await; a thread with its own runtime works inside and outside tokio.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let admin = DetachedConnection::connect(&config)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                admin
+                    .batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        quote_ident(&name)
+                    ))
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("skelly-db: could not drop test database {}: {e}", self.name),
+            Err(_) => eprintln!("skelly-db: could not drop test database {}", self.name),
+        }
+    }
+}
+
+/// The template database for a migration set: built once under an advisory lock (so parallel
+/// test processes build it once), named after the set's fingerprint, reused until the
+/// migrations change.
+async fn template_for(
+    server: &Server,
+    admin: &DetachedConnection,
+    migrator: &Migrator,
+) -> Result<String> {
+    let name = format!("skelly_tpl_{}", &migrator.fingerprint()[..24]);
+    admin
+        .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK_KEY])
+        .await?;
+    let built = async {
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+            .await?
+            .is_some();
+        if exists {
+            return Ok(());
+        }
+        // Built under a temporary name and renamed when complete, so a crash never leaves a
+        // half-migrated template behind under the real name.
+        let building = format!("{name}_building");
+        admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {b} WITH (FORCE); CREATE DATABASE {b}",
+                b = quote_ident(&building)
+            ))
+            .await?;
+        let mut config = server.config.clone();
+        config.dbname(&building);
+        {
+            let conn = DetachedConnection::connect(&config).await?;
+            migrator.up(&conn).await?;
+        }
+        // Closed client sockets may still be seen by the server for a moment; rename needs none.
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[&building],
+            )
+            .await?;
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                quote_ident(&building),
+                quote_ident(&name)
+            ))
+            .await
+    }
+    .await;
+    admin
+        .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK_KEY])
+        .await?;
+    built.map(|()| name)
+}
+
+const TEMPLATE_LOCK_KEY: i64 = 0x736b_656c_6c79_7470; // "skellytp"
+
+/// A transaction on a connection of its own that is never committed: everything the test does
+/// through it is rolled back when it is dropped (the connection is closed, and the server rolls
+/// back). For tests that share one database.
+///
+/// ```no_run
+/// # async fn run(pool: &skelly_db::Pool) -> skelly_db::Result<()> {
+/// use skelly_db::{testing::RollbackTransaction, Executor};
+///
+/// let tx = RollbackTransaction::begin(pool).await?;
+/// tx.execute("INSERT INTO t VALUES (1)", &[]).await?;
+/// drop(tx); // the insert is gone
+/// # Ok(()) }
+/// ```
+pub struct RollbackTransaction {
+    conn: DetachedConnection,
+}
+
+impl std::fmt::Debug for RollbackTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RollbackTransaction").finish_non_exhaustive()
+    }
+}
+
+impl RollbackTransaction {
+    /// Takes a connection out of `pool` (the pool opens another in its place) and begins.
+    pub async fn begin(pool: &Pool) -> Result<RollbackTransaction> {
+        let conn = pool.get().await?.detach();
+        conn.batch_execute("BEGIN").await?;
+        Ok(RollbackTransaction { conn })
+    }
+
+    /// Rolls back now and closes the connection (dropping does the same).
+    pub async fn rollback(self) -> Result<()> {
+        self.conn.batch_execute("ROLLBACK").await
+    }
+}
+
+impl Executor for RollbackTransaction {
+    async fn session(&self) -> Result<Session<'_>> {
+        Ok(Session::Borrowed {
+            client: self.conn.client(),
+            cache: Some(&self.conn.inner.statement_cache),
+            in_transaction: true,
+        })
+    }
+}
+
+/// The server test databases are created on: `DATABASE_URL`, or a throwaway local server.
+#[derive(Clone)]
+struct Server {
+    url: String,
+    config: tokio_postgres::Config,
+    _temp: Option<Arc<pgtemp::PgTempDB>>,
+}
+
+static TEMP_SERVER: Mutex<Weak<pgtemp::PgTempDB>> = Mutex::new(Weak::new());
+
+impl Server {
+    async fn get() -> Result<Server> {
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            if !url.trim().is_empty() {
+                let config = PoolConfig::new(&url)
+                    .map_err(|e| Error::Config(format!("DATABASE_URL: {e}")))?
+                    .pg_config()
+                    .clone();
+                return Ok(Server {
+                    url,
+                    config,
+                    _temp: None,
+                });
+            }
+        }
+        let temp = temp_server().await?;
+        let url = temp.connection_uri();
+        let config = tokio_postgres::Config::from_str(&url)
+            .map_err(|e| Error::Config(format!("throwaway server address: {e}")))?;
+        Ok(Server {
+            url,
+            config,
+            _temp: Some(temp),
+        })
+    }
+}
+
+/// Starts (or shares, while anyone holds it) a throwaway PostgreSQL server from the installed
+/// binaries (`initdb`, `postgres` on `PATH`); it is stopped and deleted when the last holder
+/// drops it.
+pub async fn temp_server() -> Result<Arc<pgtemp::PgTempDB>> {
+    if let Some(server) = TEMP_SERVER.lock().unwrap_or_else(|e| e.into_inner()).upgrade() {
+        return Ok(server);
+    }
+    let started = tokio::task::spawn_blocking(|| {
+        // pgtemp panics when it cannot start a server; that is an error here, not a crash.
+        std::panic::catch_unwind(pgtemp::PgTempDB::new)
+    })
+    .await;
+    let server = match started {
+        Ok(Ok(server)) => Arc::new(server),
+        Ok(Err(panic)) => {
+            let reason = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown failure".into());
+            return Err(no_server(&reason));
+        }
+        Err(e) => return Err(no_server(&e.to_string())),
+    };
+    let mut slot = TEMP_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    match slot.upgrade() {
+        // Another task started one meanwhile: use that, let ours stop.
+        Some(existing) => Ok(existing),
+        None => {
+            *slot = Arc::downgrade(&server);
+            Ok(server)
+        }
+    }
+}
+
+fn no_server(reason: &str) -> Error {
+    let reason = reason.lines().next().unwrap_or(reason);
+    Error::Config(format!(
+        "DATABASE_URL is not set and no throwaway PostgreSQL server could be started ({reason}); \
+         set DATABASE_URL=postgres://user:password@host:port/database, or install PostgreSQL so \
+         that `initdb` and `postgres` are on PATH"
+    ))
+}
+
+/// `url` with its database replaced by `dbname` (URL or `key=value` form).
+fn with_dbname(url: &str, dbname: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (before_query, query) = match rest.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (rest, None),
+        };
+        let authority = before_query.split('/').next().unwrap_or(before_query);
+        let mut out = format!("{scheme}://{authority}/{dbname}");
+        if let Some(q) = query {
+            let kept: Vec<&str> = q
+                .split('&')
+                .filter(|kv| !kv.starts_with("dbname="))
+                .collect();
+            if !kept.is_empty() {
+                out.push('?');
+                out.push_str(&kept.join("&"));
+            }
+        }
+        out
+    } else {
+        format!("{url} dbname={dbname}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_dbname;
+
+    #[test]
+    fn replaces_the_database_of_a_url() {
+        assert_eq!(
+            with_dbname("postgres://u:p@h:5432/test", "x"),
+            "postgres://u:p@h:5432/x"
+        );
+        assert_eq!(with_dbname("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(
+            with_dbname("postgresql://h/db?sslmode=disable&dbname=y", "x"),
+            "postgresql://h/x?sslmode=disable"
+        );
+        assert_eq!(with_dbname("host=h user=u", "x"), "host=h user=u dbname=x");
+    }
+}

@@ -1,0 +1,1 @@
+//! Compile-fail tests for the skelly-db macros live in `tests/`.
