@@ -12,7 +12,11 @@ use skelly_db::migrate::{Applied, Direction, MigrationState, Migrator};
 use skelly_db::Pool;
 
 #[derive(Parser)]
-#[command(name = "skelly-db", version, about = "skelly-db: PostgreSQL migrations")]
+#[command(
+    name = "skelly-db",
+    version,
+    about = "skelly-db: PostgreSQL migrations"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

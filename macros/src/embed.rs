@@ -71,7 +71,10 @@ pub fn expand(input: &Input) -> syn::Result<TokenStream> {
             )));
         }
         let path = path.to_str().ok_or_else(|| {
-            err(format!("migration path {} is not valid UTF-8", path.display()))
+            err(format!(
+                "migration path {} is not valid UTF-8",
+                path.display()
+            ))
         })?;
         entries.push(quote!((#name, ::core::include_str!(#path))));
     }

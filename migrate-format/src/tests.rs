@@ -15,7 +15,10 @@ fn splits_on_semicolon_at_line_end() {
     );
     assert_eq!(
         p.up.statements,
-        ["CREATE TABLE a (id int);\n", "CREATE TABLE b (\n  id int\n);\n"]
+        [
+            "CREATE TABLE a (id int);\n",
+            "CREATE TABLE b (\n  id int\n);\n"
+        ]
     );
     assert_eq!(p.up.statement_lines, [2, 3]);
     // sql-migrate keeps the blank line before the Down marker in front of the next statement.
@@ -34,7 +37,10 @@ fn semicolon_inside_a_line_does_not_split() {
 #[test]
 fn trailing_comment_after_semicolon_still_ends_statement() {
     let p = parse("-- +migrate Up\nSELECT 1; -- done\nSELECT 2 -- not; done\n;\n");
-    assert_eq!(p.up.statements, ["SELECT 1; -- done\n", "SELECT 2 -- not; done\n;\n"]);
+    assert_eq!(
+        p.up.statements,
+        ["SELECT 1; -- done\n", "SELECT 2 -- not; done\n;\n"]
+    );
 }
 
 #[test]
@@ -74,7 +80,10 @@ fn comments_dropped_at_column_zero_kept_when_indented() {
 #[test]
 fn comments_inside_blocks_are_dropped_too() {
     let src = "-- +migrate Up\n-- +migrate StatementBegin\nSELECT 1;\n-- inside\n  -- kept\nSELECT 2;\n-- +migrate StatementEnd\n";
-    assert_eq!(parse(src).up.statements, ["SELECT 1;\n  -- kept\nSELECT 2;\n"]);
+    assert_eq!(
+        parse(src).up.statements,
+        ["SELECT 1;\n  -- kept\nSELECT 2;\n"]
+    );
 }
 
 #[test]
@@ -113,7 +122,9 @@ fn empty_down_is_present_with_no_statements() {
 
 #[test]
 fn sections_may_repeat_like_sql_migrate() {
-    let p = parse("-- +migrate Up\nSELECT 1;\n-- +migrate Down\nSELECT 2;\n-- +migrate Up\nSELECT 3;\n");
+    let p = parse(
+        "-- +migrate Up\nSELECT 1;\n-- +migrate Down\nSELECT 2;\n-- +migrate Up\nSELECT 3;\n",
+    );
     assert_eq!(p.up.statements, ["SELECT 1;\n", "SELECT 3;\n"]);
 }
 
@@ -163,10 +174,16 @@ fn error_unknown_or_misspelled_commands_name_their_line() {
         ("-- +migrate DOWN", "did you mean `Down`"),
         ("-- +migrate Down;", "did you mean `Down`"),
         ("-- +migrate Foo", "expected one of"),
-        ("-- +migrate statementbegin", "did you mean `StatementBegin`"),
+        (
+            "-- +migrate statementbegin",
+            "did you mean `StatementBegin`",
+        ),
         ("-- +migrateUp", "not a migrate command"),
         ("-- +migrate", "not a migrate command"),
-        ("-- +migrate Up notransactoin", "unknown option `notransactoin`"),
+        (
+            "-- +migrate Up notransactoin",
+            "unknown option `notransactoin`",
+        ),
         ("-- +migrate StatementEnd now", "takes no options"),
     ] {
         let src = format!("-- +migrate Up\nSELECT 1;\n{cmd}\nSELECT 2;\n");

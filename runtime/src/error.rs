@@ -235,7 +235,8 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Connection { .. } => "connection",
-            Error::Query(e) if is_retryable_state(&e.sqlstate) => "serialization_failure",
+            Error::Query(e) if e.sqlstate == "40001" => "serialization_failure",
+            Error::Query(e) if e.sqlstate == "40P01" => "deadlock_detected",
             Error::Query(_) => "query",
             Error::Constraint(v) => match v.kind {
                 ConstraintKind::Unique => "unique_violation",
@@ -313,7 +314,6 @@ impl Error {
             source,
         }
     }
-
 }
 
 fn is_retryable_state(state: &str) -> bool {
@@ -417,8 +417,7 @@ impl From<deadpool_postgres::PoolError> for Error {
             },
             PoolError::Timeout(TimeoutType::Recycle) => Error::Timeout {
                 kind: TimeoutKind::Connect,
-                message: "checking a pooled connection took longer than the connect timeout"
-                    .into(),
+                message: "checking a pooled connection took longer than the connect timeout".into(),
                 source: Some(Box::new(err)),
             },
             PoolError::Closed => Error::connection("the pool is closed", None),

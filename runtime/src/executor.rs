@@ -132,6 +132,8 @@ pub trait Executor: Sync {
 
 /// The connection a statement runs on. Public only for the [`Executor`] trait.
 #[doc(hidden)]
+// Pooled is the large variant and the common one; boxing it would cost an allocation per call.
+#[allow(clippy::large_enum_variant)]
 pub enum Session<'a> {
     Borrowed {
         client: &'a Client,
@@ -143,7 +145,13 @@ pub enum Session<'a> {
 
 impl Session<'_> {
     pub(crate) fn in_transaction(&self) -> bool {
-        matches!(self, Session::Borrowed { in_transaction: true, .. })
+        matches!(
+            self,
+            Session::Borrowed {
+                in_transaction: true,
+                ..
+            }
+        )
     }
 
     pub(crate) fn client(&self) -> &Client {

@@ -60,7 +60,10 @@ impl PoolConfig {
     /// A configuration for the server at `url` (`postgres://user:password@host:port/db` or
     /// the `key=value` form), with the default size and timeouts.
     pub fn new(url: &str) -> Result<PoolConfig> {
-        Ok(PoolConfig::from_pg_config(parse_url("the connection string", url)?))
+        Ok(PoolConfig::from_pg_config(parse_url(
+            "the connection string",
+            url,
+        )?))
     }
 
     /// A configuration from an already built tokio-postgres configuration.
@@ -82,12 +85,10 @@ impl PoolConfig {
         let url = match std::env::var("DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => url,
             Ok(_) => return Err(Error::Config("DATABASE_URL is set but empty".into())),
-            Err(std::env::VarError::NotPresent) => {
-                return Err(Error::Config(
-                    "DATABASE_URL is not set; set it to postgres://user:password@host:port/database"
-                        .into(),
-                ))
-            }
+            Err(std::env::VarError::NotPresent) => return Err(Error::Config(
+                "DATABASE_URL is not set; set it to postgres://user:password@host:port/database"
+                    .into(),
+            )),
             Err(std::env::VarError::NotUnicode(_)) => {
                 return Err(Error::Config("DATABASE_URL is not valid UTF-8".into()))
             }
@@ -211,11 +212,11 @@ fn env_number(name: &str) -> Result<Option<u64>> {
             Err(Error::Config(format!("{name} is not valid UTF-8")))
         }
         Ok(v) if v.trim().is_empty() => Ok(None),
-        Ok(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
-            Error::Config(format!(
-                "{name} must be a whole number, got `{v}`"
-            ))
-        }),
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| Error::Config(format!("{name} must be a whole number, got `{v}`"))),
     }
 }
 
@@ -464,7 +465,10 @@ mod tests {
         assert_eq!(password_in("postgres://u@h/db"), None);
         let err = PoolConfig::new("postgres://u:s3cret@h:notaport/db").unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("not a valid PostgreSQL connection string"), "{text}");
+        assert!(
+            text.contains("not a valid PostgreSQL connection string"),
+            "{text}"
+        );
         assert!(!text.contains("s3cret"), "{text}");
         let debug = format!("{:?}", PoolConfig::new("postgres://u:s3cret@h/db").unwrap());
         assert!(!debug.contains("s3cret"), "{debug}");
@@ -472,7 +476,13 @@ mod tests {
 
     #[test]
     fn a_url_without_host_is_a_config_error() {
-        let err = PoolConfig::new("postgres:///db").unwrap().build().unwrap_err();
-        assert!(matches!(err, Error::Config(ref m) if m.contains("no host")), "{err}");
+        let err = PoolConfig::new("postgres:///db")
+            .unwrap()
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::Config(ref m) if m.contains("no host")),
+            "{err}"
+        );
     }
 }

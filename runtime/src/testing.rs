@@ -194,9 +194,13 @@ async fn template_for(
     migrator: &Migrator,
 ) -> Result<String> {
     let name = format!("skelly_tpl_{}", &migrator.fingerprint()[..24]);
-    admin
-        .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK_KEY])
-        .await?;
+    let waited = std::time::Duration::from_secs(300);
+    if !crate::migrate::try_advisory_lock(admin.client(), TEMPLATE_LOCK_KEY, waited).await? {
+        return Err(Error::Config(format!(
+            "another test process has been building template database {name} for more than \
+             {waited:?}"
+        )));
+    }
     let built = async {
         let exists = admin
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
@@ -208,11 +212,15 @@ async fn template_for(
         // Built under a temporary name and renamed when complete, so a crash never leaves a
         // half-migrated template behind under the real name.
         let building = format!("{name}_building");
+        let building_ident = quote_ident(&building);
+        // Left over from a run that crashed while building.
         admin
             .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {b} WITH (FORCE); CREATE DATABASE {b}",
-                b = quote_ident(&building)
+                "DROP DATABASE IF EXISTS {building_ident} WITH (FORCE)"
             ))
+            .await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {building_ident}"))
             .await?;
         let mut config = server.config.clone();
         config.dbname(&building);
@@ -263,7 +271,8 @@ pub struct RollbackTransaction {
 
 impl std::fmt::Debug for RollbackTransaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RollbackTransaction").finish_non_exhaustive()
+        f.debug_struct("RollbackTransaction")
+            .finish_non_exhaustive()
     }
 }
 
@@ -332,7 +341,11 @@ impl Server {
 /// binaries (`initdb`, `postgres` on `PATH`); it is stopped and deleted when the last holder
 /// drops it.
 pub async fn temp_server() -> Result<Arc<pgtemp::PgTempDB>> {
-    if let Some(server) = TEMP_SERVER.lock().unwrap_or_else(|e| e.into_inner()).upgrade() {
+    if let Some(server) = TEMP_SERVER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .upgrade()
+    {
         return Ok(server);
     }
     let started = tokio::task::spawn_blocking(|| {

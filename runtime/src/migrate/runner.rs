@@ -147,7 +147,11 @@ impl Migrator {
             hasher.update([0]);
             hasher.update(m.checksum().as_bytes());
         }
-        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Applies every pending migration, each in its own transaction, in order. Stops before
@@ -262,24 +266,15 @@ impl Migrator {
         i64::from_be_bytes(bytes)
     }
 
-    // Polling, not a blocking wait: a waiting `pg_advisory_lock` is an open transaction that a
-    // notransaction `CREATE INDEX CONCURRENTLY` in the lock holder would wait for forever.
     async fn lock(&self, client: &Client, key: i64) -> Result<()> {
         let start = Instant::now();
-        loop {
-            let row = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-                .await?;
-            if row.get::<_, bool>(0) {
-                return Ok(());
+        if try_advisory_lock(client, key, self.lock_timeout).await? {
+            Ok(())
+        } else {
+            Err(MigrationError::LockTimeout {
+                waited: start.elapsed(),
             }
-            if start.elapsed() >= self.lock_timeout {
-                return Err(MigrationError::LockTimeout {
-                    waited: start.elapsed(),
-                }
-                .into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            .into())
         }
     }
 
@@ -343,8 +338,12 @@ impl Migrator {
             let problems: Vec<String> = statuses
                 .iter()
                 .filter_map(|s| match s.state {
-                    MigrationState::Changed => Some(format!("{} was changed after it was applied", s.id)),
-                    MigrationState::Missing => Some(format!("{} was applied but its file is missing", s.id)),
+                    MigrationState::Changed => {
+                        Some(format!("{} was changed after it was applied", s.id))
+                    }
+                    MigrationState::Missing => {
+                        Some(format!("{} was applied but its file is missing", s.id))
+                    }
                     _ => None,
                 })
                 .collect();
@@ -359,7 +358,8 @@ impl Migrator {
             Plan::Up(target) => {
                 check_diverged()?;
                 for m in &self.migrations {
-                    if target.is_some_and(|t| compare_ids(m.id(), t) == std::cmp::Ordering::Greater) {
+                    if target.is_some_and(|t| compare_ids(m.id(), t) == std::cmp::Ordering::Greater)
+                    {
                         break;
                     }
                     if !history.contains_key(m.id()) {
@@ -437,7 +437,9 @@ impl Migrator {
             match direction {
                 Direction::Up => client
                     .execute(
-                        &format!("INSERT INTO {table} (id, checksum, execution_ms) VALUES ($1, $2, $3)"),
+                        &format!(
+                            "INSERT INTO {table} (id, checksum, execution_ms) VALUES ($1, $2, $3)"
+                        ),
                         &[&m.id(), &m.checksum(), &elapsed],
                     )
                     .await
@@ -466,6 +468,30 @@ impl Migrator {
             direction,
             duration: start.elapsed(),
         })
+    }
+}
+
+/// Takes a session-level advisory lock, polling `pg_try_advisory_lock` until `timeout`; false
+/// when it timed out. Polling, not a blocking wait: a waiting `pg_advisory_lock` is an open
+/// transaction that a notransaction `CREATE INDEX CONCURRENTLY` in the lock holder would wait
+/// for forever.
+pub(crate) async fn try_advisory_lock(
+    client: &Client,
+    key: i64,
+    timeout: Duration,
+) -> Result<bool> {
+    let start = Instant::now();
+    loop {
+        let row = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await?;
+        if row.get::<_, bool>(0) {
+            return Ok(true);
+        }
+        if start.elapsed() >= timeout {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

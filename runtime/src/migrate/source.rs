@@ -85,7 +85,9 @@ pub(crate) fn read_dir(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
         let entry = entry.map_err(io(dir))?;
         let path = entry.path();
         let is_file = entry.file_type().map_err(io(&path))?.is_file()
-            || std::fs::metadata(&path).map(|m| m.is_file()).unwrap_or(false);
+            || std::fs::metadata(&path)
+                .map(|m| m.is_file())
+                .unwrap_or(false);
         if !is_file || path.extension().and_then(|e| e.to_str()) != Some("sql") {
             continue;
         }
@@ -118,13 +120,17 @@ mod tests {
     #[test]
     fn missing_down_is_an_error_naming_the_file() {
         let err = Migration::new("1_a.sql", "-- +migrate Up\nSELECT 1;\n").unwrap_err();
-        assert!(err.to_string().starts_with("1_a.sql: no `-- +migrate Down`"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("1_a.sql: no `-- +migrate Down`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn parse_errors_name_file_and_line() {
-        let err = Migration::new("2_b.sql", "-- +migrate Up\nSELECT 1\n-- +migrate Down\n")
-            .unwrap_err();
+        let err =
+            Migration::new("2_b.sql", "-- +migrate Up\nSELECT 1\n-- +migrate Down\n").unwrap_err();
         assert_eq!(
             err.to_string(),
             "2_b.sql: line 2: the statement starting here is not ended by a `;` at the end of a \

@@ -1,0 +1,240 @@
+//! The `skelly-db` binary end to end: spawned as a process against a real server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use skelly_db::testing::TestDb;
+
+fn skelly(args: &[&str], url: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skelly-db"));
+    cmd.args(args).env_remove("DATABASE_URL");
+    if let Some(url) = url {
+        cmd.env("DATABASE_URL", url);
+    }
+    cmd.output().expect("run skelly-db")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("skelly-cli-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}-{nanos}", std::process::id())
+}
+
+fn write(dir: &Path, name: &str, body: &str) {
+    std::fs::write(dir.join(name), body).unwrap();
+}
+
+#[tokio::test]
+async fn migrate_up_status_down_redo() {
+    let db = TestDb::new().await.unwrap();
+    let url = db.url();
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    write(
+        &dir,
+        "1_a.sql",
+        "-- +migrate Up\nCREATE TABLE a (n int);\n-- +migrate Down\nDROP TABLE a;\n",
+    );
+    write(
+        &dir,
+        "2_b.sql",
+        "-- +migrate Up\nCREATE TABLE b (n int);\n-- +migrate Down\n",
+    );
+
+    let out = skelly(&["migrate", "status", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("pending") && stdout.contains("1_a.sql"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("2_b.sql") && l.contains("(irreversible)")),
+        "{stdout}"
+    );
+
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with("applied  1_a.sql (") && lines[0].ends_with(" ms)"),
+        "{stdout}"
+    );
+    assert!(lines[1].starts_with("applied  2_b.sql ("), "{stdout}");
+
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
+    assert_eq!(text(&out.stdout).trim(), "up to date");
+
+    let out = skelly(&["migrate", "status", "--dir", d], Some(&url));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.lines().all(|l| l.starts_with("applied ")),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" UTC in "), "{stdout}");
+
+    // The newest is irreversible: down refuses, with the reason on stderr and a failing exit.
+    let out = skelly(&["migrate", "down", "--dir", d], Some(&url));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: migration 2_b.sql is irreversible"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // Make it reversible; then down 2 and redo work.
+    write(
+        &dir,
+        "2_b.sql",
+        "-- +migrate Up\nCREATE TABLE b (n int);\n-- +migrate Down\nDROP TABLE b;\n",
+    );
+    let out = skelly(&["--help"], None);
+    assert!(text(&out.stdout).contains("migrate"));
+    let out = skelly(&["migrate", "down", "--dir", d], Some(&url));
+    // The file changed after it was applied; down still reverts it with the current Down.
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("reverted 2_b.sql ("),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = skelly(&["migrate", "redo", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("reverted 2_b.sql") && stdout.contains("applied  2_b.sql"),
+        "{stdout}"
+    );
+    let out = skelly(&["migrate", "down", "2", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 2);
+
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn new_writes_a_timestamped_file_with_both_markers() {
+    let dir = temp_dir();
+    let out = skelly(
+        &[
+            "migrate",
+            "new",
+            "add_user_bio",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 1);
+    let name = &names[0];
+    assert!(name.ends_with("_add_user_bio.sql"), "{name}");
+    let stamp = &name[..14];
+    assert!(stamp.bytes().all(|b| b.is_ascii_digit()), "{name}");
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").is_ok(),
+        "{name}"
+    );
+    let body = std::fs::read_to_string(dir.join(name)).unwrap();
+    let parsed = skelly_db::migrate::parse_migration(&body).unwrap();
+    assert!(parsed.up.present && parsed.down.present);
+
+    let out = skelly(
+        &[
+            "migrate",
+            "new",
+            "bad name!",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("invalid migration name `bad name!`"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn user_mistakes_are_errors_not_panics() {
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    write(
+        &dir,
+        "1_a.sql",
+        "-- +migrate Up\nSELECT 1;\n-- +migrate DOWN\n",
+    );
+
+    let out = skelly(
+        &["migrate", "up", "--dir", d],
+        Some("postgres://postgres@127.0.0.1:1/x"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "error: 1_a.sql: line 3: unknown migrate command `DOWN`; did you mean `Down`?"
+    );
+
+    write(
+        &dir,
+        "1_a.sql",
+        "-- +migrate Up\nSELECT 1;\n-- +migrate Down\n",
+    );
+    let out = skelly(&["migrate", "up", "--dir", d], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("pass --database-url or set DATABASE_URL"));
+
+    let out = skelly(
+        &[
+            "migrate",
+            "up",
+            "--dir",
+            d,
+            "--database-url",
+            "postgres://postgres@127.0.0.1:1/x",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error: connection error"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = skelly(
+        &["migrate", "up", "--dir", "/nonexistent/dir"],
+        Some("postgres://x@127.0.0.1:1/x"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("/nonexistent/dir"));
+
+    let out = skelly(&["migrate", "sideways"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!text(&out.stderr).contains("panicked"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

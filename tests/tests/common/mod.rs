@@ -1,0 +1,25 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use skelly_db::testing::TestDb;
+
+/// A fresh, empty database for one test.
+pub async fn empty_db() -> TestDb {
+    TestDb::new().await.expect("create a test database")
+}
+
+/// The reference migrations directory.
+pub fn reference_migrations() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../migrations")
+}
+
+/// A fresh database with the reference schema applied.
+pub async fn reference_db() -> TestDb {
+    TestDb::builder()
+        .migrations(reference_migrations())
+        .build()
+        .await
+        .expect("create a test database with the reference schema")
+}

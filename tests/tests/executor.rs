@@ -1,0 +1,235 @@
+//! The Executor on every kind of connection, the statement cache, streaming, transactions,
+//! health and close.
+
+mod common;
+
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use skelly_db::{DetachedConnection, Error, Executor, PoolConfig};
+
+async fn count(db: &impl Executor, table: &str) -> i64 {
+    db.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+// Generic code over the trait: the way every runtime function is written.
+async fn insert_and_count(db: &impl Executor, n: i32) -> i64 {
+    db.execute("INSERT INTO t (n) VALUES ($1)", &[&n])
+        .await
+        .unwrap();
+    count(db, "t").await
+}
+
+#[tokio::test]
+async fn every_executor_kind_runs_statements() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    pool.batch_execute("CREATE TABLE t (n int)").await.unwrap();
+
+    assert_eq!(insert_and_count(pool, 1).await, 1);
+    let mut conn = pool.get().await.unwrap();
+    assert_eq!(insert_and_count(&conn, 2).await, 2);
+    {
+        let tx = conn.begin().await.unwrap();
+        assert_eq!(insert_and_count(&tx, 3).await, 3);
+        tx.commit().await.unwrap();
+    }
+    let detached = DetachedConnection::connect(&db.pg_config()).await.unwrap();
+    assert_eq!(insert_and_count(&detached, 4).await, 4);
+
+    let (client, connection) = db.pg_config().connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    assert_eq!(insert_and_count(&client, 5).await, 5);
+    // A reference to an executor is an executor too.
+    assert_eq!(insert_and_count(&&client, 6).await, 6);
+
+    let row = pool
+        .query_opt("SELECT n FROM t WHERE n = $1", &[&42i32])
+        .await
+        .unwrap();
+    assert!(row.is_none());
+    let err = pool
+        .query_one("SELECT n FROM t WHERE n = $1", &[&42i32])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+    let rows = pool.query("SELECT n FROM t ORDER BY n", &[]).await.unwrap();
+    let ns: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(ns, [1, 2, 3, 4, 5, 6]);
+}
+
+#[tokio::test]
+async fn repeated_statements_are_prepared_once_per_connection() {
+    let db = common::empty_db().await;
+    let pool = PoolConfig::from_pg_config(db.pg_config())
+        .max_size(1)
+        .build()
+        .unwrap();
+    let sql = "SELECT $1::int + 1";
+    for i in 0..20i32 {
+        let row = pool.query_one(sql, &[&i]).await.unwrap();
+        assert_eq!(row.get::<_, i32>(0), i + 1);
+    }
+    let conn = pool.get().await.unwrap();
+    assert_eq!(conn.cached_statements(), 1);
+    // The server agrees: one prepared statement for that text on this connection.
+    let prepared: i64 = conn
+        .client()
+        .query_one(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1",
+            &[&sql],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(prepared, 1);
+    // A different statement adds one entry; repeating it adds none.
+    conn.query("SELECT 2", &[]).await.unwrap();
+    conn.query("SELECT 2", &[]).await.unwrap();
+    assert_eq!(conn.cached_statements(), 2);
+    drop(conn);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn transaction_statements_share_the_connection_cache() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let mut conn = pool.get().await.unwrap();
+    conn.query("SELECT 1", &[]).await.unwrap();
+    let tx = conn.begin().await.unwrap();
+    tx.query("SELECT 1", &[]).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(conn.cached_statements(), 1);
+}
+
+#[tokio::test]
+async fn streams_large_results_row_by_row() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let n = 50_000i32;
+    let params: [skelly_db::Param<'_>; 1] = [&n];
+    let mut stream = pool
+        .query_stream("SELECT g FROM generate_series(1, $1) g", &params)
+        .await
+        .unwrap();
+    // While the stream is open it holds its pooled connection.
+    assert_eq!(pool.status().available, pool.status().size - 1);
+    let mut sum = 0i64;
+    let mut seen = 0;
+    while let Some(row) = stream.try_next().await.unwrap() {
+        sum += i64::from(row.get::<_, i32>(0));
+        seen += 1;
+    }
+    assert_eq!(seen, n);
+    assert_eq!(sum, i64::from(n) * i64::from(n + 1) / 2);
+    assert_eq!(stream.rows_affected(), Some(n as u64));
+    drop(stream);
+    assert_eq!(pool.status().available, pool.status().size);
+
+    // Errors surface as stream items or at the start, as the typed error.
+    let err = pool.query_stream("SELECT 1/0", &[]).await.map(|_| ()).err();
+    let err = match err {
+        Some(e) => e,
+        None => {
+            let s = pool.query_stream("SELECT 1/0", &[]).await.unwrap();
+            s.try_collect::<Vec<_>>().await.unwrap_err()
+        }
+    };
+    assert_eq!(err.sqlstate(), Some("22012"));
+}
+
+#[tokio::test]
+async fn transactions_commit_roll_back_and_roll_back_on_drop() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    pool.batch_execute("CREATE TABLE t (n int)").await.unwrap();
+    let mut conn = pool.get().await.unwrap();
+
+    let tx = conn.begin().await.unwrap();
+    tx.execute("INSERT INTO t VALUES (1)", &[]).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let tx = conn.begin().await.unwrap();
+    tx.execute("INSERT INTO t VALUES (2)", &[]).await.unwrap();
+    tx.rollback().await.unwrap();
+
+    {
+        let tx = conn.begin().await.unwrap();
+        tx.execute("INSERT INTO t VALUES (3)", &[]).await.unwrap();
+        // Inside, the row is visible; outside, not yet.
+        assert_eq!(count(&tx, "t").await, 2);
+        assert_eq!(count(pool, "t").await, 1);
+        // dropped without commit
+    }
+    assert_eq!(count(&conn, "t").await, 1);
+
+    let mut tx = conn.begin().await.unwrap();
+    tx.execute("INSERT INTO t VALUES (4)", &[]).await.unwrap();
+    {
+        let sp = tx.savepoint().await.unwrap();
+        sp.execute("INSERT INTO t VALUES (5)", &[]).await.unwrap();
+        // dropped: back to the savepoint
+    }
+    tx.commit().await.unwrap();
+    let rows = pool.query("SELECT n FROM t ORDER BY n", &[]).await.unwrap();
+    let ns: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(ns, [1, 4]);
+}
+
+#[tokio::test]
+async fn health_reports_latency_and_counts() {
+    let db = common::empty_db().await;
+    let health = db.pool().health().await.unwrap();
+    assert!(health.latency > Duration::ZERO);
+    assert!(health.latency < Duration::from_secs(5));
+    assert_eq!(health.status.size, 1);
+    assert_eq!(health.status.available, 1);
+    assert_eq!(health.status.waiting, 0);
+    assert_eq!(health.status.max_size, 4);
+}
+
+#[tokio::test]
+async fn close_stops_checkouts_and_waits_for_in_flight_work() {
+    let db = common::empty_db().await;
+    let pool = PoolConfig::from_pg_config(db.pg_config()).build().unwrap();
+    let busy = pool.clone();
+    let in_flight = tokio::spawn(async move {
+        let conn = busy.get().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        conn.query_one("SELECT 1", &[])
+            .await
+            .map(|r| r.get::<_, i32>(0))
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(pool.status().size, 1);
+
+    let start = std::time::Instant::now();
+    pool.close().await;
+    // close returned only after the in-flight checkout came back.
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(in_flight.await.unwrap().unwrap(), 1);
+    assert_eq!(pool.status().size, 0);
+    assert!(pool.is_closed());
+
+    let err = pool.get().await.unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    assert!(err.to_string().contains("closed"), "{err}");
+}
+
+#[tokio::test]
+async fn connections_survive_being_detached() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let conn = pool.get().await.unwrap().detach();
+    assert_eq!(pool.status().size, 0);
+    let row = conn.query_one("SELECT 7", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 7);
+}

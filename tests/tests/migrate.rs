@@ -1,0 +1,520 @@
+//! The migration runner against a real server.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use skelly_db::migrate::{Direction, MigrationError, MigrationState, Migrator};
+use skelly_db::{Error, Executor, Pool};
+
+/// A temporary migrations directory, removed when dropped.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(files: &[(&str, &str)]) -> Dir {
+        let path = std::env::temp_dir().join(format!("skelly-migrations-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        let dir = Dir(path);
+        for (name, body) in files {
+            dir.write(name, body);
+        }
+        dir
+    }
+    fn write(&self, name: &str, body: &str) {
+        std::fs::write(self.0.join(name), body).unwrap();
+    }
+    fn remove(&self, name: &str) {
+        std::fs::remove_file(self.0.join(name)).unwrap();
+    }
+    fn migrator(&self) -> Migrator {
+        Migrator::from_dir(&self.0).unwrap()
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const A: &str = "-- +migrate Up\nCREATE TABLE a (n int);\n-- +migrate Down\nDROP TABLE a;\n";
+const B: &str = "-- +migrate Up\nCREATE TABLE b (n int);\n-- +migrate Down\nDROP TABLE b;\n";
+const C: &str = "-- +migrate Up\nCREATE TABLE c (n int);\n-- +migrate Down\nDROP TABLE c;\n";
+
+async fn tables(pool: &Pool) -> Vec<String> {
+    pool.query(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' \
+         AND table_name <> 'skelly_migrations' ORDER BY 1",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+async fn history(pool: &Pool) -> Vec<String> {
+    pool.query("SELECT id FROM skelly_migrations ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+async fn advisory_locks(pool: &Pool) -> i64 {
+    // Advisory locks are cluster-wide: count only this database's.
+    pool.query_one(
+        "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+         WHERE l.locktype = 'advisory' AND d.datname = current_database()",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+fn migration_error(err: Error) -> MigrationError {
+    match err {
+        Error::Migration(m) => m,
+        other => panic!("expected a migration error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn up_applies_in_order_and_is_idempotent() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[("10_c.sql", C), ("1_a.sql", A), ("2_b.sql", B)]);
+    let m = dir.migrator();
+    let applied = m.up(pool).await.unwrap();
+    let ids: Vec<_> = applied.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["1_a.sql", "2_b.sql", "10_c.sql"]);
+    assert!(applied.iter().all(|a| a.direction == Direction::Up));
+    assert_eq!(tables(pool).await, ["a", "b", "c"]);
+    assert!(m.up(pool).await.unwrap().is_empty());
+    assert_eq!(history(pool).await, ["10_c.sql", "1_a.sql", "2_b.sql"]);
+    let checksum: String = pool
+        .query_one(
+            "SELECT checksum FROM skelly_migrations WHERE id = '1_a.sql'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(checksum, m.migrations()[0].checksum());
+    assert_eq!(advisory_locks(pool).await, 0);
+}
+
+#[tokio::test]
+async fn down_redo_and_up_to() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[("1_a.sql", A), ("2_b.sql", B), ("3_c.sql", C)]);
+    let m = dir.migrator();
+    let applied = m.up_to(pool, "2_b.sql").await.unwrap();
+    assert_eq!(applied.len(), 2);
+    assert_eq!(tables(pool).await, ["a", "b"]);
+    let err = migration_error(m.up_to(pool, "9_nope.sql").await.unwrap_err());
+    assert!(matches!(err, MigrationError::UnknownTarget { .. }), "{err}");
+
+    m.up(pool).await.unwrap();
+    let reverted = m.down(pool, 2).await.unwrap();
+    let ids: Vec<_> = reverted
+        .iter()
+        .map(|a| (a.id.as_str(), a.direction))
+        .collect();
+    assert_eq!(
+        ids,
+        [("3_c.sql", Direction::Down), ("2_b.sql", Direction::Down)]
+    );
+    assert_eq!(tables(pool).await, ["a"]);
+    assert_eq!(history(pool).await, ["1_a.sql"]);
+
+    pool.execute("INSERT INTO a VALUES (1)", &[]).await.unwrap();
+    let redone = m.redo(pool).await.unwrap();
+    let ids: Vec<_> = redone
+        .iter()
+        .map(|a| (a.id.as_str(), a.direction))
+        .collect();
+    assert_eq!(
+        ids,
+        [("1_a.sql", Direction::Down), ("1_a.sql", Direction::Up)]
+    );
+    let rows: i64 = pool
+        .query_one("SELECT count(*) FROM a", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "redo recreated the table");
+
+    // More steps than applied: reverts what there is.
+    assert_eq!(m.down(pool, 10).await.unwrap().len(), 1);
+    assert!(tables(pool).await.is_empty());
+    assert!(m.down(pool, 1).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_statement_rolls_back_everything_and_names_file_and_line() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[
+        ("1_a.sql", A),
+        (
+            "2_bad.sql",
+            "-- +migrate Up\nCREATE TABLE b (n int);\nINSERT INTO b VALUES (1);\n\nINSERT INTO missing VALUES (1);\n-- +migrate Down\nDROP TABLE b;\n",
+        ),
+        ("3_c.sql", C),
+    ]);
+    let err = dir.migrator().up(pool).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("2_bad.sql:5: migration failed"), "{text}");
+    assert!(
+        text.contains("relation \"missing\" does not exist"),
+        "{text}"
+    );
+    match migration_error(err) {
+        MigrationError::Failed {
+            file,
+            line,
+            statement,
+            rolled_back,
+            source,
+        } => {
+            assert_eq!((file.as_str(), line), ("2_bad.sql", 5));
+            assert_eq!(statement, "INSERT INTO missing VALUES (1);");
+            assert!(rolled_back);
+            assert_eq!(source.sqlstate(), Some("42P01"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // 1 applied, 2 rolled back entirely (no table b, no history row), 3 never ran.
+    assert_eq!(tables(pool).await, ["a"]);
+    assert_eq!(history(pool).await, ["1_a.sql"]);
+    assert_eq!(advisory_locks(pool).await, 0);
+
+    // Fixed, a second runner proceeds.
+    dir.write(
+        "2_bad.sql",
+        "-- +migrate Up\nCREATE TABLE b (n int);\n-- +migrate Down\nDROP TABLE b;\n",
+    );
+    assert_eq!(dir.migrator().up(pool).await.unwrap().len(), 2);
+    assert_eq!(tables(pool).await, ["a", "b", "c"]);
+}
+
+#[tokio::test]
+async fn notransaction_create_index_concurrently() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[
+        ("1_a.sql", A),
+        (
+            "2_index.sql",
+            "-- +migrate Up notransaction\nCREATE INDEX CONCURRENTLY a_n_idx ON a (n);\nCREATE INDEX CONCURRENTLY a_n2_idx ON a (n);\n-- +migrate Down notransaction\nDROP INDEX CONCURRENTLY a_n_idx;\nDROP INDEX CONCURRENTLY a_n2_idx;\n",
+        ),
+    ]);
+    let m = dir.migrator();
+    assert!(m.migrations()[1].parsed().up.no_transaction);
+    m.up(pool).await.unwrap();
+    let indexes: i64 = pool
+        .query_one("SELECT count(*) FROM pg_indexes WHERE tablename = 'a'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(indexes, 2);
+    m.down(pool, 1).await.unwrap();
+    let indexes: i64 = pool
+        .query_one("SELECT count(*) FROM pg_indexes WHERE tablename = 'a'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(indexes, 0);
+}
+
+#[tokio::test]
+async fn concurrent_runners_apply_each_migration_once() {
+    let db = common::empty_db().await;
+    let pool = skelly_db::PoolConfig::from_pg_config(db.pg_config())
+        .max_size(16)
+        .build()
+        .unwrap();
+    pool.batch_execute("CREATE TABLE runs (id text)")
+        .await
+        .unwrap();
+    let files: Vec<(String, String)> = (1..=5)
+        .map(|i| {
+            (
+                format!("{i}_m.sql"),
+                format!(
+                    "-- +migrate Up\nINSERT INTO runs VALUES ('{i}');\nSELECT pg_sleep(0.02);\n-- +migrate Down\nDELETE FROM runs WHERE id = '{i}';\n"
+                ),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let dir = Dir::new(&refs);
+    let m = dir.migrator();
+    let results = futures_util::future::join_all((0..8).map(|_| m.up(&pool))).await;
+    let total: usize = results.into_iter().map(|r| r.unwrap().len()).sum();
+    assert_eq!(total, 5, "each migration applied by exactly one runner");
+    let runs: i64 = pool
+        .query_one("SELECT count(*) FROM runs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(runs, 5);
+    assert_eq!(advisory_locks(&pool).await, 0);
+    pool.close().await;
+}
+
+#[tokio::test]
+async fn changed_and_missing_files_stop_up() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[("1_a.sql", A), ("2_b.sql", B)]);
+    dir.migrator().up(pool).await.unwrap();
+
+    dir.write("1_a.sql", &A.replace("n int", "n bigint"));
+    dir.remove("2_b.sql");
+    dir.write("3_c.sql", C);
+    let m = dir.migrator();
+    let status = m.status(pool).await.unwrap();
+    let states: Vec<_> = status.iter().map(|s| (s.id.as_str(), s.state)).collect();
+    assert_eq!(
+        states,
+        [
+            ("1_a.sql", MigrationState::Changed),
+            ("2_b.sql", MigrationState::Missing),
+            ("3_c.sql", MigrationState::Pending),
+        ]
+    );
+    let err = m.up(pool).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("1_a.sql was changed"), "{text}");
+    assert!(
+        text.contains("2_b.sql was applied but its file is missing"),
+        "{text}"
+    );
+    assert!(
+        !tables(pool).await.contains(&"c".to_string()),
+        "nothing ran"
+    );
+    assert_eq!(advisory_locks(pool).await, 0);
+}
+
+#[tokio::test]
+async fn out_of_order_files_are_applied_and_reported() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[("1_a.sql", A), ("3_c.sql", C)]);
+    dir.migrator().up(pool).await.unwrap();
+    dir.write("2_b.sql", B);
+    let m = dir.migrator();
+    let status = m.status(pool).await.unwrap();
+    let b = status.iter().find(|s| s.id == "2_b.sql").unwrap();
+    assert_eq!(b.state, MigrationState::Pending);
+    assert!(b.out_of_order);
+    let a = status.iter().find(|s| s.id == "1_a.sql").unwrap();
+    assert_eq!(a.state, MigrationState::Applied);
+    assert!(a.applied_at.is_some() && a.execution_time.is_some());
+    let applied = m.up(pool).await.unwrap();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].id, "2_b.sql");
+}
+
+#[tokio::test]
+async fn irreversible_migrations_stop_down() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[
+        ("1_a.sql", A),
+        (
+            "2_data.sql",
+            "-- +migrate Up\nINSERT INTO a VALUES (1);\n-- +migrate Down\n",
+        ),
+        ("3_c.sql", C),
+    ]);
+    let m = dir.migrator();
+    m.up(pool).await.unwrap();
+    let status = m.status(pool).await.unwrap();
+    assert!(status[1].irreversible && !status[0].irreversible);
+    let err = migration_error(m.down(pool, 3).await.unwrap_err());
+    assert!(
+        matches!(err, MigrationError::Irreversible { ref id } if id == "2_data.sql"),
+        "{err}"
+    );
+    // Refused before reverting anything.
+    assert_eq!(tables(pool).await, ["a", "c"]);
+    assert_eq!(m.down(pool, 1).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn migrations_refuse_to_run_inside_a_transaction() {
+    let db = common::empty_db().await;
+    let dir = Dir::new(&[("1_a.sql", A)]);
+    let mut conn = db.pool().get().await.unwrap();
+    let tx = conn.begin().await.unwrap();
+    let err = migration_error(dir.migrator().up(&tx).await.unwrap_err());
+    assert!(matches!(err, MigrationError::InTransaction), "{err}");
+    drop(tx);
+    // A plain connection works, and keeps no lock afterwards.
+    dir.migrator().up(&conn).await.unwrap();
+    assert_eq!(advisory_locks(db.pool()).await, 0);
+}
+
+#[tokio::test]
+async fn custom_history_table() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[("1_a.sql", A)]);
+    let m = dir.migrator().history_table("meta", "applied");
+    m.up(pool).await.unwrap();
+    let n: i64 = pool
+        .query_one("SELECT count(*) FROM meta.applied", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+    // The default table knows nothing of it.
+    assert!(dir.migrator().status(pool).await.unwrap()[0].state == MigrationState::Pending);
+}
+
+#[tokio::test]
+async fn loading_errors_name_the_file() {
+    let dir = Dir::new(&[
+        ("1_a.sql", A),
+        ("2_nodown.sql", "-- +migrate Up\nSELECT 1;\n"),
+    ]);
+    let err = Migrator::from_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("2_nodown.sql: no `-- +migrate Down` section"),
+        "{err}"
+    );
+
+    let dir = Dir::new(&[("1_a.sql", "-- +migrate Up\nSELECT 1;\n-- +migrate Donw\n")]);
+    let err = Migrator::from_dir(dir.path()).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "1_a.sql: line 3: unknown migrate command `Donw`; expected one of `Up`, `Down`, `StatementBegin`, `StatementEnd`"
+    );
+
+    let dir = Dir::new(&[("1_a.sql", A)]);
+    std::fs::write(
+        dir.path().join("2_latin1.sql"),
+        b"-- +migrate Up\nSELECT '\xe9';\n",
+    )
+    .unwrap();
+    let err = Migrator::from_dir(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("2_latin1.sql is not valid UTF-8"), "{err}");
+
+    let err = Migrator::from_dir("/nonexistent/migrations")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/nonexistent/migrations"), "{err}");
+
+    // Only top-level .sql files count.
+    let dir = Dir::new(&[("1_a.sql", A), ("README.md", "not a migration")]);
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/2_b.sql"), B).unwrap();
+    assert_eq!(
+        Migrator::from_dir(dir.path()).unwrap().migrations().len(),
+        1
+    );
+}
+
+/// Everything the catalog says about the user schema, as comparable text.
+async fn catalog(pool: &Pool) -> Vec<String> {
+    let mut out = Vec::new();
+    for sql in [
+        "SELECT concat_ws(' ', table_name, column_name, data_type, is_nullable, column_default) FROM information_schema.columns WHERE table_schema = 'user' ORDER BY 1",
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'user' ORDER BY 1",
+        "SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace = 'user'::regnamespace ORDER BY 1",
+        "SELECT tgname || ' ' || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1",
+        "SELECT proname FROM pg_proc WHERE pronamespace = 'user'::regnamespace ORDER BY 1",
+    ] {
+        for row in pool.query(sql, &[]).await.unwrap() {
+            out.push(row.get::<_, String>(0));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn reference_schema_up_down_up_leaves_the_same_catalog() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let m = Migrator::from_dir(common::reference_migrations()).unwrap();
+    m.up(pool).await.unwrap();
+    let first = catalog(pool).await;
+    assert!(
+        first
+            .iter()
+            .any(|l| l.contains("users_email_key") && l.contains("WHERE (deleted_at IS NULL)")),
+        "{first:#?}"
+    );
+    assert!(
+        first.iter().any(|l| l.starts_with("users_role_check")),
+        "{first:#?}"
+    );
+    assert!(
+        first
+            .iter()
+            .any(|l| l.starts_with("users_touch_updated_at")),
+        "{first:#?}"
+    );
+
+    m.down(pool, m.migrations().len()).await.unwrap();
+    let schema: Option<String> = pool
+        .query_one(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname = 'user'",
+            &[],
+        )
+        .await
+        .map(|r| r.get(0))
+        .ok();
+    assert_eq!(schema, None, "down removed the schema");
+
+    m.up(pool).await.unwrap();
+    assert_eq!(catalog(pool).await, first);
+
+    // The trigger keeps updated_at current; the partial unique index lets a soft-deleted
+    // email be reused.
+    pool.batch_execute(
+        "INSERT INTO \"user\".users (email, display_name, role) VALUES ('a@x', 'A', 'admin');
+         UPDATE \"user\".users SET deleted_at = now() WHERE email = 'a@x';
+         INSERT INTO \"user\".users (email, display_name, role) VALUES ('a@x', 'A2', 'member');",
+    )
+    .await
+    .unwrap();
+    let err = pool
+        .execute(
+            "INSERT INTO \"user\".users (email, display_name, role) VALUES ('b@x', 'B', 'owner')",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_constraint().and_then(|v| v.constraint.as_deref()),
+        Some("users_role_check")
+    );
+}
+
+#[tokio::test]
+async fn embedded_migrations_match_the_directory() {
+    let embedded = skelly_db::embed_migrations!("../migrations");
+    let from_dir = Migrator::from_dir(common::reference_migrations()).unwrap();
+    assert_eq!(embedded.fingerprint(), from_dir.fingerprint());
+    let db = common::empty_db().await;
+    assert_eq!(
+        embedded.up(db.pool()).await.unwrap().len(),
+        from_dir.migrations().len()
+    );
+    assert!(from_dir.up(db.pool()).await.unwrap().is_empty());
+}
