@@ -1,10 +1,65 @@
 //! Everything generated code touches, and nothing else. Not part of the public API.
 
+use std::error::Error as StdError;
+
+use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
+use tokio_postgres::Row;
+
+pub use crate::error::Result;
+pub use crate::executor::{Executor, Param};
 pub use crate::migrate::Migrator;
+pub use crate::query::{
+    delete, find, find_with_deleted, get, hard_delete, insert, insert_many, restore, update,
+    Column, Select, Statements,
+};
+pub use crate::sql_type::SqlType;
+pub use crate::table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table};
+pub use crate::text_enum::{TextEnum, UnknownVariant};
+pub use bytes::BytesMut;
+pub use std::sync::OnceLock;
+pub use tokio_postgres::types::{to_sql_checked, FromSql as FromSqlTrait, ToSql as ToSqlTrait};
+
+type BoxError = Box<dyn StdError + Sync + Send>;
 
 /// Builds the migrator of `embed_migrations!`.
 pub fn embedded_migrator(files: &[(&str, &str)]) -> Migrator {
     // embed_migrations! parsed and checked every file at compile time with the same code.
     Migrator::from_sources(files.iter().copied())
         .expect("embed_migrations! checked these files at compile time")
+}
+
+/// Decodes column `index` of `row`, naming the column on failure.
+#[inline]
+pub fn column<'a, T: FromSql<'a>>(row: &'a Row, index: usize, column: &str) -> Result<T> {
+    row.try_get(index)
+        .map_err(|e| crate::error::Error::decode(column, e))
+}
+
+/// `ToSql::to_sql` of a text enum.
+#[inline]
+pub fn text_enum_to_sql(
+    text: &str,
+    ty: &Type,
+    out: &mut BytesMut,
+) -> std::result::Result<IsNull, BoxError> {
+    <&str as ToSql>::to_sql(&text, ty, out)
+}
+
+/// `accepts` of a text enum: the text types.
+#[inline]
+pub fn text_enum_accepts(ty: &Type) -> bool {
+    <&str as ToSql>::accepts(ty)
+}
+
+/// `FromSql::from_sql` of a text enum.
+#[inline]
+pub fn text_enum_from_sql<T: TextEnum>(ty: &Type, raw: &[u8]) -> std::result::Result<T, BoxError> {
+    let text = <&str as FromSql>::from_sql(ty, raw)?;
+    T::from_text(text).ok_or_else(|| Box::new(UnknownVariant::new::<T>(text)) as BoxError)
+}
+
+/// `FromStr::from_str` of a text enum.
+#[inline]
+pub fn text_enum_from_str<T: TextEnum>(text: &str) -> std::result::Result<T, UnknownVariant> {
+    T::from_text(text).ok_or_else(|| UnknownVariant::new::<T>(text))
 }

@@ -111,13 +111,13 @@ impl fmt::Display for TimeoutKind {
 #[derive(Debug)]
 pub struct ServerError {
     /// The five-character SQLSTATE, e.g. `42P01`.
-    pub sqlstate: String,
+    pub sqlstate: Box<str>,
     /// The server's primary message.
-    pub message: String,
+    pub message: Box<str>,
     /// The server's DETAIL line, if any.
-    pub detail: Option<String>,
+    pub detail: Option<Box<str>>,
     /// The server's HINT line, if any.
-    pub hint: Option<String>,
+    pub hint: Option<Box<str>>,
     source: tokio_postgres::Error,
 }
 
@@ -181,21 +181,27 @@ pub struct ConstraintViolation {
     /// Which kind of constraint.
     pub kind: ConstraintKind,
     /// The constraint's name (`None` for not-null violations).
-    pub constraint: Option<String>,
+    pub constraint: Option<Box<str>>,
     /// The schema of the table.
-    pub schema: Option<String>,
+    pub schema: Option<Box<str>>,
     /// The table the constraint belongs to.
-    pub table: Option<String>,
+    pub table: Option<Box<str>>,
     /// The column, where the server names one (not-null violations do).
-    pub column: Option<String>,
+    pub column: Option<Box<str>>,
     /// The server's DETAIL line, e.g. `Key (email)=(a@b.c) already exists.`
-    pub detail: Option<String>,
-    /// The server's primary message.
-    pub message: String,
+    pub detail: Option<Box<str>>,
     source: tokio_postgres::Error,
 }
 
 impl ConstraintViolation {
+    /// The server's primary message.
+    pub fn message(&self) -> &str {
+        self.source
+            .as_db_error()
+            .map(|db| db.message())
+            .unwrap_or_default()
+    }
+
     /// The driver error this was built from.
     pub fn source_error(&self) -> &tokio_postgres::Error {
         &self.source
@@ -216,7 +222,7 @@ impl fmt::Display for ConstraintViolation {
         if let Some(c) = &self.column {
             write!(f, " column `{c}`")?;
         }
-        write!(f, ": {}", self.message)?;
+        write!(f, ": {}", self.message())?;
         if let Some(d) = &self.detail {
             write!(f, " ({d})")?;
         }
@@ -235,8 +241,8 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Connection { .. } => "connection",
-            Error::Query(e) if e.sqlstate == "40001" => "serialization_failure",
-            Error::Query(e) if e.sqlstate == "40P01" => "deadlock_detected",
+            Error::Query(e) if &*e.sqlstate == "40001" => "serialization_failure",
+            Error::Query(e) if &*e.sqlstate == "40P01" => "deadlock_detected",
             Error::Query(_) => "query",
             Error::Constraint(v) => match v.kind {
                 ConstraintKind::Unique => "unique_violation",
@@ -308,6 +314,18 @@ impl Error {
         }
     }
 
+    pub(crate) fn decode(column: &str, source: tokio_postgres::Error) -> Error {
+        let message = match std::error::Error::source(&source) {
+            Some(inner) => inner.to_string(),
+            None => source.to_string(),
+        };
+        Error::Decode {
+            column: column.to_string(),
+            message,
+            source: Some(Box::new(source)),
+        }
+    }
+
     pub(crate) fn connection(message: impl Into<String>, source: Option<BoxError>) -> Error {
         Error::Connection {
             message: message.into(),
@@ -346,8 +364,8 @@ impl From<tokio_postgres::Error> for Error {
                     Error::connection(text, Some(Box::new(err)))
                 }
                 None => Error::Query(ServerError {
-                    sqlstate: String::new(),
-                    message: text,
+                    sqlstate: "".into(),
+                    message: text.into(),
                     detail: None,
                     hint: None,
                     source: err,
@@ -366,12 +384,11 @@ impl From<tokio_postgres::Error> for Error {
         if let Some(kind) = kind {
             return Error::Constraint(ConstraintViolation {
                 kind,
-                constraint: db.constraint().map(str::to_string),
-                schema: db.schema().map(str::to_string),
-                table: db.table().map(str::to_string),
-                column: db.column().map(str::to_string),
-                detail: db.detail().map(str::to_string),
-                message: db.message().to_string(),
+                constraint: db.constraint().map(Into::into),
+                schema: db.schema().map(Into::into),
+                table: db.table().map(Into::into),
+                column: db.column().map(Into::into),
+                detail: db.detail().map(Into::into),
                 source: err,
             });
         }
@@ -390,10 +407,10 @@ impl From<tokio_postgres::Error> for Error {
             "57P01" | "57P02" | "57P03" => Error::connection(message, Some(Box::new(err))),
             s if s.starts_with("08") => Error::connection(message, Some(Box::new(err))),
             _ => Error::Query(ServerError {
-                sqlstate: state.to_string(),
-                detail: db.detail().map(str::to_string),
-                hint: db.hint().map(str::to_string),
-                message,
+                sqlstate: state.into(),
+                detail: db.detail().map(Into::into),
+                hint: db.hint().map(Into::into),
+                message: message.into(),
                 source: err,
             }),
         }
@@ -429,6 +446,16 @@ impl From<deadpool_postgres::PoolError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_stays_small_enough_for_result_large_err() {
+        // Users return Result<_, Error> everywhere; clippy flags errors over 128 bytes.
+        assert!(
+            std::mem::size_of::<Error>() <= 128,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
 
     #[test]
     fn statuses_and_codes_of_errors_without_a_server() {

@@ -100,11 +100,13 @@ pub trait Executor: Sync {
     }
 
     /// Runs a statement and returns its rows as a stream, decoded as they arrive.
-    fn query_stream<'a>(
-        &'a self,
-        sql: &'a str,
-        params: &'a [Param<'a>],
-    ) -> impl Future<Output = Result<RowStream<'a>>> + Send {
+    /// The statement and parameters are only read during the call; the stream borrows
+    /// nothing but the executor.
+    fn query_stream<'s>(
+        &'s self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> impl Future<Output = Result<RowStream<'s>>> + Send {
         async move {
             let session = self.session().await?;
             let stmt = session.prepare(sql).await?;

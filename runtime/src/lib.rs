@@ -28,17 +28,18 @@
 //! - `testing` (feature `testing`): a fresh database per test.
 
 #![warn(missing_docs)]
-// The error carries the server's fields by value so that users can match on them structurally
-// (`Error::Constraint(ConstraintViolation { kind, .. })`); the error path is cold.
-#![allow(clippy::result_large_err)]
 
 pub mod error;
 pub mod executor;
 pub mod migrate;
 pub mod pool;
+pub mod query;
 pub mod sql;
+pub mod sql_type;
+pub mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text_enum;
 
 #[doc(hidden)]
 pub mod __private;
@@ -46,7 +47,11 @@ pub mod __private;
 pub use error::{ConstraintKind, ConstraintViolation, Error, Result, ServerError, TimeoutKind};
 pub use executor::{Executor, Param, RowStream};
 pub use pool::{Connection, DetachedConnection, Health, Pool, PoolConfig, PoolStatus, Transaction};
+pub use query::{Column, Expr, IntoValue, Order, Select};
 pub use skelly_db_macros::*;
+pub use sql_type::SqlType;
+pub use table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table};
+pub use text_enum::{TextEnum, UnknownVariant};
 
 /// Re-exported so that users and generated code name the same tokio-postgres.
 pub use tokio_postgres;

@@ -130,7 +130,7 @@ async fn other_server_errors_keep_sqlstate_and_message() {
     assert_eq!(err.sqlstate(), Some("42P01"));
     match &err {
         Error::Query(e) => {
-            assert_eq!(e.sqlstate, "42P01");
+            assert_eq!(&*e.sqlstate, "42P01");
             assert!(e.message.contains("no_such_table"), "{}", e.message);
         }
         other => panic!("expected Query, got {other:?}"),

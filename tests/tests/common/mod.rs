@@ -23,3 +23,15 @@ pub async fn reference_db() -> TestDb {
         .await
         .expect("create a test database with the reference schema")
 }
+
+pub mod models;
+
+/// A new user with the given email.
+pub fn new_user(email: &str) -> models::NewUser {
+    models::NewUser {
+        email: email.to_string(),
+        display_name: format!("User {email}"),
+        role: models::Role::Member,
+        bio: None,
+    }
+}

@@ -1,0 +1,353 @@
+//! `#[table(...)]` and `#[text_enum(...)]` parsing with `parse_nested_meta`. Unknown and
+//! duplicate keys are errors; values are kept with their tokens for spans.
+
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::meta::ParseNestedMeta;
+use syn::LitStr;
+
+use crate::case::{RenameRule, RULES};
+use crate::ctxt::Ctxt;
+use crate::symbol::*;
+
+/// One attribute value, remembering the tokens it came from for error spans.
+pub struct Attr<T> {
+    name: Symbol,
+    tokens: TokenStream,
+    value: Option<T>,
+}
+
+impl<T> Attr<T> {
+    fn none(name: Symbol) -> Attr<T> {
+        Attr {
+            name,
+            tokens: TokenStream::new(),
+            value: None,
+        }
+    }
+
+    fn set<A: ToTokens>(&mut self, cx: &Ctxt, attr: &str, key: A, value: T) {
+        let tokens = key.into_token_stream();
+        if self.value.is_some() {
+            cx.error_spanned_by(
+                tokens,
+                format!("duplicate {attr} attribute `{}`; remove one", self.name),
+            );
+        } else {
+            self.tokens = tokens;
+            self.value = Some(value);
+        }
+    }
+
+    pub fn get(&self) -> Option<&T> {
+        self.value.as_ref()
+    }
+
+    pub fn tokens(&self) -> &TokenStream {
+        &self.tokens
+    }
+}
+
+fn string(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<LitStr> {
+    let parsed = meta.value().and_then(|v| v.parse::<LitStr>());
+    match parsed {
+        Ok(lit) => Some(lit),
+        Err(_) => {
+            let key = meta
+                .path
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_default();
+            cx.error_spanned_by(
+                &meta.path,
+                format!("`{key}` takes a string: `{key} = \"...\"`"),
+            );
+            // Skip whatever followed so that parsing can carry on.
+            skip_value(meta);
+            None
+        }
+    }
+}
+
+fn flag(cx: &Ctxt, meta: &ParseNestedMeta) -> bool {
+    if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+        let key = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{key}` takes no value; write `#[table({key})]`"),
+        );
+        skip_value(meta);
+        return false;
+    }
+    true
+}
+
+fn skip_value(meta: &ParseNestedMeta) {
+    let _ = meta.input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            if matches!(&tt, proc_macro2::TokenTree::Punct(p) if p.as_char() == ',') {
+                return Ok(((), rest));
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    });
+}
+
+fn unknown(cx: &Ctxt, meta: &ParseNestedMeta, attr: &str, what: &str, keys: &[Symbol]) {
+    let key = meta.path.to_token_stream().to_string().replace(' ', "");
+    cx.error_spanned_by(
+        &meta.path,
+        format!(
+            "unknown {what} attribute `{key}`; expected one of {}",
+            list(keys)
+        ),
+    );
+    let _ = attr;
+    skip_value(meta);
+}
+
+/// Runs `parse` over every `#[name(...)]` attribute in `attrs`.
+fn each_nested(
+    cx: &Ctxt,
+    attrs: &[syn::Attribute],
+    name: Symbol,
+    mut parse: impl FnMut(&ParseNestedMeta),
+) {
+    for attr in attrs {
+        if *attr.path() != name {
+            continue;
+        }
+        if let syn::Meta::Path(_) = &attr.meta {
+            cx.error_spanned_by(
+                attr,
+                format!("`#[{name}]` needs arguments, e.g. `#[{name}(rename = \"...\")]`"),
+            );
+            continue;
+        }
+        if let Err(err) = attr.parse_nested_meta(|meta| {
+            parse(&meta);
+            Ok(())
+        }) {
+            cx.syn_error(err);
+        }
+    }
+}
+
+/// `#[table(schema = "...", name = "...", crate = "...")]` on the struct.
+pub struct TableContainer {
+    pub schema: Attr<LitStr>,
+    pub name: Attr<LitStr>,
+    pub krate: Attr<syn::Path>,
+}
+
+impl TableContainer {
+    pub fn from_ast(cx: &Ctxt, input: &syn::DeriveInput) -> TableContainer {
+        let mut out = TableContainer {
+            schema: Attr::none(SCHEMA),
+            name: Attr::none(NAME),
+            krate: Attr::none(CRATE),
+        };
+        each_nested(cx, &input.attrs, TABLE, |meta| {
+            if meta.path == SCHEMA {
+                // #[table(schema = "user")]
+                if let Some(s) = string(cx, meta) {
+                    out.schema.set(cx, "table", &meta.path, s);
+                }
+            } else if meta.path == NAME {
+                // #[table(name = "users")]
+                if let Some(s) = string(cx, meta) {
+                    out.name.set(cx, "table", &meta.path, s);
+                }
+            } else if meta.path == CRATE {
+                // #[table(crate = "my_skelly")]
+                if let Some(path) = crate_path(cx, meta) {
+                    out.krate.set(cx, "table", &meta.path, path);
+                }
+            } else {
+                unknown(cx, meta, "table", "table", TABLE_CONTAINER_KEYS);
+            }
+        });
+        out
+    }
+}
+
+fn crate_path(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<syn::Path> {
+    let lit = string(cx, meta)?;
+    match lit.parse::<syn::Path>() {
+        Ok(path) => Some(path),
+        Err(_) => {
+            cx.error_spanned_by(
+                &lit,
+                format!(
+                    "`{}` is not a path; write e.g. `crate = \"my_skelly\"`",
+                    lit.value()
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `#[table(...)]` on a field.
+pub struct TableField {
+    pub rename: Attr<LitStr>,
+    pub primary_key: Attr<()>,
+    pub unique: Attr<()>,
+    pub index: Attr<()>,
+    pub references: Attr<LitStr>,
+    pub default: Attr<LitStr>,
+    pub skip_patch: Attr<()>,
+    pub sql_type: Attr<LitStr>,
+    pub created_at: Attr<()>,
+    pub updated_at: Attr<()>,
+    pub deleted_at: Attr<()>,
+    pub plain: Attr<()>,
+}
+
+impl TableField {
+    pub fn from_ast(cx: &Ctxt, field: &syn::Field) -> TableField {
+        let mut out = TableField {
+            rename: Attr::none(RENAME),
+            primary_key: Attr::none(PRIMARY_KEY),
+            unique: Attr::none(UNIQUE),
+            index: Attr::none(INDEX),
+            references: Attr::none(REFERENCES),
+            default: Attr::none(DEFAULT),
+            skip_patch: Attr::none(SKIP_PATCH),
+            sql_type: Attr::none(SQL_TYPE),
+            created_at: Attr::none(CREATED_AT),
+            updated_at: Attr::none(UPDATED_AT),
+            deleted_at: Attr::none(DELETED_AT),
+            plain: Attr::none(PLAIN),
+        };
+        each_nested(cx, &field.attrs, TABLE, |meta| {
+            let strings: [(Symbol, &mut Attr<LitStr>); 4] = [
+                // #[table(rename = "column_name")]
+                (RENAME, &mut out.rename),
+                // #[table(references = "schema.table")]
+                (REFERENCES, &mut out.references),
+                // #[table(default = "now()")]
+                (DEFAULT, &mut out.default),
+                // #[table(sql_type = "inet")]
+                (SQL_TYPE, &mut out.sql_type),
+            ];
+            for (key, slot) in strings {
+                if meta.path == key {
+                    if let Some(s) = string(cx, meta) {
+                        slot.set(cx, "table", &meta.path, s);
+                    }
+                    return;
+                }
+            }
+            let flags: [(Symbol, &mut Attr<()>); 8] = [
+                // #[table(primary_key)]
+                (PRIMARY_KEY, &mut out.primary_key),
+                // #[table(unique)]
+                (UNIQUE, &mut out.unique),
+                // #[table(index)]
+                (INDEX, &mut out.index),
+                // #[table(skip_patch)]
+                (SKIP_PATCH, &mut out.skip_patch),
+                // #[table(created_at)]
+                (CREATED_AT, &mut out.created_at),
+                // #[table(updated_at)]
+                (UPDATED_AT, &mut out.updated_at),
+                // #[table(deleted_at)]
+                (DELETED_AT, &mut out.deleted_at),
+                // #[table(plain)]
+                (PLAIN, &mut out.plain),
+            ];
+            for (key, slot) in flags {
+                if meta.path == key {
+                    if flag(cx, meta) {
+                        slot.set(cx, "table", &meta.path, ());
+                    }
+                    return;
+                }
+            }
+            unknown(cx, meta, "table", "table field", TABLE_FIELD_KEYS);
+        });
+        out
+    }
+}
+
+/// `#[text_enum(rename_all = "...", crate = "...")]` on the enum.
+pub struct TextEnumContainer {
+    pub rename_all: Attr<RenameRule>,
+    pub krate: Attr<syn::Path>,
+}
+
+impl TextEnumContainer {
+    pub fn from_ast(cx: &Ctxt, input: &syn::DeriveInput) -> TextEnumContainer {
+        let mut out = TextEnumContainer {
+            rename_all: Attr::none(RENAME_ALL),
+            krate: Attr::none(CRATE),
+        };
+        each_nested(cx, &input.attrs, TEXT_ENUM, |meta| {
+            if meta.path == RENAME_ALL {
+                // #[text_enum(rename_all = "kebab-case")]
+                if let Some(s) = string(cx, meta) {
+                    match RenameRule::from_str(&s.value()) {
+                        Some(rule) => out.rename_all.set(cx, "text_enum", &meta.path, rule),
+                        None => cx.error_spanned_by(
+                            &s,
+                            format!(
+                                "unknown rename rule `{}`; expected one of {}",
+                                s.value(),
+                                RULES
+                                    .iter()
+                                    .map(|(n, _)| format!("`{n}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ),
+                    }
+                }
+            } else if meta.path == CRATE {
+                // #[text_enum(crate = "my_skelly")]
+                if let Some(path) = crate_path(cx, meta) {
+                    out.krate.set(cx, "text_enum", &meta.path, path);
+                }
+            } else {
+                unknown(cx, meta, "text_enum", "text_enum", TEXT_ENUM_CONTAINER_KEYS);
+            }
+        });
+        out
+    }
+}
+
+/// `#[text_enum(rename = "...")]` on a variant.
+pub struct TextEnumVariant {
+    pub rename: Attr<LitStr>,
+}
+
+impl TextEnumVariant {
+    pub fn from_ast(cx: &Ctxt, variant: &syn::Variant) -> TextEnumVariant {
+        let mut out = TextEnumVariant {
+            rename: Attr::none(RENAME),
+        };
+        each_nested(cx, &variant.attrs, TEXT_ENUM, |meta| {
+            if meta.path == RENAME {
+                // #[text_enum(rename = "read-only")]
+                if let Some(s) = string(cx, meta) {
+                    out.rename.set(cx, "text_enum", &meta.path, s);
+                }
+            } else {
+                unknown(
+                    cx,
+                    meta,
+                    "text_enum",
+                    "text_enum variant",
+                    TEXT_ENUM_VARIANT_KEYS,
+                );
+            }
+        });
+        out
+    }
+}

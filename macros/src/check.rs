@@ -1,0 +1,282 @@
+//! Cross-field rules over the model; every problem is recorded, none stops the others.
+
+use std::collections::HashMap;
+
+use quote::ToTokens;
+
+use crate::ast::{is_timestamp, Container, Role, TextEnum};
+use crate::ctxt::Ctxt;
+
+/// PostgreSQL's identifier limit.
+const MAX_IDENT: usize = 63;
+
+pub fn check_table(cx: &Ctxt, cont: &Container) {
+    check_generics(cx, cont);
+    check_identifiers(cx, cont);
+    check_primary_key(cx, cont);
+    check_columns_unique(cx, cont);
+    check_conventions(cx, cont);
+    check_references(cx, cont);
+}
+
+fn check_generics(cx: &Ctxt, cont: &Container) {
+    let generics = &cont.original.generics;
+    if !generics.params.is_empty() {
+        cx.error_spanned_by(
+            generics,
+            "`#[derive(Table)]` does not support generic structs; a table has fixed column types",
+        );
+    }
+}
+
+/// Why `name` is not a usable SQL identifier, if it is not.
+fn invalid_identifier(name: &str) -> Option<&'static str> {
+    let mut chars = name.chars();
+    match chars.next() {
+        None => Some("it is empty"),
+        Some(c) if !(c.is_ascii_alphabetic() || c == '_') => {
+            Some("it must start with a letter or `_`")
+        }
+        _ if name.len() > MAX_IDENT => Some("it is longer than 63 bytes"),
+        _ if !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            Some("it may hold only letters, digits and `_`")
+        }
+        _ => None,
+    }
+}
+
+fn check_ident_lit(cx: &Ctxt, what: &str, lit: &syn::LitStr) {
+    if let Some(why) = invalid_identifier(&lit.value()) {
+        cx.error_spanned_by(
+            lit,
+            format!(
+                "`{}` is not a valid SQL identifier for `{what}`: {why}; use snake_case, e.g. `user_profiles`",
+                lit.value()
+            ),
+        );
+    }
+}
+
+fn check_identifiers(cx: &Ctxt, cont: &Container) {
+    if let Some(lit) = cont.attrs.schema.get() {
+        check_ident_lit(cx, "schema", lit);
+    }
+    if let Some(lit) = cont.attrs.name.get() {
+        check_ident_lit(cx, "name", lit);
+    }
+    for field in &cont.fields {
+        if let Some(lit) = field.attrs.rename.get() {
+            check_ident_lit(cx, "rename", lit);
+        }
+        if let Some(lit) = field.attrs.sql_type.get() {
+            if lit.value().trim().is_empty() {
+                cx.error_spanned_by(
+                    lit,
+                    "`sql_type` is empty; name the SQL type, e.g. `sql_type = \"inet\"`",
+                );
+            }
+        }
+        if let Some(lit) = field.attrs.default.get() {
+            if lit.value().trim().is_empty() {
+                cx.error_spanned_by(
+                    lit,
+                    "`default` is empty; give the SQL expression, e.g. `default = \"now()\"`",
+                );
+            }
+        }
+    }
+}
+
+fn check_primary_key(cx: &Ctxt, cont: &Container) {
+    let keys: Vec<_> = cont
+        .fields
+        .iter()
+        .filter(|f| f.role == Role::PrimaryKey)
+        .collect();
+    match keys.as_slice() {
+        [] => cx.error_spanned_by(
+            cont.ident,
+            format!(
+                "`{}` has no primary key; add a field `id: uuid::Uuid` or mark one with `#[table(primary_key)]`",
+                cont.ident
+            ),
+        ),
+        [key] => {
+            if key.option_inner.is_some() {
+                cx.error_spanned_by(
+                    key.ty,
+                    "the primary key cannot be an `Option`; a primary key is never NULL",
+                );
+            }
+        }
+        [_, extra @ ..] => {
+            for key in extra {
+                cx.error_spanned_by(
+                    key.attrs.primary_key.tokens(),
+                    format!(
+                        "`{}` has more than one primary key; keep `#[table(primary_key)]` on one field",
+                        cont.ident
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn check_columns_unique(cx: &Ctxt, cont: &Container) {
+    let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
+    for field in &cont.fields {
+        if let Some(first) = seen.get(field.column.as_str()) {
+            let tokens = match field.attrs.rename.get() {
+                Some(lit) => lit.to_token_stream(),
+                None => field.ident.to_token_stream(),
+            };
+            cx.error_spanned_by(
+                tokens,
+                format!(
+                    "fields `{first}` and `{}` both map to column `{}`; give one another name with `#[table(rename = \"...\")]`",
+                    field.ident, field.column
+                ),
+            );
+        } else {
+            seen.insert(&field.column, field.ident);
+        }
+    }
+}
+
+fn check_conventions(cx: &Ctxt, cont: &Container) {
+    let mut roles: HashMap<Role, &syn::Ident> = HashMap::new();
+    for field in &cont.fields {
+        let name = match field.role {
+            Role::CreatedAt => "created_at",
+            Role::UpdatedAt => "updated_at",
+            Role::DeletedAt => "deleted_at",
+            _ => continue,
+        };
+        if let Some(first) = roles.get(&field.role) {
+            cx.error_spanned_by(
+                field.ident,
+                format!(
+                    "`{first}` is already the {name} column; mark only one field, or add `#[table(plain)]` to this one"
+                ),
+            );
+            continue;
+        }
+        roles.insert(field.role, field.ident);
+        match field.role {
+            Role::DeletedAt => {
+                if !field.option_inner.is_some_and(is_timestamp) {
+                    cx.error_spanned_by(
+                        field.ty,
+                        format!(
+                            "the soft-delete column `{}` must be `Option<chrono::DateTime<chrono::Utc>>` (NULL while the row is live); or add `#[table(plain)]` to make it an ordinary column",
+                            field.ident
+                        ),
+                    );
+                }
+            }
+            _ => {
+                if !is_timestamp(field.ty) {
+                    cx.error_spanned_by(
+                        field.ty,
+                        format!(
+                            "the {name} column `{}` must be `chrono::DateTime<chrono::Utc>`; or add `#[table(plain)]` to make it an ordinary column",
+                            field.ident
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    for field in &cont.fields {
+        if field.attrs.skip_patch.get().is_some() && field.role != Role::NoPatch {
+            cx.error_spanned_by(
+                field.attrs.skip_patch.tokens(),
+                format!(
+                    "`{}` is never patched already (primary key or timestamp); remove `skip_patch`",
+                    field.ident
+                ),
+            );
+        }
+    }
+}
+
+fn check_references(cx: &Ctxt, cont: &Container) {
+    for field in &cont.fields {
+        let Some(lit) = field.attrs.references.get() else {
+            continue;
+        };
+        let value = lit.value();
+        let parts: Vec<&str> = value.split('.').collect();
+        let valid =
+            matches!(parts.len(), 1 | 2) && parts.iter().all(|p| invalid_identifier(p).is_none());
+        if !valid {
+            cx.error_spanned_by(
+                lit,
+                format!(
+                    "`{value}` is not a table; write `references = \"schema.table\"`, e.g. `references = \"user.users\"`"
+                ),
+            );
+        }
+    }
+}
+
+pub fn check_text_enum(cx: &Ctxt, input: &syn::DeriveInput, e: &TextEnum) {
+    if !input.generics.params.is_empty() {
+        cx.error_spanned_by(
+            &input.generics,
+            "`#[derive(TextEnum)]` does not support generic enums",
+        );
+    }
+    if e.variants.is_empty() {
+        cx.error_spanned_by(e.ident, "`#[derive(TextEnum)]` needs at least one variant");
+    }
+    let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
+    for v in &e.variants {
+        if !matches!(v.original.fields, syn::Fields::Unit) {
+            cx.error_spanned_by(
+                &v.original.fields,
+                format!(
+                    "variant `{}` carries data; a text enum has unit variants only (stored as their text)",
+                    v.ident
+                ),
+            );
+        }
+        if v.text.is_empty() {
+            let tokens = v.attrs.rename.tokens().clone();
+            cx.error_spanned_by(tokens, "a variant's text cannot be empty");
+        }
+        if let Some(first) = seen.get(v.text.as_str()) {
+            let tokens = match v.attrs.rename.get() {
+                Some(lit) => lit.to_token_stream(),
+                None => v.ident.to_token_stream(),
+            };
+            cx.error_spanned_by(
+                tokens,
+                format!(
+                    "variants `{first}` and `{}` are both stored as `{}`; give one another text with `#[text_enum(rename = \"...\")]`",
+                    v.ident, v.text
+                ),
+            );
+        } else {
+            seen.insert(&v.text, v.ident);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::invalid_identifier;
+
+    #[test]
+    fn identifiers() {
+        assert_eq!(invalid_identifier("users"), None);
+        assert_eq!(invalid_identifier("_x1"), None);
+        assert!(invalid_identifier("").is_some());
+        assert!(invalid_identifier("1abc").is_some());
+        assert!(invalid_identifier("user-profiles").is_some());
+        assert!(invalid_identifier("a b").is_some());
+        assert!(invalid_identifier(&"a".repeat(64)).is_some());
+        assert_eq!(invalid_identifier(&"a".repeat(63)), None);
+    }
+}

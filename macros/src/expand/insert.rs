@@ -1,0 +1,64 @@
+//! The insert struct (`NewUser`) and its `Insert` impl.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::ast::Container;
+
+pub fn expand_struct(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
+    let vis = cont.vis;
+    let fields = cont.fields.iter().filter(|f| f.inserted()).map(|f| {
+        let field_vis = f.vis;
+        let field = f.ident;
+        let ty = f.ty;
+        let doc = format!("The `{}` column.", f.column);
+        quote!(#[doc = #doc] #field_vis #field: #ty)
+    });
+    let doc = format!(
+        "A row to insert into `{}.{}`: every column without a database default.",
+        cont.schema, cont.name
+    );
+    quote! {
+        #[doc = #doc]
+        #vis struct #new_ident {
+            #(#fields,)*
+        }
+    }
+}
+
+pub fn expand_impl(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
+    let krate = &cont.krate;
+    let p = quote!(#krate::__private);
+    let inserted: Vec<_> = cont
+        .fields
+        .iter()
+        .filter(|f| f.inserted())
+        .map(|f| f.ident)
+        .collect();
+    quote! {
+        #[automatically_derived]
+        impl #p::Insert for #new_ident {
+            fn bind<'__a>(
+                &'__a self,
+                __out: &mut ::std::vec::Vec<&'__a (dyn #p::ToSqlTrait + ::core::marker::Sync)>,
+            ) {
+                #(__out.push(&self.#inserted);)*
+            }
+
+            fn bind_columns<'__a>(
+                __rows: &'__a [Self],
+                __out: &mut ::std::vec::Vec<
+                    ::std::boxed::Box<
+                        dyn #p::ToSqlTrait + ::core::marker::Sync + ::core::marker::Send + '__a,
+                    >,
+                >,
+            ) {
+                #(
+                    __out.push(::std::boxed::Box::new(
+                        __rows.iter().map(|__r| &__r.#inserted).collect::<::std::vec::Vec<_>>(),
+                    ));
+                )*
+            }
+        }
+    }
+}

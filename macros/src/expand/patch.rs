@@ -1,0 +1,57 @@
+//! The patch struct (`UserPatch`) and its `Patch` impl.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::ast::Container;
+
+pub fn expand_struct(cont: &Container, patch_ident: &syn::Ident) -> TokenStream {
+    let vis = cont.vis;
+    let fields = cont.fields.iter().filter(|f| f.patched()).map(|f| {
+        let field_vis = f.vis;
+        let field = f.ident;
+        let ty = f.ty;
+        let doc = format!(
+            "New value of the `{}` column; `None` leaves it as it is.",
+            f.column
+        );
+        // A nullable column's patch is `Option<Option<T>>`: `Some(None)` writes NULL.
+        quote!(#[doc = #doc] #field_vis #field: ::core::option::Option<#ty>)
+    });
+    let doc = format!(
+        "Changes to a row of `{}.{}`: only the `Some` fields are written, and `updated_at` is always set.",
+        cont.schema, cont.name
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Default)]
+        #vis struct #patch_ident {
+            #(#fields,)*
+        }
+    }
+}
+
+pub fn expand_impl(cont: &Container, patch_ident: &syn::Ident) -> TokenStream {
+    let krate = &cont.krate;
+    let p = quote!(#krate::__private);
+    let binds = cont
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.patched())
+        .map(|(i, f)| {
+            let field = f.ident;
+            quote!(if let ::core::option::Option::Some(__v) = &self.#field { __out.push((#i, __v)); })
+        });
+    quote! {
+        #[automatically_derived]
+        impl #p::Patch for #patch_ident {
+            fn bind<'__a>(
+                &'__a self,
+                __out: &mut ::std::vec::Vec<(usize, &'__a (dyn #p::ToSqlTrait + ::core::marker::Sync))>,
+            ) {
+                #(#binds)*
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! `#[derive(Table)]`: the `Table` impl, column constants and the associated functions.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::ast::{Container, Role};
+use crate::ctxt::Ctxt;
+
+pub fn derive_table(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
+    let cx = Ctxt::new();
+    let cont = Container::from_ast(&cx, input);
+    cx.check()?;
+    // check() returned Ok, so from_ast produced a model.
+    let cont = cont.expect("a model when there are no errors");
+    Ok(expand(&cont))
+}
+
+fn expand(cont: &Container) -> TokenStream {
+    let ident = cont.ident;
+    let krate = &cont.krate;
+    let p = quote!(#krate::__private);
+    let schema = &cont.schema;
+    let name = &cont.name;
+    let new_ident = format_ident!("New{}", ident);
+    let patch_ident = format_ident!("{}Patch", ident);
+
+    let columns = cont.fields.iter().map(|f| column_def(cont, f));
+    let decode = cont.fields.iter().enumerate().map(|(i, f)| {
+        let field = f.ident;
+        let column = &f.column;
+        // Spanned on the field's type: a type without FromSql is reported on the field.
+        quote_spanned!(f.ty.span()=> #field: #p::column(__row, #i, #column)?)
+    });
+    let constants = cont.fields.iter().enumerate().map(|(i, f)| {
+        let field_vis = f.vis;
+        let ty = f.ty;
+        let constant = format_ident!(
+            "{}",
+            f.ident.to_string().trim_start_matches("r#").to_uppercase()
+        );
+        let doc = format!("The `{}` column.", f.column);
+        quote! {
+            #[doc = #doc]
+            #field_vis const #constant: #krate::Column<#ident, #ty> = #krate::Column::new(#i);
+        }
+    });
+
+    let new_struct = super::insert::expand_struct(cont, &new_ident);
+    let new_impl = super::insert::expand_impl(cont, &new_ident);
+    let patch_struct = super::patch::expand_struct(cont, &patch_ident);
+    let patch_impl = super::patch::expand_impl(cont, &patch_ident);
+    let functions = functions(cont, &new_ident, &patch_ident);
+
+    quote! {
+        #new_struct
+        #patch_struct
+
+        const _: () = {
+            #[automatically_derived]
+            impl #krate::Table for #ident {
+                type New = #new_ident;
+                type Patch = #patch_ident;
+                const SCHEMA: &'static str = #schema;
+                const NAME: &'static str = #name;
+                const COLUMNS: &'static [#p::ColumnDef] = &[#(#columns),*];
+
+                fn from_row(__row: &#krate::tokio_postgres::Row) -> #p::Result<Self> {
+                    ::core::result::Result::Ok(#ident { #(#decode,)* })
+                }
+
+                fn statements() -> &'static #p::Statements {
+                    static __STATEMENTS: #p::OnceLock<#p::Statements> = #p::OnceLock::new();
+                    __STATEMENTS.get_or_init(#p::Statements::new::<#ident>)
+                }
+            }
+
+            #new_impl
+            #patch_impl
+
+            #[automatically_derived]
+            impl #ident {
+                #(#constants)*
+                #functions
+            }
+        };
+    }
+}
+
+fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
+    let p = {
+        let krate = &cont.krate;
+        quote!(#krate::__private)
+    };
+    let ty = f.ty;
+    let name = &f.column;
+    let field = f.ident.to_string();
+    let field = field.trim_start_matches("r#");
+    let (sql_type, nullable, check) = match f.attrs.sql_type.get() {
+        Some(lit) => {
+            let nullable = f.option_inner.is_some();
+            (
+                quote!(#lit),
+                quote!(#nullable),
+                quote!(::core::option::Option::None),
+            )
+        }
+        None => (
+            // Spanned on the field's type: a type with no SQL mapping is reported there.
+            quote_spanned!(ty.span()=> <#ty as #p::SqlType>::SQL_TYPE),
+            quote_spanned!(ty.span()=> <#ty as #p::SqlType>::NULLABLE),
+            quote_spanned!(ty.span()=> <#ty as #p::SqlType>::CHECK),
+        ),
+    };
+    let primary_key = f.role == Role::PrimaryKey;
+    let unique = f.attrs.unique.get().is_some();
+    let index = f.attrs.index.get().is_some();
+    let default = match &f.default {
+        Some(d) => quote!(::core::option::Option::Some(#d)),
+        None => quote!(::core::option::Option::None),
+    };
+    let references = match f.attrs.references.get() {
+        Some(lit) => quote!(::core::option::Option::Some(#lit)),
+        None => quote!(::core::option::Option::None),
+    };
+    let role = match f.role {
+        Role::Plain => quote!(Plain),
+        Role::NoPatch => quote!(NoPatch),
+        Role::PrimaryKey => quote!(PrimaryKey),
+        Role::CreatedAt => quote!(CreatedAt),
+        Role::UpdatedAt => quote!(UpdatedAt),
+        Role::DeletedAt => quote!(DeletedAt),
+    };
+    quote! {
+        #p::ColumnDef {
+            name: #name,
+            field: #field,
+            sql_type: #sql_type,
+            nullable: #nullable,
+            primary_key: #primary_key,
+            unique: #unique,
+            index: #index,
+            default: #default,
+            check: #check,
+            references: #references,
+            role: #p::ColumnRole::#role,
+        }
+    }
+}
+
+fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident) -> TokenStream {
+    let ident = cont.ident;
+    let vis = cont.vis;
+    let krate = &cont.krate;
+    let p = quote!(#krate::__private);
+    // check_primary_key established that there is exactly one.
+    let pk = cont.primary_key().expect("checked: one primary key");
+    let pk_ty = pk.ty;
+    let table = format!("\"{}\".\"{}\"", cont.schema, cont.name);
+    let soft = cont.soft_delete();
+    let delete_doc = if soft {
+        format!("Soft-deletes the live row (sets `deleted_at = now()` once) in {table}; false when there is no live row with this id.")
+    } else {
+        format!("Deletes the row from {table}; false when there is no row with this id.")
+    };
+    let restore = soft.then(|| {
+        quote! {
+            /// Clears `deleted_at` of a soft-deleted row; false when there is no such row.
+            #vis async fn restore(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<bool> {
+                #p::restore::<#ident>(db, &id).await
+            }
+
+            /// The row with this id, soft-deleted or not.
+            #vis async fn find_with_deleted(
+                db: &impl #p::Executor,
+                id: #pk_ty,
+            ) -> #p::Result<::core::option::Option<#ident>> {
+                #p::find_with_deleted::<#ident>(db, &id).await
+            }
+        }
+    });
+    let insert_doc =
+        format!("Inserts a row into {table}; the database fills in the id and timestamps.");
+    quote! {
+        #[doc = #insert_doc]
+        #vis async fn insert(db: &impl #p::Executor, new: #new_ident) -> #p::Result<#ident> {
+            #p::insert::<#ident>(db, &new).await
+        }
+
+        /// Inserts every row with one statement and returns them.
+        #vis async fn insert_many(
+            db: &impl #p::Executor,
+            rows: ::std::vec::Vec<#new_ident>,
+        ) -> #p::Result<::std::vec::Vec<#ident>> {
+            #p::insert_many::<#ident>(db, &rows).await
+        }
+
+        /// The live row with this id, if any.
+        #vis async fn find(
+            db: &impl #p::Executor,
+            id: #pk_ty,
+        ) -> #p::Result<::core::option::Option<#ident>> {
+            #p::find::<#ident>(db, &id).await
+        }
+
+        /// The live row with this id, or `Error::NotFound`.
+        #vis async fn get(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<#ident> {
+            #p::get::<#ident>(db, &id).await
+        }
+
+        /// Writes the `Some` fields of the patch (and `updated_at = now()`); `Error::NotFound`
+        /// when there is no live row with this id.
+        #vis async fn update(
+            db: &impl #p::Executor,
+            id: #pk_ty,
+            patch: #patch_ident,
+        ) -> #p::Result<#ident> {
+            #p::update::<#ident>(db, &id, &patch).await
+        }
+
+        #[doc = #delete_doc]
+        #vis async fn delete(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<bool> {
+            #p::delete::<#ident>(db, &id).await
+        }
+
+        /// Removes the row for good, soft-deleted or not; false when there is no such row.
+        #vis async fn hard_delete(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<bool> {
+            #p::hard_delete::<#ident>(db, &id).await
+        }
+
+        #restore
+
+        /// A typed SELECT on this table (live rows only, unless asked otherwise).
+        #vis fn query() -> #p::Select<#ident> {
+            #p::Select::new()
+        }
+
+        /// The DDL this struct implies (schema, table, constraints, indexes).
+        #vis fn create_table_sql() -> ::std::string::String {
+            #p::ddl::<#ident>()
+        }
+    }
+}

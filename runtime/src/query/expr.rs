@@ -1,0 +1,360 @@
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use tokio_postgres::types::ToSql;
+
+use crate::executor::Param;
+use crate::sql::quote_ident;
+use crate::table::{ColumnDef, Table};
+
+/// A bound value, owned by the expression until the statement runs.
+pub(crate) type Value = Arc<dyn ToSql + Sync + Send>;
+
+/// A typed column of table `T` holding values of type `V`: `User::EMAIL: Column<User, String>`.
+/// Comparisons only accept values that convert to `V`, so `User::EMAIL.eq(42)` does not
+/// compile.
+pub struct Column<T, V> {
+    index: usize,
+    _marker: PhantomData<fn() -> (T, V)>,
+}
+
+impl<T, V> Clone for Column<T, V> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T, V> Copy for Column<T, V> {}
+
+impl<T, V> std::fmt::Debug for Column<T, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Column")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+/// Values a column of type `V` can be compared with: `V` itself, `&V`, `&str` for `String`,
+/// and `T` or `Option<T>` for an `Option<T>` column.
+#[diagnostic::on_unimplemented(
+    message = "a `{Self}` cannot be compared with a column of type `{V}`",
+    label = "expected a value of the column's type `{V}`"
+)]
+pub trait IntoValue<V> {
+    /// The value, owned, ready to bind.
+    #[doc(hidden)]
+    fn into_value(self) -> Value;
+}
+
+impl<V: ToSql + Sync + Send + 'static> IntoValue<V> for V {
+    fn into_value(self) -> Value {
+        Arc::new(self)
+    }
+}
+
+impl<V: ToSql + Clone + Sync + Send + 'static> IntoValue<V> for &V {
+    fn into_value(self) -> Value {
+        Arc::new(self.clone())
+    }
+}
+
+impl<V: ToSql + Sync + Send + 'static> IntoValue<Option<V>> for V {
+    fn into_value(self) -> Value {
+        Arc::new(Some(self))
+    }
+}
+
+impl IntoValue<String> for &str {
+    fn into_value(self) -> Value {
+        Arc::new(self.to_owned())
+    }
+}
+
+impl IntoValue<Option<String>> for &str {
+    fn into_value(self) -> Value {
+        Arc::new(Some(self.to_owned()))
+    }
+}
+
+impl IntoValue<Option<String>> for Option<&str> {
+    fn into_value(self) -> Value {
+        Arc::new(self.map(str::to_owned))
+    }
+}
+
+impl<T: Table, V> Column<T, V> {
+    /// The column at `index` of `T::COLUMNS`; called by the derive.
+    #[doc(hidden)]
+    pub const fn new(index: usize) -> Column<T, V> {
+        Column {
+            index,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The column's metadata.
+    pub fn def(&self) -> &'static ColumnDef {
+        &T::COLUMNS[self.index]
+    }
+
+    /// The column's SQL name.
+    pub fn name(&self) -> &'static str {
+        self.def().name
+    }
+
+    fn compare(self, op: &'static str, value: impl IntoValue<V>) -> Expr<T> {
+        Expr::new(Node::Compare {
+            column: self.name(),
+            op,
+            value: value.into_value(),
+        })
+    }
+
+    /// `column = value`
+    pub fn eq(self, value: impl IntoValue<V>) -> Expr<T> {
+        self.compare("=", value)
+    }
+
+    /// `column <> value`
+    pub fn ne(self, value: impl IntoValue<V>) -> Expr<T> {
+        self.compare("<>", value)
+    }
+
+    /// `column < value`
+    pub fn lt(self, value: impl IntoValue<V>) -> Expr<T> {
+        self.compare("<", value)
+    }
+
+    /// `column <= value`
+    pub fn le(self, value: impl IntoValue<V>) -> Expr<T> {
+        self.compare("<=", value)
+    }
+
+    /// `column > value`
+    pub fn gt(self, value: impl IntoValue<V>) -> Expr<T> {
+        self.compare(">", value)
+    }
+
+    /// `column >= value`
+    pub fn ge(self, value: impl IntoValue<V>) -> Expr<T> {
+        self.compare(">=", value)
+    }
+
+    /// `column IN (...)`; an empty list matches nothing (and is valid SQL).
+    pub fn is_in<I>(self, values: I) -> Expr<T>
+    where
+        I: IntoIterator,
+        I::Item: IntoValue<V>,
+    {
+        let values: Vec<Value> = values.into_iter().map(IntoValue::into_value).collect();
+        if values.is_empty() {
+            return Expr::new(Node::Const(false));
+        }
+        Expr::new(Node::In {
+            column: self.name(),
+            values,
+        })
+    }
+
+    /// Ascending order on this column.
+    pub fn asc(self) -> Order<T> {
+        Order::new(self.name(), false)
+    }
+
+    /// Descending order on this column.
+    pub fn desc(self) -> Order<T> {
+        Order::new(self.name(), true)
+    }
+}
+
+impl<T: Table, V> Column<T, Option<V>> {
+    /// `column IS NULL`; only nullable columns have it.
+    pub fn is_null(self) -> Expr<T> {
+        Expr::new(Node::Null {
+            column: self.name(),
+            negated: false,
+        })
+    }
+
+    /// `column IS NOT NULL`; only nullable columns have it.
+    pub fn is_not_null(self) -> Expr<T> {
+        Expr::new(Node::Null {
+            column: self.name(),
+            negated: true,
+        })
+    }
+}
+
+macro_rules! text_ops {
+    ($v:ty) => {
+        impl<T: Table> Column<T, $v> {
+            /// `column LIKE pattern`
+            pub fn like(self, pattern: impl Into<String>) -> Expr<T> {
+                self.pattern("LIKE", pattern.into())
+            }
+
+            /// `column ILIKE pattern` (case-insensitive)
+            pub fn ilike(self, pattern: impl Into<String>) -> Expr<T> {
+                self.pattern("ILIKE", pattern.into())
+            }
+
+            fn pattern(self, op: &'static str, pattern: String) -> Expr<T> {
+                Expr::new(Node::Compare {
+                    column: self.name(),
+                    op,
+                    value: Arc::new(pattern),
+                })
+            }
+        }
+    };
+}
+
+text_ops!(String);
+text_ops!(Option<String>);
+
+/// An ordering term: `User::CREATED_AT.desc()`.
+pub struct Order<T> {
+    pub(crate) column: &'static str,
+    pub(crate) descending: bool,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> Order<T> {
+    fn new(column: &'static str, descending: bool) -> Order<T> {
+        Order {
+            column,
+            descending,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Order<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Order")
+            .field("column", &self.column)
+            .field("descending", &self.descending)
+            .finish()
+    }
+}
+
+/// A typed condition on table `T`: build it from columns, combine with `and`, `or`, `not`.
+pub struct Expr<T> {
+    pub(crate) node: Node,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Expr<T> {
+    fn clone(&self) -> Self {
+        Expr::new(self.node.clone())
+    }
+}
+
+impl<T> std::fmt::Debug for Expr<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut sql = String::new();
+        let mut params = Vec::new();
+        self.node.render(&mut sql, &mut params);
+        f.debug_struct("Expr").field("sql", &sql).finish()
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Node {
+    Compare {
+        column: &'static str,
+        op: &'static str,
+        value: Value,
+    },
+    Null {
+        column: &'static str,
+        negated: bool,
+    },
+    In {
+        column: &'static str,
+        values: Vec<Value>,
+    },
+    And(Box<Node>, Box<Node>),
+    Or(Box<Node>, Box<Node>),
+    Not(Box<Node>),
+    Const(bool),
+}
+
+impl<T> Expr<T> {
+    pub(crate) fn new(node: Node) -> Expr<T> {
+        Expr {
+            node,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Both conditions.
+    pub fn and(self, other: Expr<T>) -> Expr<T> {
+        Expr::new(Node::And(Box::new(self.node), Box::new(other.node)))
+    }
+
+    /// Either condition.
+    pub fn or(self, other: Expr<T>) -> Expr<T> {
+        Expr::new(Node::Or(Box::new(self.node), Box::new(other.node)))
+    }
+
+    /// The negation.
+    #[allow(clippy::should_implement_trait)]
+    pub fn not(self) -> Expr<T> {
+        Expr::new(Node::Not(Box::new(self.node)))
+    }
+}
+
+impl<T> std::ops::Not for Expr<T> {
+    type Output = Expr<T>;
+
+    fn not(self) -> Expr<T> {
+        Expr::not(self)
+    }
+}
+
+impl Node {
+    /// Appends the SQL, numbering placeholders after those already in `params`.
+    pub(crate) fn render<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
+        match self {
+            Node::Compare { column, op, value } => {
+                params.push(&**value);
+                sql.push_str(&format!("{} {op} ${}", quote_ident(column), params.len()));
+            }
+            Node::Null { column, negated } => {
+                sql.push_str(&quote_ident(column));
+                sql.push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
+            }
+            Node::In { column, values } => {
+                sql.push_str(&quote_ident(column));
+                sql.push_str(" IN (");
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        sql.push_str(", ");
+                    }
+                    params.push(&**v);
+                    sql.push_str(&format!("${}", params.len()));
+                }
+                sql.push(')');
+            }
+            Node::And(a, b) | Node::Or(a, b) => {
+                let op = if matches!(self, Node::And(..)) {
+                    " AND "
+                } else {
+                    " OR "
+                };
+                sql.push('(');
+                a.render(sql, params);
+                sql.push_str(op);
+                b.render(sql, params);
+                sql.push(')');
+            }
+            Node::Not(a) => {
+                sql.push_str("NOT (");
+                a.render(sql, params);
+                sql.push(')');
+            }
+            Node::Const(b) => sql.push_str(if *b { "TRUE" } else { "FALSE" }),
+        }
+    }
+}

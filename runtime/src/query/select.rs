@@ -1,0 +1,281 @@
+use std::marker::PhantomData;
+
+use futures_util::{Stream, StreamExt};
+
+use super::expr::{Node, Order};
+use super::{not_found, set_clause, Expr};
+use crate::error::Result;
+use crate::executor::{Executor, Param};
+use crate::sql::quote_ident;
+use crate::table::{Patch, Table};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Live,
+    WithDeleted,
+    OnlyDeleted,
+}
+
+/// A SELECT on table `T`, built from typed expressions; `T::query()` starts one.
+///
+/// On soft-delete tables every terminal sees only live rows unless [`Select::with_deleted`] or
+/// [`Select::only_deleted`] is asked for. Every value is a bind parameter and every identifier
+/// is quoted; the same shape of query always gives the same SQL text, so the statement cache
+/// hits.
+///
+/// ```ignore
+/// let page = User::query()
+///     .filter(User::EMAIL.ilike("%@example.com").and(User::ROLE.ne(Role::Guest)))
+///     .order_by(User::CREATED_AT.desc())
+///     .limit(20)
+///     .offset(40)
+///     .fetch_all(&pool)
+///     .await?;
+/// ```
+pub struct Select<T> {
+    filter: Option<Node>,
+    order: Vec<(&'static str, bool)>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+    scope: Scope,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Select<T> {
+    fn clone(&self) -> Self {
+        Select {
+            filter: self.filter.clone(),
+            order: self.order.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            scope: self.scope,
+            _marker: PhantomData,
+        }
+    }
+}
+
+impl<T: Table> std::fmt::Debug for Select<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Select")
+            .field("sql", &self.to_sql())
+            .finish()
+    }
+}
+
+impl<T: Table> Default for Select<T> {
+    fn default() -> Self {
+        Select::new()
+    }
+}
+
+impl<T: Table> Select<T> {
+    /// Every live row of `T`.
+    pub fn new() -> Select<T> {
+        Select {
+            filter: None,
+            order: Vec::new(),
+            limit: None,
+            offset: None,
+            scope: Scope::Live,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Adds a condition (ANDed with earlier ones).
+    pub fn filter(mut self, expr: Expr<T>) -> Select<T> {
+        self.filter = Some(match self.filter.take() {
+            Some(existing) => Node::And(Box::new(existing), Box::new(expr.node)),
+            None => expr.node,
+        });
+        self
+    }
+
+    /// Adds an ordering term; call again for more.
+    pub fn order_by(mut self, order: Order<T>) -> Select<T> {
+        self.order.push((order.column, order.descending));
+        self
+    }
+
+    /// At most `n` rows.
+    pub fn limit(mut self, n: i64) -> Select<T> {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows.
+    pub fn offset(mut self, n: i64) -> Select<T> {
+        self.offset = Some(n);
+        self
+    }
+
+    /// Includes soft-deleted rows.
+    pub fn with_deleted(mut self) -> Select<T> {
+        self.scope = Scope::WithDeleted;
+        self
+    }
+
+    /// Only soft-deleted rows.
+    pub fn only_deleted(mut self) -> Select<T> {
+        self.scope = Scope::OnlyDeleted;
+        self
+    }
+
+    /// The WHERE clause (with the soft-delete scope), appended to `sql`.
+    fn render_where<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
+        let scope = T::soft_delete_column().and_then(|c| match self.scope {
+            Scope::Live => Some(format!("{} IS NULL", quote_ident(c.name))),
+            Scope::OnlyDeleted => Some(format!("{} IS NOT NULL", quote_ident(c.name))),
+            Scope::WithDeleted => None,
+        });
+        match (&self.filter, scope) {
+            (None, None) => {}
+            (None, Some(scope)) => {
+                sql.push_str(" WHERE ");
+                sql.push_str(&scope);
+            }
+            (Some(filter), scope) => {
+                sql.push_str(" WHERE ");
+                filter.render(sql, params);
+                if let Some(scope) = scope {
+                    sql.push_str(" AND ");
+                    sql.push_str(&scope);
+                }
+            }
+        }
+    }
+
+    fn render_tail<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
+        for (i, (column, descending)) in self.order.iter().enumerate() {
+            sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
+            sql.push_str(&quote_ident(column));
+            sql.push_str(if *descending { " DESC" } else { " ASC" });
+        }
+        if let Some(limit) = &self.limit {
+            params.push(limit);
+            sql.push_str(&format!(" LIMIT ${}", params.len()));
+        }
+        if let Some(offset) = &self.offset {
+            params.push(offset);
+            sql.push_str(&format!(" OFFSET ${}", params.len()));
+        }
+    }
+
+    fn render_select(&self) -> (String, Vec<Param<'_>>) {
+        let statements = T::statements();
+        let mut sql = format!("SELECT {} FROM {}", statements.columns, statements.table);
+        let mut params = Vec::new();
+        self.render_where(&mut sql, &mut params);
+        self.render_tail(&mut sql, &mut params);
+        (sql, params)
+    }
+
+    /// The SELECT statement this builds, with `$n` placeholders.
+    pub fn to_sql(&self) -> String {
+        self.render_select().0
+    }
+
+    /// Every matching row.
+    pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<T>> {
+        let (sql, params) = self.render_select();
+        db.query(&sql, &params)
+            .await?
+            .iter()
+            .map(T::from_row)
+            .collect()
+    }
+
+    /// The first matching row, or [`crate::Error::NotFound`].
+    pub async fn fetch_one(&self, db: &impl Executor) -> Result<T> {
+        self.fetch_optional(db).await?.ok_or_else(not_found::<T>)
+    }
+
+    /// The first matching row, if any.
+    pub async fn fetch_optional(&self, db: &impl Executor) -> Result<Option<T>> {
+        let (sql, params) = self.render_select();
+        let rows = db.query(&sql, &params).await?;
+        rows.first().map(T::from_row).transpose()
+    }
+
+    /// The number of matching rows (ordering, limit and offset apply as a subquery when set).
+    pub async fn count(&self, db: &impl Executor) -> Result<i64> {
+        let (sql, params) = if self.limit.is_some() || self.offset.is_some() {
+            let (inner, params) = self.render_select();
+            (format!("SELECT count(*) FROM ({inner}) AS q"), params)
+        } else {
+            let mut sql = format!("SELECT count(*) FROM {}", T::statements().table);
+            let mut params = Vec::new();
+            self.render_where(&mut sql, &mut params);
+            (sql, params)
+        };
+        Ok(db.query_one(&sql, &params).await?.get(0))
+    }
+
+    /// Whether any row matches.
+    pub async fn exists(&self, db: &impl Executor) -> Result<bool> {
+        let mut sql = format!("SELECT EXISTS (SELECT 1 FROM {}", T::statements().table);
+        let mut params = Vec::new();
+        self.render_where(&mut sql, &mut params);
+        self.render_tail(&mut sql, &mut params);
+        sql.push(')');
+        Ok(db.query_one(&sql, &params).await?.get(0))
+    }
+
+    /// The matching rows as a stream, decoded as they arrive (for large results).
+    pub async fn stream<'e, E: Executor>(
+        &self,
+        db: &'e E,
+    ) -> Result<impl Stream<Item = Result<T>> + Send + 'e> {
+        let (sql, params) = self.render_select();
+        let rows = db.query_stream(&sql, &params).await?;
+        Ok(rows.map(|row| row.and_then(|r| T::from_row(&r))))
+    }
+
+    /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to every matching row;
+    /// returns how many rows changed. Ordering, limit and offset do not apply.
+    pub async fn update(&self, db: &impl Executor, patch: &T::Patch) -> Result<u64> {
+        let mut sets = Vec::new();
+        patch.bind(&mut sets);
+        let mut params: Vec<Param<'_>> = Vec::new();
+        let mut sql = format!("UPDATE {} SET ", T::statements().table);
+        // The filter's placeholders come first, then the SET values.
+        let mut where_sql = String::new();
+        self.render_where(&mut where_sql, &mut params);
+        sql.push_str(&set_clause::<T>(&sets, &mut params));
+        sql.push_str(&where_sql);
+        db.execute(&sql, &params).await
+    }
+
+    /// Deletes every matching row (soft on soft-delete tables: sets `deleted_at` on live rows);
+    /// returns how many rows were deleted. Ordering, limit and offset do not apply.
+    pub async fn delete(&self, db: &impl Executor) -> Result<u64> {
+        let statements = T::statements();
+        let mut params: Vec<Param<'_>> = Vec::new();
+        let mut where_sql = String::new();
+        let sql = match T::soft_delete_column() {
+            Some(c) => {
+                // Only live rows can be soft-deleted.
+                let live = Select {
+                    scope: Scope::Live,
+                    ..self.clone()
+                };
+                live.render_where(&mut where_sql, &mut params);
+                let touch = T::COLUMNS
+                    .iter()
+                    .find(|c| c.role == crate::table::ColumnRole::UpdatedAt)
+                    .map(|u| format!(", {} = now()", quote_ident(u.name)))
+                    .unwrap_or_default();
+                let sql = format!(
+                    "UPDATE {} SET {} = now(){touch}{where_sql}",
+                    statements.table,
+                    quote_ident(c.name)
+                );
+                return db.execute(&sql, &params).await;
+            }
+            None => {
+                self.render_where(&mut where_sql, &mut params);
+                format!("DELETE FROM {}{where_sql}", statements.table)
+            }
+        };
+        db.execute(&sql, &params).await
+    }
+}
