@@ -1,0 +1,1 @@
+//! Tests the derives under a renamed dependency; see `tests/`.
