@@ -43,31 +43,31 @@ pub fn expand(input: &Input) -> syn::Result<TokenStream> {
     let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .ok_or_else(|| err("CARGO_MANIFEST_DIR is not set; build with cargo".into()))?;
-    let dir = manifest_dir.join(input.dir.value());
-    let files = read_dir(&dir).map_err(err)?;
+    let given = PathBuf::from(input.dir.value());
+    let dir = manifest_dir.join(&given);
+    let files = read_dir(&dir, &given).map_err(err)?;
     let mut entries = Vec::new();
     for (name, path) in files {
-        let bytes = std::fs::read(&path)
-            .map_err(|e| err(format!("cannot read migration {}: {e}", path.display())))?;
+        // Messages name the file as the user wrote the directory, not the absolute path.
+        let shown = given.join(&name);
+        let shown = shown.display();
+        let bytes =
+            std::fs::read(&path).map_err(|e| err(format!("cannot read migration {shown}: {e}")))?;
         let source = String::from_utf8(bytes).map_err(|_| {
             err(format!(
-                "migration {} is not valid UTF-8; migrations must be UTF-8 text",
-                path.display()
+                "migration {shown} is not valid UTF-8; migrations must be UTF-8 text"
             ))
         })?;
         let parsed = skelly_db_migrate_format::parse_migration(&source).map_err(|e| {
             err(format!(
-                "invalid migration {}:{}: {}",
-                path.display(),
-                e.line,
-                e.message
+                "invalid migration {shown}:{}: {}",
+                e.line, e.message
             ))
         })?;
         if !parsed.down.present {
             return Err(err(format!(
-                "migration {} has no `-- +migrate Down` section; add one (an empty Down \
-                 section marks the migration irreversible)",
-                path.display()
+                "migration {shown} has no `-- +migrate Down` section; add one (an empty Down \
+                 section marks the migration irreversible)"
             )));
         }
         let path = path.to_str().ok_or_else(|| {
@@ -84,12 +84,16 @@ pub fn expand(input: &Input) -> syn::Result<TokenStream> {
     })
 }
 
-fn read_dir(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| format!("cannot read migration directory {}: {e}", dir.display()))?;
+fn read_dir(dir: &Path, given: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "cannot read migration directory `{}` (relative to the crate's Cargo.toml): {e}",
+            given.display()
+        )
+    })?;
     let mut files = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        let entry = entry.map_err(|e| format!("cannot read {}: {e}", given.display()))?;
         let path = entry.path();
         if !path.is_file() || path.extension().and_then(|e| e.to_str()) != Some("sql") {
             continue;

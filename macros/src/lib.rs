@@ -15,7 +15,7 @@ use proc_macro::TokenStream;
 /// (`New<Struct>`), a patch struct (`<Struct>Patch`), typed column constants, and async CRUD
 /// functions that take any `skelly_db::Executor`.
 ///
-/// ```ignore
+/// ```text
 /// use skelly_db::{Table, TextEnum};
 ///
 /// #[derive(TextEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +84,9 @@ pub fn derive_table(input: TokenStream) -> TokenStream {
 
 /// An enum stored as TEXT, guarded by a CHECK constraint in the table's DDL. Implements
 /// `skelly_db::TextEnum` (`as_str`, `VARIANTS`), `ToSql`/`FromSql`, `FromStr` and `Display`.
+/// The enum must implement `Debug` (tokio-postgres's `ToSql` requires it): derive it alongside.
 ///
-/// ```ignore
+/// ```text
 /// #[derive(skelly_db::TextEnum, Debug, Clone, Copy, PartialEq, Eq)]
 /// #[text_enum(rename_all = "snake_case")]
 /// pub enum Role { Admin, Member, #[text_enum(rename = "read-only")] ReadOnly }
@@ -113,7 +114,7 @@ pub fn derive_text_enum(input: TokenStream) -> TokenStream {
 /// `-- +migrate Down` marker, or a missing directory is a compile error naming the file and
 /// line. The files are included with `include_str!`, so editing one rebuilds the crate.
 ///
-/// ```ignore
+/// ```text
 /// let migrator = skelly_db::embed_migrations!("migrations");
 /// migrator.up(&pool).await?;
 /// ```

@@ -5,18 +5,60 @@
 //! This crate is the one you depend on; it re-exports the derive macros.
 //!
 //! ```no_run
-//! use skelly_db::{migrate::Migrator, Executor, Pool};
+//! use skelly_db::{migrate::Migrator, Error, Pool, Table, TextEnum};
+//!
+//! #[derive(TextEnum, Debug, Clone, Copy, PartialEq, Eq)]
+//! pub enum Role { Admin, Member, #[text_enum(rename = "read-only")] ReadOnly }
+//!
+//! #[derive(Table, Debug, Clone)]
+//! #[table(schema = "user", name = "users")]
+//! pub struct User {
+//!     pub id: uuid::Uuid,
+//!     #[table(unique)]
+//!     pub email: String,
+//!     pub display_name: String,
+//!     pub role: Role,
+//!     pub bio: Option<String>,
+//!     pub created_at: chrono::DateTime<chrono::Utc>,
+//!     pub updated_at: chrono::DateTime<chrono::Utc>,
+//!     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+//! }
 //!
 //! # async fn run() -> skelly_db::Result<()> {
 //! let pool = Pool::from_env()?; // DATABASE_URL
 //! Migrator::from_dir("migrations")?.up(&pool).await?;
 //!
-//! match pool.execute("INSERT INTO \"user\".users (email, display_name, role) VALUES ($1, $2, $3)",
-//!                    &[&"ada@example.com", &"Ada", &"admin"]).await {
-//!     Ok(_) => {}
-//!     Err(skelly_db::Error::Constraint(v)) => println!("{} ({})", v, v.constraint.as_deref().unwrap_or("")),
-//!     Err(e) => return Err(e),
+//! let ada = User::insert(&pool, NewUser {
+//!     email: "ada@example.com".into(),
+//!     display_name: "Ada".into(),
+//!     role: Role::Admin,
+//!     bio: None,
+//! }).await?;
+//!
+//! let ada = User::update(&pool, ada.id, UserPatch {
+//!     bio: Some(Some("first programmer".into())),
+//!     ..Default::default()
+//! }).await?;
+//!
+//! let admins = User::query()
+//!     .filter(User::ROLE.eq(Role::Admin).and(User::EMAIL.like("%@example.com")))
+//!     .order_by(User::CREATED_AT.desc())
+//!     .limit(20)
+//!     .fetch_all(&pool)
+//!     .await?;
+//!
+//! User::delete(&pool, ada.id).await?; // soft: sets deleted_at
+//!
+//! match User::insert(&pool, NewUser {
+//!     email: "ada@example.com".into(),
+//!     display_name: "Ada".into(),
+//!     role: Role::Member,
+//!     bio: None,
+//! }).await {
+//!     Err(Error::Constraint(v)) => println!("{v}"),
+//!     other => { other?; }
 //! }
+//! # let _ = admins;
 //! # Ok(()) }
 //! ```
 //!

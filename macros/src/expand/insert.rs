@@ -1,7 +1,8 @@
 //! The insert struct (`NewUser`) and its `Insert` impl.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use crate::ast::Container;
 
@@ -29,12 +30,23 @@ pub fn expand_struct(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
 pub fn expand_impl(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
     let krate = &cont.krate;
     let p = quote!(#krate::__private);
-    let inserted: Vec<_> = cont
-        .fields
-        .iter()
-        .filter(|f| f.inserted())
-        .map(|f| f.ident)
-        .collect();
+    let inserted: Vec<_> = cont.fields.iter().filter(|f| f.inserted()).collect();
+    // Spanned on each field's type: a type without ToSql is reported on the field.
+    let binds = inserted.iter().map(|f| {
+        let field = f.ident;
+        let ty = f.ty;
+        let p = super::respan(p.clone(), ty.span());
+        quote_spanned!(ty.span()=> __out.push(&self.#field as &(dyn #p::ToSqlTrait + ::core::marker::Sync));)
+    });
+    let columns = inserted.iter().map(|f| {
+        let field = f.ident;
+        let ty = f.ty;
+        quote_spanned!(ty.span()=>
+            __out.push(::std::boxed::Box::new(
+                __rows.iter().map(|__r| &__r.#field).collect::<::std::vec::Vec<&#ty>>(),
+            ));
+        )
+    });
     quote! {
         #[automatically_derived]
         impl #p::Insert for #new_ident {
@@ -42,7 +54,7 @@ pub fn expand_impl(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
                 &'__a self,
                 __out: &mut ::std::vec::Vec<&'__a (dyn #p::ToSqlTrait + ::core::marker::Sync)>,
             ) {
-                #(__out.push(&self.#inserted);)*
+                #(#binds)*
             }
 
             fn bind_columns<'__a>(
@@ -53,11 +65,7 @@ pub fn expand_impl(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
                     >,
                 >,
             ) {
-                #(
-                    __out.push(::std::boxed::Box::new(
-                        __rows.iter().map(|__r| &__r.#inserted).collect::<::std::vec::Vec<_>>(),
-                    ));
-                )*
+                #(#columns)*
             }
         }
     }

@@ -1,7 +1,8 @@
 //! The patch struct (`UserPatch`) and its `Patch` impl.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use crate::ast::Container;
 
@@ -41,7 +42,14 @@ pub fn expand_impl(cont: &Container, patch_ident: &syn::Ident) -> TokenStream {
         .filter(|(_, f)| f.patched())
         .map(|(i, f)| {
             let field = f.ident;
-            quote!(if let ::core::option::Option::Some(__v) = &self.#field { __out.push((#i, __v)); })
+            let ty = f.ty;
+            let p = super::respan(p.clone(), ty.span());
+            // Spanned on the field's type: a type without ToSql is reported on the field.
+            quote_spanned!(ty.span()=>
+                if let ::core::option::Option::Some(__v) = &self.#field {
+                    __out.push((#i, __v as &(dyn #p::ToSqlTrait + ::core::marker::Sync)));
+                }
+            )
         });
     quote! {
         #[automatically_derived]

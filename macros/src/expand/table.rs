@@ -30,7 +30,9 @@ fn expand(cont: &Container) -> TokenStream {
         let field = f.ident;
         let column = &f.column;
         // Spanned on the field's type: a type without FromSql is reported on the field.
-        quote_spanned!(f.ty.span()=> #field: #p::column(__row, #i, #column)?)
+        let ty = f.ty;
+        let p = super::respan(p.clone(), ty.span());
+        quote_spanned!(ty.span()=> #field: #p::column::<#ty>(__row, #i, #column)?)
     });
     let constants = cont.fields.iter().enumerate().map(|(i, f)| {
         let field_vis = f.vis;

@@ -23,7 +23,12 @@ enum Scope {
 /// is quoted; the same shape of query always gives the same SQL text, so the statement cache
 /// hits.
 ///
-/// ```ignore
+/// ```no_run
+/// # use skelly_db::{Table, TextEnum};
+/// # #[derive(TextEnum, Debug, Clone, Copy)] enum Role { Admin, Guest }
+/// # #[derive(Table)] #[table(schema = "user")]
+/// # struct User { id: uuid::Uuid, email: String, role: Role, created_at: chrono::DateTime<chrono::Utc> }
+/// # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {
 /// let page = User::query()
 ///     .filter(User::EMAIL.ilike("%@example.com").and(User::ROLE.ne(Role::Guest)))
 ///     .order_by(User::CREATED_AT.desc())
@@ -31,6 +36,7 @@ enum Scope {
 ///     .offset(40)
 ///     .fetch_all(&pool)
 ///     .await?;
+/// # Ok(()) }
 /// ```
 pub struct Select<T> {
     filter: Option<Node>,

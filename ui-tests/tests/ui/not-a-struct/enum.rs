@@ -1,0 +1,8 @@
+use skelly_db::Table;
+
+#[derive(Table)]
+enum User {
+    Admin,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use skelly_db::TextEnum;
+
+#[derive(TextEnum)]
+enum Role {}
+
+fn main() {}
