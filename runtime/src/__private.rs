@@ -12,6 +12,7 @@ pub use crate::query::{
     delete, find, find_with_deleted, get, hard_delete, insert, insert_many, restore, update,
     Column, Select, Statements,
 };
+pub use crate::seed::{insert_or_ignore, upsert};
 pub use crate::sql_type::SqlType;
 pub use crate::table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table};
 pub use crate::text_enum::{TextEnum, UnknownVariant};

@@ -69,6 +69,15 @@ pub enum Error {
     /// The configuration is missing or malformed (never contains a password).
     #[error("configuration error: {0}")]
     Config(String),
+    /// A seed failed; everything the seeds wrote was rolled back.
+    #[error("seed `{seed}` failed: {source}")]
+    Seed {
+        /// The seed's name.
+        seed: String,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
     /// A value read from the database could not be turned into the Rust type asked for.
     #[error("cannot decode column `{column}`: {message}")]
     Decode {
@@ -261,6 +270,7 @@ impl Error {
             Error::Migration(_) => "migration",
             Error::Config(_) => "config",
             Error::Decode { .. } => "decode",
+            Error::Seed { source, .. } => source.code(),
         }
     }
 
@@ -278,6 +288,7 @@ impl Error {
             Error::NotFound { .. } => 404,
             Error::Connection { .. } => 503,
             Error::Timeout { .. } => 504,
+            Error::Seed { source, .. } => source.status(),
             _ => 500,
         }
     }

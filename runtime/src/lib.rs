@@ -76,6 +76,7 @@ pub mod executor;
 pub mod migrate;
 pub mod pool;
 pub mod query;
+pub mod seed;
 pub mod sql;
 pub mod sql_type;
 pub mod table;

@@ -1,82 +1,125 @@
 //! The README's quickstart: `cargo run --example quickstart`.
 //!
-//! Connects to `DATABASE_URL` (or starts a throwaway local server when it is unset), creates a
-//! fresh database, applies the reference migrations, and shows the main features.
+//! Creates a fresh database on the server of `DATABASE_URL` (or on a throwaway local server
+//! when it is unset), applies the reference migrations, runs the development seed, and shows
+//! the main features. The database is dropped at the end, so it can run again and again.
 
-use skelly_db::migrate::Migrator;
+use std::process::ExitCode;
+
+use skelly_db::seed::Seeder;
 use skelly_db::testing::TestDb;
-use skelly_db::{ConstraintKind, Error, Executor};
+use skelly_db::{ConstraintKind, Error};
+use skelly_db_tests::{DevSeed, NewUser, Role, User, UserPatch};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    // A database of its own, dropped at the end, so the example can run again and again.
+async fn main() -> ExitCode {
+    match quickstart().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn quickstart() -> skelly_db::Result<()> {
     let db = TestDb::new().await?;
     let pool = db.pool();
-    println!("database: {}", db.name());
+    println!("database   {} (dropped at exit)", db.name());
 
-    let health = pool.health().await?;
-    println!(
-        "health: round trip {:?}, pool {:?}",
-        health.latency, health.status
-    );
-
-    let migrations = Migrator::from_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"))?;
-    for applied in migrations.up(pool).await? {
-        println!(
-            "migrated: {} ({} ms)",
-            applied.id,
-            applied.duration.as_millis()
-        );
+    // Migrations embedded at compile time: a malformed file would not compile.
+    let migrator = skelly_db::embed_migrations!("../migrations");
+    for m in migrator.up(pool).await? {
+        println!("migrated   {} in {} ms", m.id, m.duration.as_millis());
     }
 
-    let insert = "INSERT INTO \"user\".users (email, display_name, role) VALUES ($1, $2, $3) \
-                  RETURNING id";
-    let row = pool
-        .query_one(insert, &[&"ada@example.com", &"Ada", &"admin"])
-        .await?;
-    let id: uuid::Uuid = row.get(0);
-    println!("inserted: {id}");
+    let seeded = Seeder::new().add(DevSeed).run(pool).await?;
+    println!("seeded     {}", seeded.join(", "));
 
-    // A unique violation arrives as a typed error, with the constraint's name.
-    let err = pool
-        .query_one(insert, &[&"ada@example.com", &"Ada again", &"member"])
-        .await
-        .expect_err("the email is taken");
-    if let Error::Constraint(v) = &err {
-        assert_eq!(v.kind, ConstraintKind::Unique);
-        println!(
-            "caught: unique violation of {} -> HTTP {}",
-            v.constraint.as_deref().unwrap_or("?"),
-            err.status()
-        );
-    }
-
-    // A CHECK constraint guards the text enum column.
-    let err = pool
-        .query_one(insert, &[&"bob@example.com", &"Bob", &"owner"])
-        .await
-        .unwrap_err();
-    println!("caught: {} ({}, HTTP {})", err, err.code(), err.status());
-
-    // Soft delete frees the email for a new account.
-    pool.execute(
-        "UPDATE \"user\".users SET deleted_at = now() WHERE id = $1",
-        &[&id],
+    // Insert: the database fills in id, created_at and updated_at.
+    let user = User::insert(
+        pool,
+        NewUser {
+            email: "margaret@example.com".into(),
+            display_name: "Margaret Hamilton".into(),
+            role: Role::Member,
+            bio: None,
+        },
     )
     .await?;
-    pool.query_one(insert, &[&"ada@example.com", &"Ada (new)", &"member"])
-        .await?;
-    let live: i64 = pool
-        .query_one(
-            "SELECT count(*) FROM \"user\".users WHERE deleted_at IS NULL",
-            &[],
-        )
-        .await?
-        .get(0);
-    println!("live users: {live}");
+    println!("inserted   {} {} ({})", user.id, user.email, user.role);
 
-    for status in migrations.status(pool).await? {
-        println!("status: {} {:?}", status.id, status.state);
+    let found = User::get(pool, user.id).await?;
+    println!(
+        "found      {} created {}",
+        found.display_name,
+        found.created_at.format("%H:%M:%S")
+    );
+
+    // A typed query: `User::EMAIL.eq(42)` would not compile.
+    let staff = User::query()
+        .filter(User::ROLE.is_in([Role::Admin, Role::Member]))
+        .order_by(User::EMAIL.asc())
+        .limit(10)
+        .fetch_all(pool)
+        .await?;
+    let names: Vec<&str> = staff.iter().map(|u| u.display_name.as_str()).collect();
+    println!("query      admins and members: {}", names.join(", "));
+
+    // Update writes only the Some fields, and always updated_at.
+    let updated = User::update(
+        pool,
+        user.id,
+        UserPatch {
+            role: Some(Role::Admin),
+            bio: Some(Some("Apollo flight software".into())),
+            ..Default::default()
+        },
+    )
+    .await?;
+    println!(
+        "updated    role {} bio {:?}",
+        updated.role,
+        updated.bio.as_deref().unwrap_or("")
+    );
+
+    // Soft delete: the row stays, but find, get and queries no longer see it.
+    User::delete(pool, user.id).await?;
+    let hidden = User::find(pool, user.id).await?.is_none();
+    let deleted = User::query().only_deleted().count(pool).await?;
+    println!("deleted    hidden from find: {hidden}; soft-deleted rows: {deleted}");
+    User::restore(pool, user.id).await?;
+    println!(
+        "restored   live users: {}",
+        User::query().count(pool).await?
+    );
+
+    // A unique violation is a typed error with the constraint's name and an HTTP status.
+    let duplicate = User::insert(
+        pool,
+        NewUser {
+            email: "ada@example.com".into(),
+            display_name: "Another Ada".into(),
+            role: Role::ReadOnly,
+            bio: None,
+        },
+    )
+    .await;
+    match duplicate {
+        Err(err @ Error::Constraint(_)) => {
+            let v = err.as_constraint().expect("a constraint violation");
+            assert_eq!(v.kind, ConstraintKind::Unique);
+            println!(
+                "caught     {} on {} -> HTTP {} ({})",
+                err.code(),
+                v.constraint.as_deref().unwrap_or("?"),
+                err.status(),
+                v.detail.as_deref().unwrap_or("")
+            );
+        }
+        Ok(_) => return Err(Error::Config("the duplicate email was accepted".into())),
+        Err(other) => return Err(other),
     }
+    println!("done");
     Ok(())
 }

@@ -232,6 +232,25 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
 
         #restore
 
+        /// Inserts the row unless it conflicts with a unique constraint (`ON CONFLICT DO
+        /// NOTHING`); `None` when it existed already. For idempotent seeds.
+        #vis async fn insert_or_ignore(
+            db: &impl #p::Executor,
+            new: #new_ident,
+        ) -> #p::Result<::core::option::Option<#ident>> {
+            #p::insert_or_ignore::<#ident>(db, &new).await
+        }
+
+        /// Inserts the row, or updates the live row with the same value in the unique column
+        /// `key`. For idempotent seeds.
+        #vis async fn upsert<__V>(
+            db: &impl #p::Executor,
+            new: #new_ident,
+            key: #p::Column<#ident, __V>,
+        ) -> #p::Result<#ident> {
+            #p::upsert::<#ident, __V>(db, &new, key).await
+        }
+
         /// A typed SELECT on this table (live rows only, unless asked otherwise).
         #vis fn query() -> #p::Select<#ident> {
             #p::Select::new()

@@ -24,7 +24,7 @@ pub async fn reference_db() -> TestDb {
         .expect("create a test database with the reference schema")
 }
 
-pub mod models;
+pub use skelly_db_tests as models;
 
 /// A new user with the given email.
 pub fn new_user(email: &str) -> models::NewUser {
