@@ -26,7 +26,7 @@
 //! }
 //!
 //! # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {
-//! Seeder::new().add(Admins).run(&pool).await?;
+//! Seeder::new().seed(Admins).run(&pool).await?;
 //! # Ok(()) }
 //! ```
 
@@ -73,7 +73,7 @@ impl Seeder {
     }
 
     /// Adds a seed; seeds run in the order added.
-    pub fn add(mut self, seed: impl Seed + 'static) -> Seeder {
+    pub fn seed(mut self, seed: impl Seed + 'static) -> Seeder {
         self.seeds.push(Box::new(seed));
         self
     }

@@ -33,7 +33,7 @@ async fn quickstart() -> skelly_db::Result<()> {
         println!("migrated   {} in {} ms", m.id, m.duration.as_millis());
     }
 
-    let seeded = Seeder::new().add(DevSeed).run(pool).await?;
+    let seeded = Seeder::new().seed(DevSeed).run(pool).await?;
     println!("seeded     {}", seeded.join(", "));
 
     // Insert: the database fills in id, created_at and updated_at.

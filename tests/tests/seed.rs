@@ -23,7 +23,7 @@ async fn snapshot(pool: &Pool) -> Vec<String> {
 async fn the_development_seed_twice_changes_nothing() {
     let db = common::reference_db().await;
     let pool = db.pool();
-    let seeder = Seeder::new().add(DevSeed);
+    let seeder = Seeder::new().seed(DevSeed);
     assert_eq!(seeder.run(pool).await.unwrap(), ["dev users"]);
     let first = snapshot(pool).await;
     assert_eq!(first.len(), DEV_USERS.len());
@@ -76,13 +76,13 @@ impl Seed for Fails {
 async fn upsert_updates_the_live_row_with_the_same_key() {
     let db = common::reference_db().await;
     let pool = db.pool();
-    Seeder::new().add(DevSeed).run(pool).await.unwrap();
+    Seeder::new().seed(DevSeed).run(pool).await.unwrap();
     let before = User::query()
         .filter(User::EMAIL.eq("ada@example.com"))
         .fetch_one(pool)
         .await
         .unwrap();
-    Seeder::new().add(Upserts).run(pool).await.unwrap();
+    Seeder::new().seed(Upserts).run(pool).await.unwrap();
     let after = User::query()
         .filter(User::EMAIL.eq("ada@example.com"))
         .fetch_one(pool)
@@ -96,7 +96,7 @@ async fn upsert_updates_the_live_row_with_the_same_key() {
 
     // A soft-deleted row does not count: the upsert inserts a new live one.
     User::delete(pool, after.id).await.unwrap();
-    Seeder::new().add(Upserts).run(pool).await.unwrap();
+    Seeder::new().seed(Upserts).run(pool).await.unwrap();
     let live = User::query()
         .filter(User::EMAIL.eq("ada@example.com"))
         .fetch_one(pool)
@@ -110,8 +110,8 @@ async fn a_failing_seed_rolls_back_all_and_is_named() {
     let db = common::reference_db().await;
     let pool = db.pool();
     let err = Seeder::new()
-        .add(DevSeed)
-        .add(Fails)
+        .seed(DevSeed)
+        .seed(Fails)
         .run(pool)
         .await
         .unwrap_err();
