@@ -256,6 +256,11 @@ impl std::fmt::Debug for RowStream<'_> {
 }
 
 impl RowStream<'_> {
+    /// The next row with the driver's small error type; hot loops convert only on error.
+    pub(crate) async fn next_raw(&mut self) -> Option<Result<Row, tokio_postgres::Error>> {
+        futures_util::StreamExt::next(&mut self.inner).await
+    }
+
     /// Rows affected, known once the stream has ended.
     pub fn rows_affected(&self) -> Option<u64> {
         self.inner.rows_affected()

@@ -144,8 +144,11 @@ pub async fn insert<T: Table>(db: &impl Executor, new: &T::New) -> Result<T> {
 
 /// Inserts many rows with one statement per batch (UNNEST of one array per column).
 pub async fn insert_many<T: Table>(db: &impl Executor, rows: &[T::New]) -> Result<Vec<T>> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
+    match rows {
+        [] => return Ok(Vec::new()),
+        // One row: the plain INSERT is cheaper than UNNEST of one-element arrays.
+        [row] => return Ok(vec![insert::<T>(db, row).await?]),
+        _ => {}
     }
     let statements = T::statements();
     let Some(sql) = &statements.insert_many else {

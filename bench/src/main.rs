@@ -1,0 +1,470 @@
+//! skelly-db against hand-written tokio-postgres, interleaved in one run, on the same pooled
+//! connection, printing the median per operation and the ratio skelly-db / hand-written.
+//!
+//! ```sh
+//! cargo run --release -p skelly-db-bench            # full run
+//! cargo run --release -p skelly-db-bench -- --quick # under a minute, for CI smoke
+//! ```
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures_util::{pin_mut, TryStreamExt};
+use skelly_db::testing::TestDb;
+use skelly_db::Connection;
+use skelly_db_tests::{NewUser, Role, User, UserPatch};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Row};
+use uuid::Uuid;
+
+const COLUMNS: &str = "id, email, display_name, role, bio, created_at, updated_at, deleted_at";
+
+/// How an expert maps a row by hand.
+fn map_user(row: &Row) -> User {
+    User {
+        id: row.get(0),
+        email: row.get(1),
+        display_name: row.get(2),
+        role: row.get(3),
+        bio: row.get(4),
+        created_at: row.get(5),
+        updated_at: row.get(6),
+        deleted_at: row.get(7),
+    }
+}
+
+fn new_user(i: usize) -> NewUser {
+    NewUser {
+        email: format!("u{i}@example.com"),
+        display_name: format!("User {i}"),
+        role: [Role::Admin, Role::Member, Role::ReadOnly][i % 3],
+        bio: i.is_multiple_of(2).then(|| format!("bio {i}")),
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+struct Report {
+    rows: Vec<(String, Duration, String, Duration)>,
+}
+
+impl Report {
+    fn add(&mut self, name: &str, ours: Duration, baseline: &str, theirs: Duration) {
+        println!(
+            "{:<34} {:>12} {:<28} {:>12} {:>7.3}",
+            name,
+            fmt(ours),
+            baseline,
+            fmt(theirs),
+            ours.as_secs_f64() / theirs.as_secs_f64()
+        );
+        self.rows
+            .push((name.to_string(), ours, baseline.to_string(), theirs));
+    }
+}
+
+fn fmt(d: Duration) -> String {
+    if d < Duration::from_millis(1) {
+        format!("{:.1} µs", d.as_secs_f64() * 1e6)
+    } else {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    }
+}
+
+/// Runs `ours` and each baseline alternately `iterations` times (after `warmup` rounds), and
+/// returns the median of each.
+async fn interleave<A, B, FB>(
+    iterations: usize,
+    mut ours: impl FnMut(usize) -> A,
+    mut theirs: impl FnMut(usize) -> B,
+    mut between: impl FnMut() -> FB,
+) -> (Duration, Duration)
+where
+    A: Future<Output = ()>,
+    B: Future<Output = ()>,
+    FB: Future<Output = ()>,
+{
+    let warmup = (iterations / 10).max(2);
+    let mut a = Vec::with_capacity(iterations);
+    let mut b = Vec::with_capacity(iterations);
+    for i in 0..warmup + iterations {
+        // Alternate which goes first, so neither always runs on a warmer cache.
+        let first_ours = i % 2 == 0;
+        for turn in 0..2 {
+            let run_ours = (turn == 0) == first_ours;
+            let start = Instant::now();
+            if run_ours {
+                ours(i).await;
+            } else {
+                theirs(i).await;
+            }
+            let took = start.elapsed();
+            between().await;
+            if i >= warmup {
+                if run_ours {
+                    a.push(took);
+                } else {
+                    b.push(took);
+                }
+            }
+        }
+    }
+    (median(a), median(b))
+}
+
+async fn nothing() {}
+
+/// The skelly-db side of the list workload.
+async fn skelly_list(conn: &Connection, n: i64) {
+    let rows = User::query()
+        .order_by(User::CREATED_AT.asc())
+        .limit(n)
+        .fetch_all(conn)
+        .await
+        .unwrap();
+    assert_eq!(rows.len() as i64, n);
+}
+
+/// The skelly-db side of the insert workload.
+async fn skelly_insert(conn: &Connection, rows: Vec<NewUser>) {
+    let n = rows.len();
+    let out = User::insert_many(conn, rows).await.unwrap();
+    assert_eq!(out.len(), n);
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> skelly_db::Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    // --only WORD: run only the workloads whose section name contains WORD (for profiling).
+    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
+    let wants = |section: &str| only.as_deref().is_none_or(|o| section.contains(o));
+    let scale = if quick { 1 } else { 10 };
+    let db = TestDb::builder()
+        .migrations(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"))
+        .max_size(2)
+        .build()
+        .await?;
+    let pool = db.pool();
+    let conn: Connection = pool.get().await?;
+    let client: &Client = conn.client();
+    let version: String = client.query_one("SHOW server_version", &[]).await?.get(0);
+    println!(
+        "skelly-db bench ({}), PostgreSQL {version}, {} mode",
+        if cfg!(debug_assertions) {
+            "debug build"
+        } else {
+            "release build"
+        },
+        if quick { "quick" } else { "full" }
+    );
+    println!(
+        "{:<34} {:>12} {:<28} {:>12} {:>7}",
+        "workload", "skelly-db", "hand-written", "median", "ratio"
+    );
+    let mut report = Report { rows: Vec::new() };
+
+    // 10,000 users to read from.
+    let users = User::insert_many(&conn, (0..10_000).map(new_user).collect()).await?;
+    client
+        .batch_execute("VACUUM ANALYZE \"user\".users")
+        .await?;
+    let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+
+    let pick = |i: usize| ids[(i * 7919) % ids.len()];
+    if wants("find") {
+        // 1. find by primary key
+        let find_sql =
+            format!("SELECT {COLUMNS} FROM \"user\".users WHERE id = $1 AND deleted_at IS NULL");
+        let find_stmt = client.prepare(&find_sql).await?;
+        let (ours, theirs) = interleave(
+            200 * scale,
+            |i| {
+                let conn = &conn;
+                async move {
+                    User::find(conn, pick(i)).await.unwrap().unwrap();
+                }
+            },
+            |i| {
+                let stmt = &find_stmt;
+                async move {
+                    let row = client.query_opt(stmt, &[&pick(i)]).await.unwrap().unwrap();
+                    std::hint::black_box(map_user(&row));
+                }
+            },
+            nothing,
+        )
+        .await;
+        report.add("find by id", ours, "query_opt + map", theirs);
+    }
+
+    if wants("list") {
+        // 2. list live rows ordered by created_at
+        let list_sql = format!(
+            "SELECT {COLUMNS} FROM \"user\".users WHERE deleted_at IS NULL ORDER BY created_at ASC LIMIT $1"
+        );
+        let list_stmt = client.prepare(&list_sql).await?;
+        for n in [1i64, 100, 10_000] {
+            let iterations = if n == 10_000 { 10 * scale } else { 100 * scale };
+            let (ours, theirs) = interleave(
+                iterations,
+                |_| skelly_list(&conn, n),
+                |_| {
+                    let stmt = &list_stmt;
+                    async move {
+                        let rows = client.query(stmt, &[&n]).await.unwrap();
+                        let users: Vec<User> = rows.iter().map(map_user).collect();
+                        assert_eq!(users.len() as i64, n);
+                    }
+                },
+                nothing,
+            )
+            .await;
+            report.add(&format!("list {n} rows"), ours, "query + map", theirs);
+            let (ours, theirs) = interleave(
+                iterations,
+                |_| skelly_list(&conn, n),
+                |_| {
+                    let stmt = &list_stmt;
+                    async move {
+                        let params: [&(dyn ToSql + Sync); 1] = [&n];
+                        let stream = client.query_raw(stmt, params).await.unwrap();
+                        pin_mut!(stream);
+                        let mut users = Vec::new();
+                        while let Some(row) = stream.try_next().await.unwrap() {
+                            users.push(map_user(&row));
+                        }
+                        assert_eq!(users.len() as i64, n);
+                    }
+                },
+                nothing,
+            )
+            .await;
+            report.add(
+                &format!("list {n} rows"),
+                ours,
+                "query_raw stream + map",
+                theirs,
+            );
+        }
+    }
+
+    if wants("update") {
+        // 3. update one row by id with a two-field patch
+        let update_sql = format!(
+            "UPDATE \"user\".users SET display_name = $2, bio = $3, updated_at = now() \
+             WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
+        );
+        let update_stmt = client.prepare(&update_sql).await?;
+        let (ours, theirs) = interleave(
+            200 * scale,
+            |i| {
+                let conn = &conn;
+                async move {
+                    User::update(
+                        conn,
+                        pick(i),
+                        UserPatch {
+                            display_name: Some(format!("Renamed {i}")),
+                            bio: Some(Some(format!("bio {i}"))),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                }
+            },
+            |i| {
+                let stmt = &update_stmt;
+                async move {
+                    let name = format!("Renamed {i}");
+                    let bio = Some(format!("bio {i}"));
+                    let row = client
+                        .query_opt(stmt, &[&pick(i), &name, &bio])
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    std::hint::black_box(map_user(&row));
+                }
+            },
+            nothing,
+        )
+        .await;
+        report.add(
+            "update by id (2 fields)",
+            ours,
+            "prepared UPDATE + map",
+            theirs,
+        );
+    }
+
+    if wants("filtered") {
+        // 4. a filtered, ordered, paged query: 3 conditions, limit 20
+        let filtered_sql = format!(
+            "SELECT {COLUMNS} FROM \"user\".users WHERE ((role = $1 AND email LIKE $2) AND created_at <= $3) \
+             AND deleted_at IS NULL ORDER BY created_at DESC LIMIT $4"
+        );
+        let filtered_stmt = client.prepare(&filtered_sql).await?;
+        let now = chrono::Utc::now();
+        let (ours, theirs) = interleave(
+            200 * scale,
+            |_| {
+                let conn = &conn;
+                async move {
+                    let rows = User::query()
+                        .filter(
+                            User::ROLE
+                                .eq(Role::Member)
+                                .and(User::EMAIL.like("u1%"))
+                                .and(User::CREATED_AT.le(now)),
+                        )
+                        .order_by(User::CREATED_AT.desc())
+                        .limit(20)
+                        .fetch_all(conn)
+                        .await
+                        .unwrap();
+                    assert_eq!(rows.len(), 20);
+                }
+            },
+            |_| {
+                let stmt = &filtered_stmt;
+                async move {
+                    let rows: Vec<User> = client
+                        .query(stmt, &[&Role::Member, &"u1%", &now, &20i64])
+                        .await
+                        .unwrap()
+                        .iter()
+                        .map(map_user)
+                        .collect();
+                    assert_eq!(rows.len(), 20);
+                }
+            },
+            nothing,
+        )
+        .await;
+        report.add(
+            "filtered query (3 conds, limit 20)",
+            ours,
+            "prepared SELECT + map",
+            theirs,
+        );
+    }
+
+    if wants("insert") {
+        // 5. insert a batch of N rows
+        // Last, because it empties the table between runs.
+        let truncate = || async {
+            conn.client()
+                .batch_execute("TRUNCATE \"user\".users")
+                .await
+                .unwrap();
+        };
+        truncate().await;
+        for n in [1usize, 100, 1_000, 10_000] {
+            let iterations = match n {
+                10_000 => 5 * scale,
+                1_000 => 10 * scale,
+                _ => 50 * scale,
+            };
+            let batch =
+                |i: usize| -> Vec<NewUser> { (0..n).map(|j| new_user(i * 100_000 + j)).collect() };
+            let values_sql = {
+                let mut sql = String::from(
+                    "INSERT INTO \"user\".users (email, display_name, role, bio, created_at, updated_at) VALUES ",
+                );
+                for r in 0..n {
+                    if r > 0 {
+                        sql.push_str(", ");
+                    }
+                    let b = r * 4;
+                    sql.push_str(&format!(
+                        "(${}, ${}, ${}, ${}, now(), now())",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4
+                    ));
+                }
+                sql.push_str(&format!(" RETURNING {COLUMNS}"));
+                sql
+            };
+            let values_stmt = client.prepare(&values_sql).await?;
+            let (ours, theirs) = interleave(
+                iterations,
+                |i| skelly_insert(&conn, batch(i)),
+                |i| {
+                    let stmt = &values_stmt;
+                    let rows = batch(i);
+                    async move {
+                        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(n * 4);
+                        for r in &rows {
+                            params.push(&r.email);
+                            params.push(&r.display_name);
+                            params.push(&r.role);
+                            params.push(&r.bio);
+                        }
+                        let out: Vec<User> = client
+                            .query(stmt, &params)
+                            .await
+                            .unwrap()
+                            .iter()
+                            .map(map_user)
+                            .collect();
+                        assert_eq!(out.len(), n);
+                    }
+                },
+                truncate,
+            )
+            .await;
+            report.add(
+                &format!("insert {n} rows"),
+                ours,
+                "multi-row VALUES + map",
+                theirs,
+            );
+
+            let (ours, theirs) = interleave(
+                iterations,
+                |i| skelly_insert(&conn, batch(i)),
+                |i| {
+                    let rows = batch(i);
+                    async move {
+                        let sink = client
+                            .copy_in(
+                                "COPY \"user\".users (email, display_name, role, bio) FROM STDIN BINARY",
+                            )
+                            .await
+                            .unwrap();
+                        let writer =
+                            BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT]);
+                        pin_mut!(writer);
+                        for r in &rows {
+                            writer
+                                .as_mut()
+                                .write(&[&r.email, &r.display_name, &r.role, &r.bio])
+                                .await
+                                .unwrap();
+                        }
+                        let written = writer.finish().await.unwrap();
+                        assert_eq!(written as usize, n);
+                    }
+                },
+                truncate,
+            )
+            .await;
+            report.add(
+                &format!("insert {n} rows"),
+                ours,
+                "binary COPY (no rows back)",
+                theirs,
+            );
+        }
+    }
+
+    drop(conn);
+    println!("{} workloads measured", report.rows.len());
+    Ok(())
+}

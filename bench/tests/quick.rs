@@ -1,0 +1,34 @@
+//! Keeps the benchmark compiling and working: runs the quick mode against the real server and
+//! checks that every workload was measured. No timing is asserted.
+
+use std::process::Command;
+
+#[test]
+fn quick_mode_measures_every_workload() {
+    let out = Command::new(env!("CARGO_BIN_EXE_skelly-db-bench"))
+        .arg("--quick")
+        .output()
+        .expect("run the benchmark");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for workload in [
+        "find by id",
+        "list 1 rows",
+        "list 100 rows",
+        "list 10000 rows",
+        "insert 1 rows",
+        "insert 10000 rows",
+        "update by id (2 fields)",
+        "filtered query (3 conds, limit 20)",
+    ] {
+        assert!(
+            stdout.contains(workload),
+            "missing {workload:?} in:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("17 workloads measured"), "{stdout}");
+}
