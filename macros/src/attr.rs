@@ -99,7 +99,7 @@ fn skip_value(meta: &ParseNestedMeta) {
     });
 }
 
-fn unknown(cx: &Ctxt, meta: &ParseNestedMeta, attr: &str, what: &str, keys: &[Symbol]) {
+fn unknown(cx: &Ctxt, meta: &ParseNestedMeta, what: &str, keys: &[Symbol]) {
     let key = meta.path.to_token_stream().to_string().replace(' ', "");
     cx.error_spanned_by(
         &meta.path,
@@ -108,7 +108,6 @@ fn unknown(cx: &Ctxt, meta: &ParseNestedMeta, attr: &str, what: &str, keys: &[Sy
             list(keys)
         ),
     );
-    let _ = attr;
     skip_value(meta);
 }
 
@@ -170,7 +169,7 @@ impl TableContainer {
                     out.krate.set(cx, "table", &meta.path, path);
                 }
             } else {
-                unknown(cx, meta, "table", "table", TABLE_CONTAINER_KEYS);
+                unknown(cx, meta, "table", TABLE_CONTAINER_KEYS);
             }
         });
         out
@@ -271,7 +270,7 @@ impl TableField {
                     return;
                 }
             }
-            unknown(cx, meta, "table", "table field", TABLE_FIELD_KEYS);
+            unknown(cx, meta, "table field", TABLE_FIELD_KEYS);
         });
         out
     }
@@ -315,7 +314,7 @@ impl TextEnumContainer {
                     out.krate.set(cx, "text_enum", &meta.path, path);
                 }
             } else {
-                unknown(cx, meta, "text_enum", "text_enum", TEXT_ENUM_CONTAINER_KEYS);
+                unknown(cx, meta, "text_enum", TEXT_ENUM_CONTAINER_KEYS);
             }
         });
         out
@@ -339,13 +338,7 @@ impl TextEnumVariant {
                     out.rename.set(cx, "text_enum", &meta.path, s);
                 }
             } else {
-                unknown(
-                    cx,
-                    meta,
-                    "text_enum",
-                    "text_enum variant",
-                    TEXT_ENUM_VARIANT_KEYS,
-                );
+                unknown(cx, meta, "text_enum variant", TEXT_ENUM_VARIANT_KEYS);
             }
         });
         out
