@@ -19,7 +19,7 @@ use uuid::Uuid;
 /// | `chrono::NaiveDate` | `date` |
 /// | `Vec<u8>` | `bytea` |
 /// | `serde_json::Value` (feature `json`) | `jsonb` |
-/// | `Vec<T>` of the scalars above | `T[]` |
+/// | `Vec<T>` of the scalars above, or of a text enum | `T[]` |
 /// | `Option<T>` | `T`, nullable |
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no SQL mapping",
@@ -70,6 +70,12 @@ impl SqlType for Vec<u8> {
 #[cfg(feature = "json")]
 impl SqlType for serde_json::Value {
     const SQL_TYPE: &'static str = "jsonb";
+}
+
+/// Arrays of text enums: `text[]`, each element checked against the variants.
+impl<T: crate::text_enum::TextEnum> SqlType for Vec<T> {
+    const SQL_TYPE: &'static str = "text[]";
+    const CHECK: Option<&'static [&'static str]> = Some(T::VARIANTS);
 }
 
 impl<T: SqlType> SqlType for Option<T> {

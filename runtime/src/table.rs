@@ -147,10 +147,16 @@ pub fn ddl<T: Table>() -> String {
         let column = quote_ident(c.name);
         if let Some(values) = c.check {
             let list: Vec<String> = values.iter().map(|v| quote_literal(v)).collect();
+            let list = list.join(", ");
+            let condition = if c.sql_type.ends_with("[]") {
+                // An array of text enums: every element is one of the variants.
+                format!("{column} <@ ARRAY[{list}]::text[]")
+            } else {
+                format!("{column} IN ({list})")
+            };
             lines.push(format!(
-                "    CONSTRAINT {} CHECK ({column} IN ({}))",
+                "    CONSTRAINT {} CHECK ({condition})",
                 quote_ident(&format!("{}_{}_check", T::NAME, c.name)),
-                list.join(", ")
             ));
         }
         if let Some(target) = c.references {

@@ -38,6 +38,7 @@ pub struct Sample {
     pub uuids: Vec<Uuid>,
     pub level: Level,
     pub maybe_level: Option<Level>,
+    pub levels: Vec<Level>,
     pub maybe_int: Option<i32>,
     pub maybe_text: Option<String>,
     pub maybe_at: Option<DateTime<Utc>>,
@@ -70,6 +71,7 @@ fn sample(i: i32, nulls: bool) -> NewSample {
         uuids: vec![Uuid::nil(), Uuid::from_u128(u128::from(i as u32))],
         level: Level::VeryHigh,
         maybe_level: (!nulls).then_some(Level::Middle),
+        levels: vec![Level::Low, Level::Middle],
         maybe_int: (!nulls).then_some(-i),
         maybe_text: (!nulls).then(|| "maybe".to_string()),
         maybe_at: (!nulls).then_some(at),
@@ -98,6 +100,7 @@ fn assert_matches(row: &Sample, new: &NewSample) {
     assert_eq!(row.uuids, new.uuids);
     assert_eq!(row.level, new.level);
     assert_eq!(row.maybe_level, new.maybe_level);
+    assert_eq!(row.levels, new.levels);
     assert_eq!(row.maybe_int, new.maybe_int);
     assert_eq!(row.maybe_text, new.maybe_text);
     assert_eq!(row.maybe_at, new.maybe_at);
@@ -140,6 +143,19 @@ async fn every_type_round_trips() {
         ]
     );
 
+    // Every element of an enum array is checked.
+    let err = pool
+        .execute(
+            "UPDATE public.samples SET levels = ARRAY['LOW', 'nope']",
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.as_constraint().and_then(|v| v.constraint.as_deref()),
+        Some("samples_levels_check")
+    );
+
     // Batches with array columns go through multi-row VALUES.
     let batch: Vec<NewSample> = (0..50).map(|i| sample(i, i % 2 == 0)).collect();
     let rows = Sample::insert_many(pool, batch).await.unwrap();
@@ -176,6 +192,7 @@ fn sql_types_of_each_field() {
             ("uuids", "uuid[]", false),
             ("level", "text", false),
             ("maybe_level", "text", true),
+            ("levels", "text[]", false),
             ("maybe_int", "integer", true),
             ("maybe_text", "text", true),
             ("maybe_at", "timestamptz", true),
