@@ -56,8 +56,10 @@ pub trait Executor: Sync {
     ) -> impl Future<Output = Result<Vec<Row>>> + Send {
         async move {
             let session = self.session().await?;
-            let stmt = session.prepare(sql).await?;
-            Ok(session.client().query(&stmt, params).await?)
+            let client = session.client();
+            session
+                .run(sql, |stmt| async move { client.query(&stmt, params).await })
+                .await
         }
     }
 
@@ -69,8 +71,13 @@ pub trait Executor: Sync {
     ) -> impl Future<Output = Result<Option<Row>>> + Send {
         async move {
             let session = self.session().await?;
-            let stmt = session.prepare(sql).await?;
-            Ok(session.client().query_opt(&stmt, params).await?)
+            let client = session.client();
+            session
+                .run(
+                    sql,
+                    |stmt| async move { client.query_opt(&stmt, params).await },
+                )
+                .await
         }
     }
 
@@ -94,8 +101,13 @@ pub trait Executor: Sync {
     fn execute(&self, sql: &str, params: &[Param<'_>]) -> impl Future<Output = Result<u64>> + Send {
         async move {
             let session = self.session().await?;
-            let stmt = session.prepare(sql).await?;
-            Ok(session.client().execute(&stmt, params).await?)
+            let client = session.client();
+            session
+                .run(
+                    sql,
+                    |stmt| async move { client.execute(&stmt, params).await },
+                )
+                .await
         }
     }
 
@@ -109,10 +121,11 @@ pub trait Executor: Sync {
     ) -> impl Future<Output = Result<RowStream<'s>>> + Send {
         async move {
             let session = self.session().await?;
-            let stmt = session.prepare(sql).await?;
+            let client = session.client();
             let inner = session
-                .client()
-                .query_raw(&stmt, params.iter().copied())
+                .run(sql, |stmt| async move {
+                    client.query_raw(&stmt, params.iter().copied()).await
+                })
                 .await?;
             Ok(RowStream {
                 inner: Box::pin(inner),
@@ -180,6 +193,40 @@ impl Session<'_> {
         Ok(stmt?)
     }
 
+    /// Runs `op` on the cached statement for `sql`. When the server says the cached plan no
+    /// longer fits (a column changed type since it was prepared, e.g. by a migration), the
+    /// statement is dropped from the cache and, outside a transaction, prepared again and run
+    /// once more; inside one the error stands (the transaction is aborted), but the next
+    /// attempt prepares afresh.
+    async fn run<T, F, Fut>(&self, sql: &str, op: F) -> Result<T>
+    where
+        F: Fn(Statement) -> Fut,
+        Fut: Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    {
+        let stmt = self.prepare(sql).await?;
+        match op(stmt).await {
+            Err(e) if is_stale_plan(&e) => {
+                self.forget(sql);
+                if self.in_transaction() {
+                    return Err(e.into());
+                }
+                let stmt = self.prepare(sql).await?;
+                Ok(op(stmt).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn forget(&self, sql: &str) {
+        match self {
+            Session::Borrowed {
+                cache: Some(cache), ..
+            } => drop(cache.remove(sql, &[])),
+            Session::Pooled(obj) => drop(obj.statement_cache.remove(sql, &[])),
+            Session::Borrowed { cache: None, .. } => {}
+        }
+    }
+
     fn into_owned(self) -> Option<deadpool_postgres::Object> {
         match self {
             Session::Pooled(obj) => Some(obj),
@@ -239,6 +286,15 @@ impl<E: Executor + ?Sized> Executor for &E {
     fn session(&self) -> impl Future<Output = Result<Session<'_>>> + Send {
         (**self).session()
     }
+}
+
+fn is_stale_plan(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        *db.code() == tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED
+            && db
+                .message()
+                .contains("cached plan must not change result type")
+    })
 }
 
 /// Rows arriving one at a time from [`Executor::query_stream`]. When it came from a pool it

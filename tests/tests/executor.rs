@@ -233,3 +233,42 @@ async fn connections_survive_being_detached() {
     let row = conn.query_one("SELECT 7", &[]).await.unwrap();
     assert_eq!(row.get::<_, i32>(0), 7);
 }
+
+#[tokio::test]
+async fn cached_statements_survive_a_column_type_change() {
+    let db = common::empty_db().await;
+    let pool = PoolConfig::from_pg_config(db.pg_config())
+        .max_size(1)
+        .build()
+        .unwrap();
+    pool.batch_execute("CREATE TABLE t (n int); INSERT INTO t VALUES (1)")
+        .await
+        .unwrap();
+    let sql = "SELECT n FROM t";
+    let row = pool.query_one(sql, &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+    // A migration changes the column's type under the cached statement.
+    pool.batch_execute("ALTER TABLE t ALTER COLUMN n TYPE bigint")
+        .await
+        .unwrap();
+    let row = pool.query_one(sql, &[]).await.expect("re-prepared");
+    assert_eq!(row.get::<_, i64>(0), 1);
+
+    // Inside a transaction the error stands (the transaction is aborted), but the cache
+    // forgets the statement, so the next attempt works.
+    pool.batch_execute("ALTER TABLE t ALTER COLUMN n TYPE int")
+        .await
+        .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    {
+        conn.query_one(sql, &[]).await.unwrap();
+        conn.batch_execute("ALTER TABLE t ALTER COLUMN n TYPE bigint")
+            .await
+            .unwrap();
+        let tx = conn.begin().await.unwrap();
+        let err = tx.query_one(sql, &[]).await.unwrap_err();
+        assert_eq!(err.sqlstate(), Some("0A000"), "{err:?}");
+    }
+    let row = conn.query_one(sql, &[]).await.unwrap();
+    assert_eq!(row.get::<_, i64>(0), 1);
+}
