@@ -95,43 +95,14 @@ impl Seeder {
     }
 }
 
-fn insert_head<T: Table>() -> (String, usize) {
-    let mut names = Vec::new();
-    let mut values = Vec::new();
-    for c in T::COLUMNS {
-        if c.inserted() {
-            names.push(quote_ident(c.name));
-            values.push(format!("${}", values.len() + 1));
-        } else if matches!(c.role, ColumnRole::CreatedAt | ColumnRole::UpdatedAt) {
-            names.push(quote_ident(c.name));
-            values.push("now()".to_string());
-        }
-    }
-    let count = T::COLUMNS.iter().filter(|c| c.inserted()).count();
-    (
-        format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            T::qualified_name(),
-            names.join(", "),
-            values.join(", ")
-        ),
-        count,
-    )
-}
-
-fn columns<T: Table>() -> String {
-    T::COLUMNS
-        .iter()
-        .map(|c| quote_ident(c.name))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Inserts the row unless it conflicts with a unique constraint or index (`ON CONFLICT DO
 /// NOTHING`); returns the new row, or `None` when it existed already.
 pub async fn insert_or_ignore<T: Table>(db: &impl Executor, new: &T::New) -> Result<Option<T>> {
-    let (head, _) = insert_head::<T>();
-    let sql = format!("{head} ON CONFLICT DO NOTHING RETURNING {}", columns::<T>());
+    let statements = T::statements();
+    let sql = format!(
+        "{} ON CONFLICT DO NOTHING RETURNING {}",
+        statements.insert_row, statements.columns
+    );
     let mut params: Vec<Param<'_>> = Vec::new();
     new.bind(&mut params);
     match db.query_opt(&sql, &params).await? {
@@ -143,7 +114,7 @@ pub async fn insert_or_ignore<T: Table>(db: &impl Executor, new: &T::New) -> Res
 /// Inserts the row, or, when a live row has the same value in the unique column `key`,
 /// updates that row's inserted columns (and `updated_at`) to the new values. Returns the row.
 pub async fn upsert<T: Table, V>(db: &impl Executor, new: &T::New, key: Column<T, V>) -> Result<T> {
-    let (head, _) = insert_head::<T>();
+    let statements = T::statements();
     let key_def = key.def();
     let target = match T::soft_delete_column() {
         // The unique index is partial on soft-delete tables; the target must say so.
@@ -169,8 +140,8 @@ pub async fn upsert<T: Table, V>(db: &impl Executor, new: &T::New, key: Column<T
         sets.join(", ")
     };
     let sql = format!(
-        "{head} ON CONFLICT {target} DO UPDATE SET {action} RETURNING {}",
-        columns::<T>()
+        "{} ON CONFLICT {target} DO UPDATE SET {action} RETURNING {}",
+        statements.insert_row, statements.columns
     );
     let mut params: Vec<Param<'_>> = Vec::new();
     new.bind(&mut params);

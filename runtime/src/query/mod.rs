@@ -19,8 +19,12 @@ use crate::table::{ColumnRole, Insert, Patch, Table};
 /// so no SQL text is built per call.
 #[derive(Debug)]
 pub struct Statements {
-    table: String,
-    columns: String,
+    pub(crate) table: String,
+    pub(crate) columns: String,
+    /// `INSERT INTO t (...) VALUES ($1, ..., now())`, without RETURNING.
+    pub(crate) insert_row: String,
+    /// `, "updated_at" = now()` on tables with an updated_at column, else empty.
+    pub(crate) touch: String,
     insert: String,
     insert_prefix: String,
     insert_many: Option<String>,
@@ -63,21 +67,13 @@ impl Statements {
             .map(|i| format!("${i}"))
             .chain(stamped.iter().map(|_| "now()".to_string()))
             .collect();
-        let (insert, insert_prefix) = if names.is_empty() {
-            (
-                format!("INSERT INTO {table} DEFAULT VALUES RETURNING {columns}"),
-                String::new(),
-            )
+        let (insert_row, insert_prefix) = if names.is_empty() {
+            (format!("INSERT INTO {table} DEFAULT VALUES"), String::new())
         } else {
-            (
-                format!(
-                    "INSERT INTO {table} ({}) VALUES ({}) RETURNING {columns}",
-                    names.join(", "),
-                    placeholders.join(", ")
-                ),
-                format!("INSERT INTO {table} ({}) VALUES ", names.join(", ")),
-            )
+            let prefix = format!("INSERT INTO {table} ({}) VALUES ", names.join(", "));
+            (format!("{prefix}({})", placeholders.join(", ")), prefix)
         };
+        let insert = format!("{insert_row} RETURNING {columns}");
         // UNNEST flattens arrays of arrays, so tables with array columns insert batches as
         // multi-row VALUES instead.
         let insert_many = (!inserted.is_empty()
@@ -115,6 +111,8 @@ impl Statements {
         Statements {
             table,
             columns,
+            insert_row,
+            touch,
             insert,
             insert_prefix,
             insert_many,

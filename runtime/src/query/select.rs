@@ -273,15 +273,11 @@ impl<T: Table> Select<T> {
                     ..self.clone()
                 };
                 live.render_where(&mut where_sql, &mut params);
-                let touch = T::COLUMNS
-                    .iter()
-                    .find(|c| c.role == crate::table::ColumnRole::UpdatedAt)
-                    .map(|u| format!(", {} = now()", quote_ident(u.name)))
-                    .unwrap_or_default();
                 let sql = format!(
-                    "UPDATE {} SET {} = now(){touch}{where_sql}",
+                    "UPDATE {} SET {} = now(){}{where_sql}",
                     statements.table,
-                    quote_ident(c.name)
+                    quote_ident(c.name),
+                    statements.touch
                 );
                 return db.execute(&sql, &params).await;
             }
