@@ -224,6 +224,9 @@ async fn bulk_update_and_delete() {
     assert_eq!(deleted, 2);
     assert_eq!(User::query().count(pool).await.unwrap(), 3);
     assert_eq!(User::query().only_deleted().count(pool).await.unwrap(), 3);
+    // Deleting among the deleted changes nothing (and touches no live row).
+    assert_eq!(User::query().only_deleted().delete(pool).await.unwrap(), 0);
+    assert_eq!(User::query().count(pool).await.unwrap(), 3);
     // Soft: the rows are still there, and deleting again changes nothing.
     assert_eq!(
         User::query()

@@ -267,7 +267,10 @@ impl<T: Table> Select<T> {
         let mut where_sql = String::new();
         let sql = match T::soft_delete_column() {
             Some(c) => {
-                // Only live rows can be soft-deleted.
+                // Only live rows can be soft-deleted: asking for deleted ones only finds none.
+                if self.scope == Scope::OnlyDeleted {
+                    return Ok(0);
+                }
                 let live = Select {
                     scope: Scope::Live,
                     ..self.clone()
