@@ -58,7 +58,7 @@ pub enum Error {
         source: Option<BoxError>,
     },
     /// A row that was asked for by key does not exist (or is soft-deleted).
-    #[error("no row found in {table}")]
+    #[error("no row found{}", if table.is_empty() { String::new() } else { format!(" in {table}") })]
     NotFound {
         /// The qualified table name, e.g. `"user".users`.
         table: String,
@@ -475,6 +475,10 @@ mod tests {
         };
         assert_eq!((nf.status(), nf.code()), (404, "not_found"));
         assert_eq!(nf.to_string(), "no row found in \"user\".users");
+        let bare = Error::NotFound {
+            table: String::new(),
+        };
+        assert_eq!(bare.to_string(), "no row found");
         let cfg = Error::Config("DATABASE_URL is not set".into());
         assert_eq!((cfg.status(), cfg.code()), (500, "config"));
         let conn = Error::connection("refused", None);
