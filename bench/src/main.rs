@@ -18,6 +18,38 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row};
 use uuid::Uuid;
 
+/// Counts heap allocations, to compare what each side allocates per operation.
+struct CountingAlloc;
+
+static ALLOCATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Allocations made while running `f` once.
+async fn allocations<F: Future<Output = ()>>(f: F) -> usize {
+    let before = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+    f.await;
+    ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed) - before
+}
+
 const COLUMNS: &str = "id, email, display_name, role, bio, created_at, updated_at, deleted_at";
 
 /// How an expert maps a row by hand.
@@ -175,6 +207,11 @@ async fn main() -> skelly_db::Result<()> {
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
 
     let pick = |i: usize| ids[(i * 7919) % ids.len()];
+    let list_stmt_for_alloc = client
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM \"user\".users WHERE deleted_at IS NULL ORDER BY created_at ASC LIMIT $1"
+        ))
+        .await?;
     if wants("find") {
         // 1. find by primary key
         let find_sql =
@@ -250,6 +287,32 @@ async fn main() -> skelly_db::Result<()> {
                 theirs,
             );
         }
+    }
+
+    if wants("allocations") || wants("list") {
+        // Allocations per call (after a warm-up call, so caches are filled), 10,000 rows.
+        let n = 10_000i64;
+        skelly_list(&conn, n).await;
+        let ours = allocations(skelly_list(&conn, n)).await;
+        let hand_stream = allocations(async {
+            let params: [&(dyn ToSql + Sync); 1] = [&n];
+            let stream = client
+                .query_raw(&list_stmt_for_alloc, params)
+                .await
+                .unwrap();
+            pin_mut!(stream);
+            let mut users = Vec::new();
+            while let Some(row) = stream.try_next().await.unwrap() {
+                users.push(map_user(&row));
+            }
+            assert_eq!(users.len() as i64, n);
+        })
+        .await;
+        println!(
+            "allocations, list {n} rows: skelly-db {ours} ({:.2} per row), hand-written stream {hand_stream} ({:.2} per row)",
+            ours as f64 / n as f64,
+            hand_stream as f64 / n as f64
+        );
     }
 
     if wants("update") {

@@ -31,4 +31,8 @@ fn quick_mode_measures_every_workload() {
         );
     }
     assert!(stdout.contains("17 workloads measured"), "{stdout}");
+    assert!(
+        stdout.contains("allocations, list 10000 rows: skelly-db "),
+        "{stdout}"
+    );
 }
