@@ -181,7 +181,7 @@ impl<T: Table> Select<T> {
     }
 
     /// Every matching row. Rows are decoded as they arrive rather than collected first, so a
-    /// large result is never held twice (as rows and as structs); measured ~35% faster than
+    /// large result is never held twice (as rows and as structs); measured 0.63x the time of
     /// `query()` then map on 10,000 rows (bench/README.md).
     pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<T>> {
         let (sql, params) = self.render_select();
