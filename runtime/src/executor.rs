@@ -312,9 +312,9 @@ impl std::fmt::Debug for RowStream<'_> {
 }
 
 impl RowStream<'_> {
-    /// The next row with the driver's small error type; hot loops convert only on error.
-    pub(crate) async fn next_raw(&mut self) -> Option<Result<Row, tokio_postgres::Error>> {
-        futures_util::StreamExt::next(&mut self.inner).await
+    /// The driver's stream, for hot loops that convert errors only when one occurs.
+    pub(crate) fn raw(&mut self) -> Pin<&mut tokio_postgres::RowStream> {
+        self.inner.as_mut()
     }
 
     /// Rows affected, known once the stream has ended.
