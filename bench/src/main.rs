@@ -161,6 +161,18 @@ async fn skelly_list(conn: &Connection, n: i64) {
     assert_eq!(rows.len() as i64, n);
 }
 
+/// The hand-written streaming side of the list workload.
+async fn hand_list_stream(client: &Client, stmt: &tokio_postgres::Statement, n: i64) {
+    let params: [&(dyn ToSql + Sync); 1] = [&n];
+    let stream = client.query_raw(stmt, params).await.unwrap();
+    pin_mut!(stream);
+    let mut users = Vec::new();
+    while let Some(row) = stream.try_next().await.unwrap() {
+        users.push(map_user(&row));
+    }
+    assert_eq!(users.len() as i64, n);
+}
+
 /// The skelly-db side of the insert workload.
 async fn skelly_insert(conn: &Connection, rows: Vec<NewUser>) {
     let n = rows.len();
@@ -207,7 +219,7 @@ async fn main() -> skelly_db::Result<()> {
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
 
     let pick = |i: usize| ids[(i * 7919) % ids.len()];
-    let list_stmt_for_alloc = client
+    let list_stmt = client
         .prepare(&format!(
             "SELECT {COLUMNS} FROM \"user\".users WHERE deleted_at IS NULL ORDER BY created_at ASC LIMIT $1"
         ))
@@ -240,10 +252,6 @@ async fn main() -> skelly_db::Result<()> {
 
     if wants("list") {
         // 2. list live rows ordered by created_at
-        let list_sql = format!(
-            "SELECT {COLUMNS} FROM \"user\".users WHERE deleted_at IS NULL ORDER BY created_at ASC LIMIT $1"
-        );
-        let list_stmt = client.prepare(&list_sql).await?;
         for n in [1i64, 100, 10_000] {
             let iterations = if n == 10_000 { 10 * scale } else { 100 * scale };
             let (ours, theirs) = interleave(
@@ -264,19 +272,7 @@ async fn main() -> skelly_db::Result<()> {
             let (ours, theirs) = interleave(
                 iterations,
                 |_| skelly_list(&conn, n),
-                |_| {
-                    let stmt = &list_stmt;
-                    async move {
-                        let params: [&(dyn ToSql + Sync); 1] = [&n];
-                        let stream = client.query_raw(stmt, params).await.unwrap();
-                        pin_mut!(stream);
-                        let mut users = Vec::new();
-                        while let Some(row) = stream.try_next().await.unwrap() {
-                            users.push(map_user(&row));
-                        }
-                        assert_eq!(users.len() as i64, n);
-                    }
-                },
+                |_| hand_list_stream(client, &list_stmt, n),
                 nothing,
             )
             .await;
@@ -294,20 +290,7 @@ async fn main() -> skelly_db::Result<()> {
         let n = 10_000i64;
         skelly_list(&conn, n).await;
         let ours = allocations(skelly_list(&conn, n)).await;
-        let hand_stream = allocations(async {
-            let params: [&(dyn ToSql + Sync); 1] = [&n];
-            let stream = client
-                .query_raw(&list_stmt_for_alloc, params)
-                .await
-                .unwrap();
-            pin_mut!(stream);
-            let mut users = Vec::new();
-            while let Some(row) = stream.try_next().await.unwrap() {
-                users.push(map_user(&row));
-            }
-            assert_eq!(users.len() as i64, n);
-        })
-        .await;
+        let hand_stream = allocations(hand_list_stream(client, &list_stmt, n)).await;
         println!(
             "allocations, list {n} rows: skelly-db {ours} ({:.2} per row), hand-written stream {hand_stream} ({:.2} per row)",
             ours as f64 / n as f64,
