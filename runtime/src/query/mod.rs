@@ -270,8 +270,9 @@ pub(crate) fn set_clause<'a, T: Table>(
             params.len()
         ));
     }
-    if let Some(c) = T::COLUMNS.iter().find(|c| c.role == ColumnRole::UpdatedAt) {
-        parts.push(format!("{} = now()", quote_ident(c.name)));
+    // The table's prebuilt `, "updated_at" = now()`, if it has that column.
+    if let Some(touch) = T::statements().touch.strip_prefix(", ") {
+        parts.push(touch.to_string());
     }
     if parts.is_empty() {
         // Nothing to change and no updated_at: a no-op assignment keeps the statement valid.
