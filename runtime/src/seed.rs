@@ -38,7 +38,7 @@ use crate::executor::{Executor, Param};
 use crate::pool::{Pool, Transaction};
 use crate::query::Column;
 use crate::sql::quote_ident;
-use crate::table::{ColumnRole, Insert, Table};
+use crate::table::{Insert, Table};
 
 /// The future a [`Seed`] returns.
 pub type SeedFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
@@ -130,8 +130,8 @@ pub async fn upsert<T: Table, V>(db: &impl Executor, new: &T::New, key: Column<T
         .filter(|c| c.inserted() && c.name != key_def.name)
         .map(|c| format!("{0} = EXCLUDED.{0}", quote_ident(c.name)))
         .collect();
-    if let Some(updated) = T::COLUMNS.iter().find(|c| c.role == ColumnRole::UpdatedAt) {
-        sets.push(format!("{} = now()", quote_ident(updated.name)));
+    if let Some(touch) = statements.touch.strip_prefix(", ") {
+        sets.push(touch.to_string());
     }
     let action = if sets.is_empty() {
         // Nothing to change: a no-op update still returns the existing row.
