@@ -36,6 +36,35 @@ pub fn column<'a, T: FromSql<'a>>(row: &'a Row, index: usize, column: &str) -> R
         .map_err(|e| crate::error::Error::decode(column, e))
 }
 
+/// Decodes column `index` of `row` through [`SqlType::decode`], naming the column on failure:
+/// what `from_row` does for every field whose type has a [`SqlType`].
+#[inline(always)]
+pub fn decode<T: SqlType>(row: &Row, index: usize, column: &str) -> Result<T> {
+    let RawValue(raw) = row
+        .try_get(index)
+        .map_err(|e| crate::error::Error::decode(column, e))?;
+    // try_get checked the index.
+    let ty = row.columns()[index].type_();
+    T::decode(ty, raw).map_err(|e| crate::error::Error::decode_value(column, e))
+}
+
+/// A column's bytes as they came (`None` for NULL), whatever its type.
+struct RawValue<'a>(Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for RawValue<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {
+        Ok(RawValue(Some(raw)))
+    }
+
+    fn from_sql_null(_: &Type) -> std::result::Result<Self, BoxError> {
+        Ok(RawValue(None))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
 /// `ToSql::to_sql` of a text enum.
 #[inline]
 pub fn text_enum_to_sql(
@@ -55,7 +84,12 @@ pub fn text_enum_accepts(ty: &Type) -> bool {
 /// `FromSql::from_sql` of a text enum.
 #[inline]
 pub fn text_enum_from_sql<T: TextEnum>(ty: &Type, raw: &[u8]) -> std::result::Result<T, BoxError> {
-    let text = <&str as FromSql>::from_sql(ty, raw)?;
+    // The plain text types are just UTF-8 (`FromSql for &str` first compares the type's name
+    // with three extension types on every value).
+    let text = match *ty {
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => crate::sql_type::utf8(raw)?,
+        _ => <&str as FromSql>::from_sql(ty, raw)?,
+    };
     T::from_text(text).ok_or_else(|| Box::new(UnknownVariant::new::<T>(text)) as BoxError)
 }
 

@@ -337,6 +337,15 @@ impl Error {
         }
     }
 
+    /// A value of `column` that its Rust type could not take.
+    pub(crate) fn decode_value(column: &str, source: BoxError) -> Error {
+        Error::Decode {
+            column: column.to_string(),
+            message: source.to_string(),
+            source: Some(source),
+        }
+    }
+
     pub(crate) fn connection(message: impl Into<String>, source: Option<BoxError>) -> Error {
         Error::Connection {
             message: message.into(),

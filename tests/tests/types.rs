@@ -326,3 +326,143 @@ async fn attributes_shape_the_ddl_and_the_generated_structs() {
     assert!(Author::delete(pool, author.id).await.unwrap());
     assert!(Author::find(pool, author.id).await.unwrap().is_none());
 }
+
+/// Timestamps and text decode through skelly-db's own decoders (`SqlType::decode`); they must
+/// give what tokio-postgres's `FromSql` gives for the same stored values, errors included.
+#[derive(Table, Debug, Clone, PartialEq)]
+pub struct Moment {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+    pub naive: NaiveDateTime,
+    pub note: String,
+    pub maybe_note: Option<String>,
+    pub maybe_at: Option<DateTime<Utc>>,
+}
+
+#[tokio::test]
+async fn decoders_agree_with_tokio_postgres() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    pool.batch_execute(&Moment::create_table_sql())
+        .await
+        .unwrap();
+    let instants = [
+        "4713-01-01 00:00:00 BC",
+        "0001-01-01 00:00:00",
+        "1899-12-31 23:59:59.999999",
+        "1969-12-31 23:59:59.999999",
+        "1970-01-01 00:00:00",
+        "1999-12-31 23:59:59.999999",
+        "2000-01-01 00:00:00",
+        "2000-01-01 00:00:00.000001",
+        "2024-02-29 13:14:15.123456",
+        "2100-03-01 00:00:00",
+        "262142-12-31 23:59:59.999999",
+    ];
+    let long = format!("{}é", "a".repeat(1_000));
+    let notes = ["", "plain@example.com", "é ü 日本 🦀", long.as_str()];
+    for (i, at) in instants.iter().enumerate() {
+        let note = notes[i % notes.len()];
+        let maybe_note = (i % 3 != 0).then(|| notes[(i + 1) % notes.len()]);
+        pool.execute(
+            "INSERT INTO public.moments (id, at, naive, note, maybe_note, maybe_at) \
+             VALUES (gen_random_uuid(), $1::text::timestamptz, $1::text::timestamp, $2, $3, \
+             CASE WHEN $4 THEN $1::text::timestamptz END)",
+            &[at, &note, &maybe_note, &(i % 2 == 0)],
+        )
+        .await
+        .unwrap();
+    }
+    let ours = Moment::query()
+        .order_by(Moment::AT.asc())
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let theirs: Vec<Moment> = pool
+        .query(
+            "SELECT id, at, naive, note, maybe_note, maybe_at FROM public.moments ORDER BY at",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| Moment {
+            id: r.get(0),
+            at: r.get(1),
+            naive: r.get(2),
+            note: r.get(3),
+            maybe_note: r.get(4),
+            maybe_at: r.get(5),
+        })
+        .collect();
+    assert_eq!(ours.len(), instants.len());
+    assert_eq!(ours, theirs);
+    assert_eq!(
+        ours[8].at,
+        Utc.with_ymd_and_hms(2024, 2, 29, 13, 14, 15).unwrap()
+            + chrono::Duration::microseconds(123_456)
+    );
+
+    // What tokio-postgres says about the same value, for comparing messages.
+    async fn driver_message<T: for<'a> tokio_postgres::types::FromSql<'a> + std::fmt::Debug>(
+        pool: &skelly_db::Pool,
+        column: &str,
+    ) -> String {
+        let row = pool
+            .query_one(&format!("SELECT {column} FROM public.moments"), &[])
+            .await
+            .unwrap();
+        let err = row.try_get::<_, T>(0).unwrap_err();
+        std::error::Error::source(&err).unwrap().to_string()
+    }
+
+    // infinity has no chrono value: the same error as the driver's, naming the column.
+    pool.batch_execute("DELETE FROM public.moments")
+        .await
+        .unwrap();
+    pool.execute(
+        "INSERT INTO public.moments (id, at, naive, note) \
+         VALUES (gen_random_uuid(), 'infinity', 'now', 'x')",
+        &[],
+    )
+    .await
+    .unwrap();
+    let err = Moment::query().fetch_all(pool).await.unwrap_err();
+    assert_eq!(err.code(), "decode");
+    let expected = driver_message::<DateTime<Utc>>(pool, "at").await;
+    assert_eq!(expected, "value too large to decode");
+    assert_eq!(
+        err.to_string(),
+        format!("cannot decode column `at`: {expected}")
+    );
+
+    // A column whose type no longer matches the field.
+    pool.batch_execute(
+        "UPDATE public.moments SET at = 'epoch'; \
+         ALTER TABLE public.moments ALTER COLUMN maybe_at TYPE timestamp",
+    )
+    .await
+    .unwrap();
+    let err = Moment::query().fetch_all(pool).await.unwrap_err();
+    let expected = driver_message::<Option<DateTime<Utc>>>(pool, "maybe_at").await;
+    assert!(expected.contains("`timestamp`"), "{expected}");
+    assert_eq!(
+        err.to_string(),
+        format!("cannot decode column `maybe_at`: {expected}")
+    );
+
+    // NULL in a field that is not an Option.
+    pool.batch_execute(
+        "ALTER TABLE public.moments ALTER COLUMN maybe_at TYPE timestamptz; \
+         ALTER TABLE public.moments ALTER COLUMN note DROP NOT NULL; \
+         UPDATE public.moments SET note = NULL",
+    )
+    .await
+    .unwrap();
+    let err = Moment::query().fetch_all(pool).await.unwrap_err();
+    let expected = driver_message::<String>(pool, "note").await;
+    assert_eq!(
+        err.to_string(),
+        format!("cannot decode column `note`: {expected}")
+    );
+}

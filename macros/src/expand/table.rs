@@ -36,7 +36,13 @@ fn expand(cont: &Container) -> TokenStream {
             // Spanned on the field's type: a type without FromSql is reported on the field.
             let ty = f.ty;
             let p = super::respan(p.clone(), ty.span());
-            quote_spanned!(ty.span()=> #field: #p::column::<#ty>(__row, #i, #column)?)
+            // Types with a SqlType decode through it (direct decoders for the common types);
+            // a `sql_type = "..."` field only needs FromSql.
+            let decode = match f.attrs.sql_type.get() {
+                Some(_) => quote!(column),
+                None => quote!(decode),
+            };
+            quote_spanned!(ty.span()=> #field: #p::#decode::<#ty>(__row, #i, #column)?)
         })
         .collect();
     let constants = cont.fields.iter().enumerate().map(|(i, f)| {
