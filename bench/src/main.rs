@@ -75,27 +75,37 @@ fn new_user(i: usize) -> NewUser {
     }
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
+fn median<T: PartialOrd>(mut samples: Vec<T>) -> T {
+    samples.sort_by(|x, y| x.partial_cmp(y).expect("no NaN"));
+    samples.swap_remove(samples.len() / 2)
+}
+
+/// One workload measured on both sides.
+struct Measured {
+    /// Median time through skelly-db.
+    ours: Duration,
+    /// Median time of the hand-written baseline.
+    theirs: Duration,
+    /// Median of the per-round ratios ours / theirs: each round runs both sides back to back,
+    /// so a slow spell of this shared machine hits both halves of a ratio alike.
+    ratio: f64,
 }
 
 struct Report {
-    rows: Vec<(String, Duration, String, Duration)>,
+    rows: Vec<(String, String, Measured)>,
 }
 
 impl Report {
-    fn add(&mut self, name: &str, ours: Duration, baseline: &str, theirs: Duration) {
+    fn add(&mut self, name: &str, baseline: &str, m: Measured) {
         println!(
             "{:<34} {:>12} {:<28} {:>12} {:>7.3}",
             name,
-            fmt(ours),
+            fmt(m.ours),
             baseline,
-            fmt(theirs),
-            ours.as_secs_f64() / theirs.as_secs_f64()
+            fmt(m.theirs),
+            m.ratio
         );
-        self.rows
-            .push((name.to_string(), ours, baseline.to_string(), theirs));
+        self.rows.push((name.to_string(), baseline.to_string(), m));
     }
 }
 
@@ -107,14 +117,14 @@ fn fmt(d: Duration) -> String {
     }
 }
 
-/// Runs `ours` and each baseline alternately `iterations` times (after `warmup` rounds), and
-/// returns the median of each.
+/// Runs `ours` and the baseline alternately `iterations` times (after `warmup` rounds), and
+/// returns the median of each and the median of the per-round ratios.
 async fn interleave<A, B, FB>(
     iterations: usize,
     mut ours: impl FnMut(usize) -> A,
     mut theirs: impl FnMut(usize) -> B,
     mut between: impl FnMut() -> FB,
-) -> (Duration, Duration)
+) -> Measured
 where
     A: Future<Output = ()>,
     B: Future<Output = ()>,
@@ -126,6 +136,7 @@ where
     for i in 0..warmup + iterations {
         // Alternate which goes first, so neither always runs on a warmer cache.
         let first_ours = i % 2 == 0;
+        let mut round = [Duration::ZERO; 2];
         for turn in 0..2 {
             let run_ours = (turn == 0) == first_ours;
             let start = Instant::now();
@@ -134,18 +145,24 @@ where
             } else {
                 theirs(i).await;
             }
-            let took = start.elapsed();
+            round[usize::from(!run_ours)] = start.elapsed();
             between().await;
-            if i >= warmup {
-                if run_ours {
-                    a.push(took);
-                } else {
-                    b.push(took);
-                }
-            }
+        }
+        if i >= warmup {
+            a.push(round[0]);
+            b.push(round[1]);
         }
     }
-    (median(a), median(b))
+    let ratios = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64())
+        .collect();
+    Measured {
+        ours: median(a),
+        theirs: median(b),
+        ratio: median(ratios),
+    }
 }
 
 async fn nothing() {}
@@ -224,12 +241,29 @@ async fn main() -> skelly_db::Result<()> {
             "SELECT {COLUMNS} FROM \"user\".users WHERE deleted_at IS NULL ORDER BY created_at ASC LIMIT $1"
         ))
         .await?;
+    // --solo ours|stream N: N 10,000-row lists through one side only, for a profiler
+    // (`valgrind --tool=callgrind`; the difference between N and 0 is N lists).
+    if let Some(side) = std::env::args().skip_while(|a| a != "--solo").nth(1) {
+        let rounds: usize = std::env::args()
+            .skip_while(|a| a != "--solo")
+            .nth(2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(20);
+        for _ in 0..rounds {
+            match side.as_str() {
+                "ours" => skelly_list(&conn, 10_000).await,
+                _ => hand_list_stream(client, &list_stmt, 10_000).await,
+            }
+        }
+        return Ok(());
+    }
+
     if wants("find") {
         // 1. find by primary key
         let find_sql =
             format!("SELECT {COLUMNS} FROM \"user\".users WHERE id = $1 AND deleted_at IS NULL");
         let find_stmt = client.prepare(&find_sql).await?;
-        let (ours, theirs) = interleave(
+        let m = interleave(
             200 * scale,
             |i| {
                 let conn = &conn;
@@ -247,14 +281,20 @@ async fn main() -> skelly_db::Result<()> {
             nothing,
         )
         .await;
-        report.add("find by id", ours, "query_opt + map", theirs);
+        report.add("find by id", "query_opt + map", m);
     }
 
     if wants("list") {
         // 2. list live rows ordered by created_at
         for n in [1i64, 100, 10_000] {
-            let iterations = if n == 10_000 { 10 * scale } else { 100 * scale };
-            let (ours, theirs) = interleave(
+            // 10,000-row lists vary by a few percent from round to round on a shared machine:
+            // a thousand paired rounds make the ratio repeatable to about half a percent.
+            let iterations = match (n, quick) {
+                (10_000, true) => 10,
+                (10_000, false) => 1_000,
+                _ => 100 * scale,
+            };
+            let m = interleave(
                 iterations,
                 |_| skelly_list(&conn, n),
                 |_| {
@@ -268,20 +308,26 @@ async fn main() -> skelly_db::Result<()> {
                 nothing,
             )
             .await;
-            report.add(&format!("list {n} rows"), ours, "query + map", theirs);
-            let (ours, theirs) = interleave(
+            report.add(&format!("list {n} rows"), "query + map", m);
+            let m = interleave(
                 iterations,
                 |_| skelly_list(&conn, n),
                 |_| hand_list_stream(client, &list_stmt, n),
                 nothing,
             )
             .await;
-            report.add(
-                &format!("list {n} rows"),
-                ours,
-                "query_raw stream + map",
-                theirs,
-            );
+            report.add(&format!("list {n} rows"), "query_raw stream + map", m);
+            if n == 10_000 && !quick {
+                // The harness's own noise: the stream against itself.
+                let m = interleave(
+                    iterations,
+                    |_| hand_list_stream(client, &list_stmt, n),
+                    |_| hand_list_stream(client, &list_stmt, n),
+                    nothing,
+                )
+                .await;
+                report.add("A/A: stream as 'skelly-db'", "query_raw stream + map", m);
+            }
         }
     }
 
@@ -305,7 +351,7 @@ async fn main() -> skelly_db::Result<()> {
              WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
         );
         let update_stmt = client.prepare(&update_sql).await?;
-        let (ours, theirs) = interleave(
+        let m = interleave(
             200 * scale,
             |i| {
                 let conn = &conn;
@@ -339,12 +385,7 @@ async fn main() -> skelly_db::Result<()> {
             nothing,
         )
         .await;
-        report.add(
-            "update by id (2 fields)",
-            ours,
-            "prepared UPDATE + map",
-            theirs,
-        );
+        report.add("update by id (2 fields)", "prepared UPDATE + map", m);
     }
 
     if wants("filtered") {
@@ -355,7 +396,7 @@ async fn main() -> skelly_db::Result<()> {
         );
         let filtered_stmt = client.prepare(&filtered_sql).await?;
         let now = chrono::Utc::now();
-        let (ours, theirs) = interleave(
+        let m = interleave(
             200 * scale,
             |_| {
                 let conn = &conn;
@@ -393,9 +434,8 @@ async fn main() -> skelly_db::Result<()> {
         .await;
         report.add(
             "filtered query (3 conds, limit 20)",
-            ours,
             "prepared SELECT + map",
-            theirs,
+            m,
         );
     }
 
@@ -438,7 +478,7 @@ async fn main() -> skelly_db::Result<()> {
                 sql
             };
             let values_stmt = client.prepare(&values_sql).await?;
-            let (ours, theirs) = interleave(
+            let m = interleave(
                 iterations,
                 |i| skelly_insert(&conn, batch(i)),
                 |i| {
@@ -465,14 +505,9 @@ async fn main() -> skelly_db::Result<()> {
                 truncate,
             )
             .await;
-            report.add(
-                &format!("insert {n} rows"),
-                ours,
-                "multi-row VALUES + map",
-                theirs,
-            );
+            report.add(&format!("insert {n} rows"), "multi-row VALUES + map", m);
 
-            let (ours, theirs) = interleave(
+            let m = interleave(
                 iterations,
                 |i| skelly_insert(&conn, batch(i)),
                 |i| {
@@ -501,12 +536,7 @@ async fn main() -> skelly_db::Result<()> {
                 truncate,
             )
             .await;
-            report.add(
-                &format!("insert {n} rows"),
-                ours,
-                "binary COPY (no rows back)",
-                theirs,
-            );
+            report.add(&format!("insert {n} rows"), "binary COPY (no rows back)", m);
         }
     }
 
