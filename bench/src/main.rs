@@ -89,6 +89,25 @@ struct Measured {
     /// Median of the per-round ratios ours / theirs: each round runs both sides back to back,
     /// so a slow spell of this shared machine hits both halves of a ratio alike.
     ratio: f64,
+    /// The middle half of the per-round ratios (25th and 75th percentiles).
+    spread: (f64, f64),
+    /// Median of the per-round ratios of this process's CPU time (the client's own work:
+    /// building SQL, decoding rows, the driver), ours / theirs.
+    cpu_ratio: f64,
+}
+
+/// CPU time of the calling thread. The runtime is single-threaded, so this is all the client's
+/// work: driver, decoding, allocation, kernel time for its socket. std has no thread CPU clock.
+fn thread_cpu() -> Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid timespec for the call to write; CLOCK_THREAD_CPUTIME_ID exists on
+    // Linux since 2.6.12.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 struct Report {
@@ -98,12 +117,15 @@ struct Report {
 impl Report {
     fn add(&mut self, name: &str, baseline: &str, m: Measured) {
         println!(
-            "{:<34} {:>12} {:<28} {:>12} {:>7.3}",
+            "{:<34} {:>12} {:<28} {:>12} {:>7.3}  {:.3}-{:.3} {:>7.3}",
             name,
             fmt(m.ours),
             baseline,
             fmt(m.theirs),
-            m.ratio
+            m.ratio,
+            m.spread.0,
+            m.spread.1,
+            m.cpu_ratio
         );
         self.rows.push((name.to_string(), baseline.to_string(), m));
     }
@@ -133,35 +155,43 @@ where
     let warmup = (iterations / 10).max(2);
     let mut a = Vec::with_capacity(iterations);
     let mut b = Vec::with_capacity(iterations);
+    let mut cpu_ratios = Vec::with_capacity(iterations);
     for i in 0..warmup + iterations {
         // Alternate which goes first, so neither always runs on a warmer cache.
         let first_ours = i % 2 == 0;
-        let mut round = [Duration::ZERO; 2];
+        let mut wall = [Duration::ZERO; 2];
+        let mut cpu = [Duration::ZERO; 2];
         for turn in 0..2 {
             let run_ours = (turn == 0) == first_ours;
-            let start = Instant::now();
+            let (start, start_cpu) = (Instant::now(), thread_cpu());
             if run_ours {
                 ours(i).await;
             } else {
                 theirs(i).await;
             }
-            round[usize::from(!run_ours)] = start.elapsed();
+            let side = usize::from(!run_ours);
+            wall[side] = start.elapsed();
+            cpu[side] = thread_cpu() - start_cpu;
             between().await;
         }
         if i >= warmup {
-            a.push(round[0]);
-            b.push(round[1]);
+            a.push(wall[0]);
+            b.push(wall[1]);
+            cpu_ratios.push(cpu[0].as_secs_f64() / cpu[1].as_secs_f64().max(1e-9));
         }
     }
-    let ratios = a
+    let mut ratios: Vec<f64> = a
         .iter()
         .zip(&b)
         .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64())
         .collect();
+    ratios.sort_by(|x, y| x.partial_cmp(y).expect("no NaN"));
     Measured {
         ours: median(a),
         theirs: median(b),
-        ratio: median(ratios),
+        ratio: ratios[ratios.len() / 2],
+        spread: (ratios[ratios.len() / 4], ratios[ratios.len() * 3 / 4]),
+        cpu_ratio: median(cpu_ratios),
     }
 }
 
@@ -223,8 +253,8 @@ async fn main() -> skelly_db::Result<()> {
         if quick { "quick" } else { "full" }
     );
     println!(
-        "{:<34} {:>12} {:<28} {:>12} {:>7}",
-        "workload", "skelly-db", "hand-written", "median", "ratio"
+        "{:<34} {:>12} {:<28} {:>12} {:>7}  {:<11} {:>7}",
+        "workload", "skelly-db", "hand-written", "median", "ratio", "middle half", "cpu"
     );
     let mut report = Report { rows: Vec::new() };
 
