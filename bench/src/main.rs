@@ -220,6 +220,18 @@ async fn hand_list_stream(client: &Client, stmt: &tokio_postgres::Statement, n: 
     assert_eq!(users.len() as i64, n);
 }
 
+/// The hand-written stream loop, decoding with the derived `from_row` instead of `map_user`.
+async fn hand_list_stream_from_row(client: &Client, stmt: &tokio_postgres::Statement, n: i64) {
+    let params: [&(dyn ToSql + Sync); 1] = [&n];
+    let stream = client.query_raw(stmt, params).await.unwrap();
+    pin_mut!(stream);
+    let mut users = Vec::new();
+    while let Some(row) = stream.try_next().await.unwrap() {
+        users.push(<User as skelly_db::Table>::from_row(&row).unwrap());
+    }
+    assert_eq!(users.len() as i64, n);
+}
+
 /// The skelly-db side of the insert workload.
 async fn skelly_insert(conn: &Connection, rows: Vec<NewUser>) {
     let n = rows.len();
@@ -357,6 +369,16 @@ async fn main() -> skelly_db::Result<()> {
                 )
                 .await;
                 report.add("A/A: stream as 'skelly-db'", "query_raw stream + map", m);
+                // skelly-db against the same hand-written stream loop decoding with the derived
+                // `from_row`: what fetch_all's own machinery costs (SQL, statement cache).
+                let m = interleave(
+                    iterations,
+                    |_| skelly_list(&conn, n),
+                    |_| hand_list_stream_from_row(client, &list_stmt, n),
+                    nothing,
+                )
+                .await;
+                report.add("list 10000 rows", "stream + User::from_row", m);
             }
         }
     }
