@@ -112,7 +112,9 @@ pub fn derive_text_enum(input: TokenStream) -> TokenStream {
 ///
 /// Every file is read and parsed at compile time: a malformed file, a file without a
 /// `-- +migrate Down` marker, or a missing directory is a compile error naming the file and
-/// line. The files are included with `include_str!`, so editing one rebuilds the crate.
+/// line. The files are included with `include_str!`, so editing one rebuilds the crate; for a
+/// newly added file to be seen without touching the code, add a `build.rs` with
+/// `println!("cargo:rerun-if-changed=migrations");` (a proc macro cannot watch a directory).
 ///
 /// ```text
 /// let migrator = skelly_db::embed_migrations!("migrations");
