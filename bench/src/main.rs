@@ -91,7 +91,7 @@ struct Measured {
     ratio: f64,
     /// The middle half of the per-round ratios (25th and 75th percentiles).
     spread: (f64, f64),
-    /// Median of the per-round ratios of this process's CPU time (the client's own work:
+    /// Median of the per-round ratios of the client thread's CPU time (the client's own work:
     /// building SQL, decoding rows, the driver), ours / theirs.
     cpu_ratio: f64,
 }
@@ -140,7 +140,8 @@ fn fmt(d: Duration) -> String {
 }
 
 /// Runs `ours` and the baseline alternately `iterations` times (after `warmup` rounds), and
-/// returns the median of each and the median of the per-round ratios.
+/// returns the median of each, the median and middle half of the per-round wall-time ratios,
+/// and the median per-round CPU-time ratio.
 async fn interleave<A, B, FB>(
     iterations: usize,
     mut ours: impl FnMut(usize) -> A,

@@ -216,7 +216,7 @@ mod tests {
             day - 1,
             -day,
             -day - 1,
-            // 1970-01-01, 1900-03-01, 0001-01-01 and 4713 BC (PostgreSQL's lowest).
+            // 1970-01-01, 1900-01-01, 0001-01-01 and Julian day 0 (4713 BC, PostgreSQL's lowest).
             -POSTGRES_EPOCH_MICROS,
             -3_155_673_600_000_000,
             -63_082_281_600_000_000,
