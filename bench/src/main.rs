@@ -283,7 +283,7 @@ async fn main() -> skelly_db::Result<()> {
             "SELECT {COLUMNS} FROM \"user\".users WHERE deleted_at IS NULL ORDER BY created_at ASC LIMIT $1"
         ))
         .await?;
-    // --solo ours|stream N: N 10,000-row lists through one side only, for a profiler
+    // --solo ours|stream N [ROWS]: N lists of ROWS (10,000) rows through one side only, for a profiler
     // (`valgrind --tool=callgrind`; the difference between N and 0 is N lists).
     if let Some(side) = std::env::args().skip_while(|a| a != "--solo").nth(1) {
         let rounds: usize = std::env::args()
@@ -291,10 +291,15 @@ async fn main() -> skelly_db::Result<()> {
             .nth(2)
             .and_then(|n| n.parse().ok())
             .unwrap_or(20);
+        let rows: i64 = std::env::args()
+            .skip_while(|a| a != "--solo")
+            .nth(3)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(10_000);
         for _ in 0..rounds {
             match side.as_str() {
-                "ours" => skelly_list(&conn, 10_000).await,
-                _ => hand_list_stream(client, &list_stmt, 10_000).await,
+                "ours" => skelly_list(&conn, rows).await,
+                _ => hand_list_stream(client, &list_stmt, rows).await,
             }
         }
         return Ok(());

@@ -124,6 +124,33 @@ async fn every_type_round_trips() {
         assert_matches(&row, &new);
         assert_matches(&Sample::get(pool, row.id).await.unwrap(), &new);
     }
+    // No updated_at column: an empty patch is a no-op that still returns the row, and a bulk
+    // update writes only its fields.
+    let row = Sample::query().fetch_all(pool).await.unwrap().remove(0);
+    let same = Sample::update(pool, row.id, SamplePatch::default())
+        .await
+        .unwrap();
+    assert_eq!(same, row);
+    let changed = Sample::query()
+        .filter(Sample::INT.eq(3))
+        .update(
+            pool,
+            &SamplePatch {
+                small: Some(9),
+                maybe_text: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed, 2);
+    for row in Sample::query().fetch_all(pool).await.unwrap() {
+        assert_eq!((row.small, row.maybe_text), (9, None));
+    }
+    pool.batch_execute("UPDATE public.samples SET small = -7, maybe_text = CASE WHEN maybe_int IS NULL THEN NULL ELSE 'maybe' END")
+        .await
+        .unwrap();
+
     // Stored as the enum's texts.
     let levels: Vec<(String, Option<String>)> = pool
         .query(

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use tokio_postgres::types::ToSql;
 
 use crate::executor::Param;
-use crate::sql::quote_ident;
+use crate::sql::{push_ident, push_placeholder};
 use crate::table::{ColumnDef, Table};
 
 /// A bound value, owned by the expression until the statement runs.
@@ -319,21 +319,25 @@ impl Node {
         match self {
             Node::Compare { column, op, value } => {
                 params.push(&**value);
-                sql.push_str(&format!("{} {op} ${}", quote_ident(column), params.len()));
+                push_ident(sql, column);
+                sql.push(' ');
+                sql.push_str(op);
+                sql.push(' ');
+                push_placeholder(sql, params.len());
             }
             Node::Null { column, negated } => {
-                sql.push_str(&quote_ident(column));
+                push_ident(sql, column);
                 sql.push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
             }
             Node::In { column, values } => {
-                sql.push_str(&quote_ident(column));
+                push_ident(sql, column);
                 sql.push_str(" IN (");
                 for (i, v) in values.iter().enumerate() {
                     if i > 0 {
                         sql.push_str(", ");
                     }
                     params.push(&**v);
-                    sql.push_str(&format!("${}", params.len()));
+                    push_placeholder(sql, params.len());
                 }
                 sql.push(')');
             }

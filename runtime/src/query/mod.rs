@@ -12,7 +12,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::error::{Error, Result};
 use crate::executor::{Executor, Param};
-use crate::sql::quote_ident;
+use crate::sql::{push_ident, push_placeholder, quote_ident};
 use crate::table::{ColumnRole, Insert, Patch, Table};
 
 /// The fixed statements of a table, built once per table (the derive keeps them in a static),
@@ -238,11 +238,13 @@ pub async fn update<T: Table>(db: &impl Executor, id: Param<'_>, patch: &T::Patc
     patch.bind(&mut sets);
     let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + 1);
     params.push(id);
-    let mut sql = format!("UPDATE {} SET ", statements.table);
-    let assignments = set_clause::<T>(&sets, &mut params);
-    sql.push_str(&assignments);
+    let mut sql = String::with_capacity(statements.columns.len() + statements.table.len() + 160);
+    sql.push_str("UPDATE ");
+    sql.push_str(&statements.table);
+    sql.push_str(" SET ");
+    push_set_clause::<T>(&mut sql, &sets, &mut params);
     sql.push_str(" WHERE ");
-    sql.push_str(&quote_ident(T::primary_key().name));
+    push_ident(&mut sql, T::primary_key().name);
     sql.push_str(" = $1");
     if let Some(live) = &statements.live_filter {
         sql.push_str(" AND ");
@@ -256,30 +258,37 @@ pub async fn update<T: Table>(db: &impl Executor, id: Param<'_>, patch: &T::Patc
     }
 }
 
-// `"a" = $2, "b" = $3, "updated_at" = now()`, pushing the values onto `params`.
-pub(crate) fn set_clause<'a, T: Table>(
+// Appends `"a" = $2, "b" = $3, "updated_at" = now()`, pushing the values onto `params`.
+pub(crate) fn push_set_clause<'a, T: Table>(
+    sql: &mut String,
     sets: &[(usize, Param<'a>)],
     params: &mut Vec<Param<'a>>,
-) -> String {
-    let mut parts = Vec::with_capacity(sets.len() + 1);
-    for (index, value) in sets {
+) {
+    for (i, (index, value)) in sets.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
         params.push(*value);
-        parts.push(format!(
-            "{} = ${}",
-            quote_ident(T::COLUMNS[*index].name),
-            params.len()
-        ));
+        push_ident(sql, T::COLUMNS[*index].name);
+        sql.push_str(" = ");
+        push_placeholder(sql, params.len());
     }
     // The table's prebuilt `, "updated_at" = now()`, if it has that column.
-    if let Some(touch) = T::statements().touch.strip_prefix(", ") {
-        parts.push(touch.to_string());
+    let touch = &T::statements().touch;
+    if sets.is_empty() {
+        match touch.strip_prefix(", ") {
+            Some(touch) => sql.push_str(touch),
+            // Nothing to change and no updated_at: a no-op assignment keeps the statement valid.
+            None => {
+                let pk = T::primary_key().name;
+                push_ident(sql, pk);
+                sql.push_str(" = ");
+                push_ident(sql, pk);
+            }
+        }
+    } else {
+        sql.push_str(touch);
     }
-    if parts.is_empty() {
-        // Nothing to change and no updated_at: a no-op assignment keeps the statement valid.
-        let pk = quote_ident(T::primary_key().name);
-        parts.push(format!("{pk} = {pk}"));
-    }
-    parts.join(", ")
 }
 
 /// Soft-deletes the live row `id` (sets `deleted_at` once), or deletes it where the table has

@@ -3,10 +3,10 @@ use std::marker::PhantomData;
 use futures_util::{Stream, StreamExt};
 
 use super::expr::{Node, Order};
-use super::{not_found, set_clause, Expr};
+use super::{not_found, push_set_clause, Expr};
 use crate::error::Result;
 use crate::executor::{Executor, Param};
-use crate::sql::quote_ident;
+use crate::sql::{push_ident, push_placeholder, quote_ident};
 use crate::table::{Patch, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,46 +129,53 @@ impl<T: Table> Select<T> {
     /// The WHERE clause (with the soft-delete scope), appended to `sql`.
     fn render_where<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
         let scope = T::soft_delete_column().and_then(|c| match self.scope {
-            Scope::Live => Some(format!("{} IS NULL", quote_ident(c.name))),
-            Scope::OnlyDeleted => Some(format!("{} IS NOT NULL", quote_ident(c.name))),
+            Scope::Live => Some((c.name, " IS NULL")),
+            Scope::OnlyDeleted => Some((c.name, " IS NOT NULL")),
             Scope::WithDeleted => None,
         });
-        match (&self.filter, scope) {
-            (None, None) => {}
-            (None, Some(scope)) => {
-                sql.push_str(" WHERE ");
-                sql.push_str(&scope);
+        if self.filter.is_none() && scope.is_none() {
+            return;
+        }
+        sql.push_str(" WHERE ");
+        if let Some(filter) = &self.filter {
+            filter.render(sql, params);
+            if scope.is_some() {
+                sql.push_str(" AND ");
             }
-            (Some(filter), scope) => {
-                sql.push_str(" WHERE ");
-                filter.render(sql, params);
-                if let Some(scope) = scope {
-                    sql.push_str(" AND ");
-                    sql.push_str(&scope);
-                }
-            }
+        }
+        if let Some((column, test)) = scope {
+            push_ident(sql, column);
+            sql.push_str(test);
         }
     }
 
     fn render_tail<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
         for (i, (column, descending)) in self.order.iter().enumerate() {
             sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
-            sql.push_str(&quote_ident(column));
+            push_ident(sql, column);
             sql.push_str(if *descending { " DESC" } else { " ASC" });
         }
         if let Some(limit) = &self.limit {
             params.push(limit);
-            sql.push_str(&format!(" LIMIT ${}", params.len()));
+            sql.push_str(" LIMIT ");
+            push_placeholder(sql, params.len());
         }
         if let Some(offset) = &self.offset {
             params.push(offset);
-            sql.push_str(&format!(" OFFSET ${}", params.len()));
+            sql.push_str(" OFFSET ");
+            push_placeholder(sql, params.len());
         }
     }
 
     fn render_select(&self) -> (String, Vec<Param<'_>>) {
         let statements = T::statements();
-        let mut sql = format!("SELECT {} FROM {}", statements.columns, statements.table);
+        // Room for the fixed part and a typical filter: rendering then rarely reallocates.
+        let mut sql =
+            String::with_capacity(statements.columns.len() + statements.table.len() + 128);
+        sql.push_str("SELECT ");
+        sql.push_str(&statements.columns);
+        sql.push_str(" FROM ");
+        sql.push_str(&statements.table);
         let mut params = Vec::new();
         self.render_where(&mut sql, &mut params);
         self.render_tail(&mut sql, &mut params);
@@ -255,7 +262,7 @@ impl<T: Table> Select<T> {
         // The filter's placeholders come first, then the SET values.
         let mut where_sql = String::new();
         self.render_where(&mut where_sql, &mut params);
-        sql.push_str(&set_clause::<T>(&sets, &mut params));
+        push_set_clause::<T>(&mut sql, &sets, &mut params);
         sql.push_str(&where_sql);
         db.execute(&sql, &params).await
     }
