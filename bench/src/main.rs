@@ -86,13 +86,14 @@ struct Measured {
     ours: Duration,
     /// Median time of the hand-written baseline.
     theirs: Duration,
-    /// Median of the per-round ratios ours / theirs: each round runs both sides back to back,
-    /// so a slow spell of this shared machine hits both halves of a ratio alike.
+    /// The per-round ratios ours / theirs (each round runs both sides back to back, so a slow
+    /// spell of this shared machine hits both halves of a ratio alike), summarised by
+    /// [`balanced`].
     ratio: f64,
     /// The middle half of the per-round ratios (25th and 75th percentiles).
     spread: (f64, f64),
-    /// Median of the per-round ratios of the client thread's CPU time (the client's own work:
-    /// building SQL, decoding rows, the driver), ours / theirs.
+    /// The per-round ratios of the client thread's CPU time (the client's own work: building
+    /// SQL, decoding rows, the driver), ours / theirs, summarised by [`balanced`].
     cpu_ratio: f64,
 }
 
@@ -140,8 +141,8 @@ fn fmt(d: Duration) -> String {
 }
 
 /// Runs `ours` and the baseline alternately `iterations` times (after `warmup` rounds), and
-/// returns the median of each, the median and middle half of the per-round wall-time ratios,
-/// and the median per-round CPU-time ratio.
+/// returns the median of each, the balanced ratio and middle half of the per-round wall-time
+/// ratios, and the balanced per-round CPU-time ratio.
 async fn interleave<A, B, FB>(
     iterations: usize,
     mut ours: impl FnMut(usize) -> A,
@@ -156,7 +157,9 @@ where
     let warmup = (iterations / 10).max(2);
     let mut a = Vec::with_capacity(iterations);
     let mut b = Vec::with_capacity(iterations);
-    let mut cpu_ratios = Vec::with_capacity(iterations);
+    // Per-round ratios, by which side went first: [skelly-db first, hand-written first].
+    let mut ratios: [Vec<f64>; 2] = Default::default();
+    let mut cpu_ratios: [Vec<f64>; 2] = Default::default();
     for i in 0..warmup + iterations {
         // Alternate which goes first, so neither always runs on a warmer cache.
         let first_ours = i % 2 == 0;
@@ -178,22 +181,28 @@ where
         if i >= warmup {
             a.push(wall[0]);
             b.push(wall[1]);
-            cpu_ratios.push(cpu[0].as_secs_f64() / cpu[1].as_secs_f64().max(1e-9));
+            let order = usize::from(!first_ours);
+            ratios[order].push(wall[0].as_secs_f64() / wall[1].as_secs_f64());
+            cpu_ratios[order].push(cpu[0].as_secs_f64() / cpu[1].as_secs_f64().max(1e-9));
         }
     }
-    let mut ratios: Vec<f64> = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64())
-        .collect();
-    ratios.sort_by(|x, y| x.partial_cmp(y).expect("no NaN"));
+    let mut all: Vec<f64> = ratios.concat();
+    all.sort_by(|x, y| x.partial_cmp(y).expect("no NaN"));
     Measured {
         ours: median(a),
         theirs: median(b),
-        ratio: ratios[ratios.len() / 2],
-        spread: (ratios[ratios.len() / 4], ratios[ratios.len() * 3 / 4]),
-        cpu_ratio: median(cpu_ratios),
+        ratio: balanced(ratios),
+        spread: (all[all.len() / 4], all[all.len() * 3 / 4]),
+        cpu_ratio: balanced(cpu_ratios),
     }
+}
+
+/// The geometric mean of the median ratio of the rounds where skelly-db went first and that of
+/// the rounds where it went second: whatever going first or second does to a run (a warmer
+/// cache, the other side's leftovers) cancels out. Without it, an A/A comparison's median
+/// ratio landed anywhere between the two orders' (0.97-1.01 in one session).
+fn balanced([first, second]: [Vec<f64>; 2]) -> f64 {
+    (median(first) * median(second)).sqrt()
 }
 
 async fn nothing() {}
