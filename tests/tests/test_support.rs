@@ -44,15 +44,18 @@ async fn the_database_is_dropped_when_the_test_panics() {
     let name = std::thread::spawn(|| {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            runtime.block_on(async {
-                let db = TestDb::new().await.unwrap();
+        // The sender moves into the "test": however it ends, it is dropped with it, so the
+        // receiver below never waits for a name that will not come.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            runtime.block_on(async move {
+                let db = TestDb::new().await.expect("create a test database");
                 tx.send(db.name().to_string()).unwrap();
                 panic!("the test failed");
             })
         }));
         assert!(outcome.is_err());
-        rx.recv().unwrap()
+        rx.recv()
+            .expect("the panicking test never created its database (see the panic above)")
     })
     .join()
     .unwrap();

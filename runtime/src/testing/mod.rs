@@ -21,9 +21,12 @@
 //! `SKELLY_KEEP_TEST_DB=1` (or call [`TestDbBuilder::keep`]) to keep the databases for
 //! debugging; their names are printed.
 
+mod server;
+
+pub use server::{TempServer, TempServerBuilder};
+
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 use crate::executor::{Executor, Session};
@@ -300,89 +303,51 @@ impl Executor for RollbackTransaction {
     }
 }
 
-/// The server test databases are created on: `DATABASE_URL`, or a throwaway local server.
+/// The server test databases are created on: `DATABASE_URL`, or a throwaway local server
+/// shared by every test of the process.
 #[derive(Clone)]
 struct Server {
     url: String,
     config: tokio_postgres::Config,
-    _temp: Option<Arc<pgtemp::PgTempDB>>,
 }
-
-static TEMP_SERVER: Mutex<Weak<pgtemp::PgTempDB>> = Mutex::new(Weak::new());
 
 impl Server {
     async fn get() -> Result<Server> {
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            if !url.trim().is_empty() {
-                let config = PoolConfig::new(&url)
-                    .map_err(|e| Error::Config(format!("DATABASE_URL: {e}")))?
-                    .pg_config()
-                    .clone();
-                return Ok(Server {
-                    url,
-                    config,
-                    _temp: None,
-                });
-            }
+        let (url, what) = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => (url, "DATABASE_URL"),
+            _ => (
+                shared_server().await?.url("postgres"),
+                "the throwaway server",
+            ),
+        };
+        let mut config = PoolConfig::new(&url)
+            .map_err(|e| Error::Config(format!("{what}: {e}")))?
+            .pg_config()
+            .clone();
+        // An unreachable server fails the test within this instead of hanging it.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(crate::pool::DEFAULT_CONNECT_TIMEOUT);
         }
-        let temp = temp_server().await?;
-        let url = temp.connection_uri();
-        let config = tokio_postgres::Config::from_str(&url)
-            .map_err(|e| Error::Config(format!("throwaway server address: {e}")))?;
-        Ok(Server {
-            url,
-            config,
-            _temp: Some(temp),
-        })
+        Ok(Server { url, config })
     }
 }
 
-/// Starts (or shares, while anyone holds it) a throwaway PostgreSQL server from the installed
-/// binaries (`initdb`, `postgres` on `PATH`); it is stopped and deleted when the last holder
-/// drops it.
-pub async fn temp_server() -> Result<Arc<pgtemp::PgTempDB>> {
-    if let Some(server) = TEMP_SERVER
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .upgrade()
-    {
-        return Ok(server);
-    }
+static SHARED_SERVER: OnceLock<std::result::Result<TempServer, String>> = OnceLock::new();
+
+/// The throwaway server of this process, started on first use. It lives as long as the
+/// process: its supervisor stops it and deletes its directory when the process exits.
+async fn shared_server() -> Result<&'static TempServer> {
     let started = tokio::task::spawn_blocking(|| {
-        // pgtemp panics when it cannot start a server; that is an error here, not a crash.
-        std::panic::catch_unwind(pgtemp::PgTempDB::new)
+        SHARED_SERVER.get_or_init(|| TempServer::builder().start().map_err(|e| e.to_string()))
     })
-    .await;
-    let server = match started {
-        Ok(Ok(server)) => Arc::new(server),
-        Ok(Err(panic)) => {
-            let reason = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown failure".into());
-            return Err(no_server(&reason));
-        }
-        Err(e) => return Err(no_server(&e.to_string())),
-    };
-    let mut slot = TEMP_SERVER.lock().unwrap_or_else(|e| e.into_inner());
-    match slot.upgrade() {
-        // Another task started one meanwhile: use that, let ours stop.
-        Some(existing) => Ok(existing),
-        None => {
-            *slot = Arc::downgrade(&server);
-            Ok(server)
-        }
-    }
-}
-
-fn no_server(reason: &str) -> Error {
-    let reason = reason.lines().next().unwrap_or(reason);
-    Error::Config(format!(
-        "DATABASE_URL is not set and no throwaway PostgreSQL server could be started ({reason}); \
-         set DATABASE_URL=postgres://user:password@host:port/database, or install PostgreSQL so \
-         that `initdb` and `postgres` are on PATH"
-    ))
+    .await
+    .map_err(|e| Error::Config(format!("starting the throwaway server: {e}")))?;
+    started.as_ref().map_err(|reason| {
+        Error::Config(format!(
+            "DATABASE_URL is not set and {}; set DATABASE_URL=postgres://user:password@host:port/database",
+            reason.trim_start_matches("configuration error: ")
+        ))
+    })
 }
 
 /// `url` with its database replaced by `dbname` (URL or `key=value` form).

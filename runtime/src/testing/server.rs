@@ -1,0 +1,394 @@
+//! A throwaway PostgreSQL server started from the installed binaries, on a free local port,
+//! in a data directory of its own.
+//!
+//! The server runs under a small `sh` supervisor that stops it and deletes its directory as
+//! soon as its standard input closes: when the [`TempServer`] is dropped, and also when the
+//! process that started it exits or is killed, so no server outlives its tests. As root, the
+//! server runs as the `postgres` OS user (PostgreSQL refuses to run as root), through
+//! `runuser`, without `sudo`.
+
+use std::io::Write as _;
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// How long a new server may take to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A PostgreSQL server of its own for tests: `initdb` in a temporary directory, `postgres` on
+/// a free port of 127.0.0.1, trust authentication for the `postgres` role. Stopped and deleted
+/// when dropped (or when the process exits).
+///
+/// ```no_run
+/// use skelly_db::testing::TempServer;
+///
+/// let server = TempServer::builder()
+///     .setting("max_connections", "20")
+///     .start()?;
+/// let url = server.url("postgres"); // postgres://postgres@127.0.0.1:PORT/postgres
+/// # let _ = url;
+/// # Ok::<(), skelly_db::Error>(())
+/// ```
+pub struct TempServer {
+    port: u16,
+    dir: PathBuf,
+    data: PathBuf,
+    supervisor: Mutex<Option<(Child, ChildStdin)>>,
+}
+
+impl std::fmt::Debug for TempServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TempServer")
+            .field("port", &self.port)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+/// Options for a [`TempServer`]: settings for `postgresql.conf`, lines for `pg_hba.conf`, files
+/// in the data directory (certificates, keys).
+#[derive(Debug, Default, Clone)]
+pub struct TempServerBuilder {
+    settings: Vec<(String, String)>,
+    hba: Vec<String>,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+impl TempServerBuilder {
+    /// Adds `key = 'value'` to `postgresql.conf`.
+    pub fn setting(mut self, key: &str, value: &str) -> TempServerBuilder {
+        self.settings.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// Replaces `pg_hba.conf` with these lines (default: trust for local and 127.0.0.1).
+    pub fn hba_line(mut self, line: &str) -> TempServerBuilder {
+        self.hba.push(line.to_string());
+        self
+    }
+
+    /// Writes a file into the data directory before the server starts (mode 0600, owned by
+    /// the server's user), e.g. `server.crt` and `server.key` for TLS.
+    pub fn file(mut self, name: &str, contents: impl Into<Vec<u8>>) -> TempServerBuilder {
+        self.files.push((name.to_string(), contents.into()));
+        self
+    }
+
+    /// Runs `initdb` and starts the server; returns once it accepts connections.
+    pub fn start(self) -> Result<TempServer> {
+        TempServer::start(self)
+    }
+}
+
+impl TempServer {
+    /// Options: settings, `pg_hba.conf` lines, files.
+    pub fn builder() -> TempServerBuilder {
+        TempServerBuilder::default()
+    }
+
+    /// The port the server listens on (on 127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/DBNAME`.
+    pub fn url(&self, dbname: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{dbname}", self.port)
+    }
+
+    /// The server's log so far (for error messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    fn start(options: TempServerBuilder) -> Result<TempServer> {
+        let bin = find_binaries()?;
+        let user = ServerUser::current()?;
+        let dir = unique_dir();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| no_server(&format!("cannot create {}: {e}", dir.display())))?;
+        user.own(&dir)?;
+        let data = dir.join("data");
+        let server = TempServer {
+            port: 0,
+            dir: dir.clone(),
+            data: data.clone(),
+            supervisor: Mutex::new(None),
+        };
+        // From here on, dropping `server` removes the directory.
+        let initdb = user
+            .command(&bin.join("initdb"))
+            .args(["-D", path_str(&data)?, "-U", "postgres", "--auth=trust"])
+            .args(["-E", "UTF8", "--no-locale", "--no-sync"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| no_server(&format!("cannot run {}: {e}", bin.join("initdb").display())))?;
+        if !initdb.status.success() {
+            return Err(no_server(&format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&initdb.stderr).trim()
+            )));
+        }
+        let mut conf = String::from("\n# skelly-db test server\nfsync = off\n");
+        conf.push_str("synchronous_commit = off\nfull_page_writes = off\n");
+        for (key, value) in &options.settings {
+            conf.push_str(&format!("{key} = '{}'\n", value.replace('\'', "''")));
+        }
+        append(&data.join("postgresql.conf"), &conf)?;
+        if !options.hba.is_empty() {
+            let mut hba = options.hba.join("\n");
+            hba.push('\n');
+            write_owned(&user, &data.join("pg_hba.conf"), hba.as_bytes())?;
+        }
+        for (name, contents) in &options.files {
+            write_owned(&user, &data.join(name), contents)?;
+        }
+        let mut server = server;
+        // A port that was free a moment ago can be taken meanwhile: try a few.
+        let mut last = String::new();
+        for _ in 0..5 {
+            server.port = free_port()?;
+            match server.launch(&bin, &user) {
+                Ok(()) => return Ok(server),
+                Err(reason) => {
+                    server.stop();
+                    last = reason;
+                }
+            }
+        }
+        Err(no_server(&last))
+    }
+
+    // Starts the supervisor and waits until the server answers.
+    fn launch(&self, bin: &Path, user: &ServerUser) -> std::result::Result<(), String> {
+        let script = r#"
+            "$1/postgres" -D "$2/data" -p "$3" -h 127.0.0.1 -k "$2" >"$2/server.log" 2>&1 &
+            pid=$!
+            # Stop when our standard input closes: the test process dropped us or exited.
+            read -r _ignored || true
+            kill -INT "$pid" 2>/dev/null
+            wait "$pid"
+            rm -rf "$2"
+        "#;
+        let mut child = user
+            .command(Path::new("/bin/sh"))
+            .args(["-c", script, "sh"])
+            .arg(bin)
+            .arg(&self.dir)
+            .arg(self.port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the server: {e}"))?;
+        let stdin = child.stdin.take().ok_or("no pipe to the server")?;
+        *self.supervisor.lock().unwrap_or_else(|e| e.into_inner()) = Some((child, stdin));
+        let start = Instant::now();
+        loop {
+            if self.accepts_connections() {
+                return Ok(());
+            }
+            let exited = {
+                let mut guard = self.supervisor.lock().unwrap_or_else(|e| e.into_inner());
+                match guard.as_mut() {
+                    Some((child, _)) => !matches!(child.try_wait(), Ok(None)),
+                    None => true,
+                }
+            };
+            if exited || self.log().contains("could not bind") {
+                return Err(format!("the server stopped: {}", last_lines(&self.log())));
+            }
+            if start.elapsed() > READY_TIMEOUT {
+                return Err(format!(
+                    "the server did not accept connections within {READY_TIMEOUT:?}: {}",
+                    last_lines(&self.log())
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn accepts_connections(&self) -> bool {
+        // The postmaster answers on the port before it accepts sessions; the log says when.
+        std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
+            && self
+                .log()
+                .contains("database system is ready to accept connections")
+    }
+
+    fn stop(&self) {
+        let taken = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((mut child, stdin)) = taken {
+            // Closing the pipe tells the supervisor to stop the server (fast shutdown).
+            drop(stdin);
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TempServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Who runs the server: the current user, or `postgres` when the current user is root.
+struct ServerUser {
+    // (uid, gid) of `postgres` when running as root.
+    postgres: Option<(u32, u32)>,
+}
+
+impl ServerUser {
+    fn current() -> Result<ServerUser> {
+        if id(&["-u"])? != 0 {
+            return Ok(ServerUser { postgres: None });
+        }
+        let uid = id(&["-u", "postgres"]);
+        let gid = id(&["-g", "postgres"]);
+        match (uid, gid) {
+            (Ok(uid), Ok(gid)) => Ok(ServerUser {
+                postgres: Some((uid, gid)),
+            }),
+            _ => Err(no_server(
+                "running as root, and PostgreSQL refuses to run as root; there is no `postgres` \
+                 OS user to run it as (create one, or run the tests as another user)",
+            )),
+        }
+    }
+
+    fn command(&self, program: &Path) -> Command {
+        match self.postgres {
+            // runuser sets the supplementary groups too, which Command::uid does not.
+            Some(_) => {
+                let mut cmd = Command::new("runuser");
+                cmd.args(["-u", "postgres", "--"]).arg(program);
+                cmd
+            }
+            None => Command::new(program),
+        }
+    }
+
+    fn own(&self, path: &Path) -> Result<()> {
+        if let Some((uid, gid)) = self.postgres {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
+                no_server(&format!("cannot give {} to postgres: {e}", path.display()))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn id(args: &[&str]) -> Result<u32> {
+    let out = Command::new("id")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| no_server(&format!("cannot run `id`: {e}")))?;
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .map_err(|_| no_server(&format!("`id {}` failed", args.join(" "))))
+}
+
+/// The directory holding `initdb` and `postgres`: `SKELLY_PG_BIN`, then `PATH`, then the newest
+/// `/usr/lib/postgresql/*/bin` (Debian and Ubuntu keep them off `PATH`).
+fn find_binaries() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("SKELLY_PG_BIN") {
+        let dir = PathBuf::from(dir);
+        if dir.join("initdb").is_file() && dir.join("postgres").is_file() {
+            return Ok(dir);
+        }
+        return Err(no_server(&format!(
+            "SKELLY_PG_BIN={} has no `initdb` and `postgres`",
+            dir.display()
+        )));
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    for dir in on_path {
+        if dir.join("initdb").is_file() && dir.join("postgres").is_file() {
+            return Ok(dir);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        no_server(
+            "`initdb` and `postgres` are neither on PATH nor in /usr/lib/postgresql/*/bin; \
+             install PostgreSQL or set SKELLY_PG_BIN",
+        )
+    })
+}
+
+fn unique_dir() -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    std::env::temp_dir().join(format!(
+        "skelly-pg-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+fn free_port() -> Result<u16> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| no_server(&format!("no free local port: {e}")))
+}
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str()
+        .ok_or_else(|| no_server(&format!("{} is not UTF-8", path.display())))
+}
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| no_server(&format!("cannot write {}: {e}", path.display())))
+}
+
+fn write_owned(user: &ServerUser, path: &Path, contents: &[u8]) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, contents)
+        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)))
+        .map_err(|e| no_server(&format!("cannot write {}: {e}", path.display())))?;
+    user.own(path)
+}
+
+fn last_lines(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(5)..].join(" | ")
+}
+
+fn no_server(reason: &str) -> Error {
+    Error::Config(format!(
+        "no throwaway PostgreSQL server could be started: {reason}"
+    ))
+}
