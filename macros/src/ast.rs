@@ -90,14 +90,13 @@ impl<'a> Container<'a> {
                 return None;
             }
         };
-        let explicit_pk = named.named.iter().any(|f| {
-            f.attrs.iter().any(|a| a.path().is_ident("table")) && has_flag(f, "primary_key")
-        });
-        let fields = named
-            .named
-            .iter()
-            .map(|f| Field::from_ast(cx, f, explicit_pk))
-            .collect();
+        // Every field's attributes first; roles after, since `id` is the key by convention
+        // only when no field is marked `primary_key`.
+        let mut fields: Vec<Field> = named.named.iter().map(|f| Field::from_ast(cx, f)).collect();
+        let explicit_pk = fields.iter().any(|f| f.attrs.primary_key.get().is_some());
+        for field in &mut fields {
+            field.resolve_role(explicit_pk);
+        }
         let schema = attrs
             .schema
             .get()
@@ -136,43 +135,31 @@ impl<'a> Container<'a> {
     }
 }
 
-// Whether `#[table(flag)]` is among the field's attributes (looked at before full parsing, to
-// know whether `id` is the primary key by convention).
-fn has_flag(field: &syn::Field, flag: &str) -> bool {
-    field.attrs.iter().any(|attr| {
-        if !attr.path().is_ident("table") {
-            return false;
-        }
-        let mut found = false;
-        let _ = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident(flag) {
-                found = true;
-            }
-            if meta.input.peek(syn::Token![=]) {
-                let _: syn::Expr = meta.value()?.parse()?;
-            }
-            Ok(())
-        });
-        found
-    })
-}
-
 impl<'a> Field<'a> {
-    fn from_ast(cx: &Ctxt, field: &'a syn::Field, explicit_pk: bool) -> Field<'a> {
+    fn from_ast(cx: &Ctxt, field: &'a syn::Field) -> Field<'a> {
         let attrs = TableField::from_ast(cx, field);
         // from_ast only runs on named fields.
         let ident = field.ident.as_ref().expect("named field");
-        let rust_name = ident.to_string();
-        let rust_name = rust_name
-            .strip_prefix("r#")
-            .unwrap_or(&rust_name)
-            .to_string();
         let column = attrs
             .rename
             .get()
             .map(|s| s.value())
-            .unwrap_or_else(|| rust_name.clone());
-        let option_inner = option_inner(&field.ty);
+            .unwrap_or_else(|| rust_name(ident));
+        Field {
+            ident,
+            vis: &field.vis,
+            ty: &field.ty,
+            attrs,
+            column,
+            role: Role::Plain,
+            option_inner: option_inner(&field.ty),
+            default: None,
+        }
+    }
+
+    // The role by attribute, else by name; then the database default it implies.
+    fn resolve_role(&mut self, explicit_pk: bool) {
+        let attrs = &self.attrs;
         let role = if attrs.primary_key.get().is_some() {
             Role::PrimaryKey
         } else if attrs.created_at.get().is_some() {
@@ -184,7 +171,7 @@ impl<'a> Field<'a> {
         } else if attrs.plain.get().is_some() {
             Role::Plain
         } else {
-            match rust_name.as_str() {
+            match rust_name(self.ident).as_str() {
                 "id" if !explicit_pk => Role::PrimaryKey,
                 "created_at" => Role::CreatedAt,
                 "updated_at" => Role::UpdatedAt,
@@ -192,32 +179,28 @@ impl<'a> Field<'a> {
                 _ => Role::Plain,
             }
         };
-        let role = if role == Role::Plain && attrs.skip_patch.get().is_some() {
+        self.role = if role == Role::Plain && attrs.skip_patch.get().is_some() {
             Role::NoPatch
         } else {
             role
         };
-        let default = match attrs.default.get() {
+        self.default = match attrs.default.get() {
             Some(d) => Some(d.value()),
-            None => match role {
-                Role::PrimaryKey if is_named(&field.ty, "Uuid") => {
+            None => match self.role {
+                Role::PrimaryKey if is_named(self.ty, "Uuid") => {
                     Some("gen_random_uuid()".to_string())
                 }
                 Role::CreatedAt | Role::UpdatedAt => Some("now()".to_string()),
                 _ => None,
             },
         };
-        Field {
-            ident,
-            vis: &field.vis,
-            ty: &field.ty,
-            attrs,
-            column,
-            role,
-            option_inner,
-            default,
-        }
     }
+}
+
+/// The field's name without a raw-identifier `r#`.
+pub fn rust_name(ident: &Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").unwrap_or(&name).to_string()
 }
 
 /// `T` of `Option<T>` (also `std::option::Option<T>`), read from the syntax.

@@ -1,6 +1,6 @@
 //! `embed_migrations!("dir")`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -45,35 +45,22 @@ pub fn expand(input: &Input) -> syn::Result<TokenStream> {
         .ok_or_else(|| err("CARGO_MANIFEST_DIR is not set; build with cargo".into()))?;
     let given = PathBuf::from(input.dir.value());
     let dir = manifest_dir.join(&given);
-    let files = read_dir(&dir, &given).map_err(err)?;
+    let files = skelly_db_migrate_format::read_dir(&dir).map_err(|e| match e {
+        skelly_db_migrate_format::LoadError::Io { path, source } if path == dir => err(format!(
+            "cannot read migration directory `{}` (relative to the crate's Cargo.toml): {source}",
+            given.display()
+        )),
+        other => err(format!("invalid migration in {}: {other}", given.display())),
+    })?;
     let mut entries = Vec::new();
-    for (name, path) in files {
-        // Messages name the file as the user wrote the directory, not the absolute path.
-        let shown = given.join(&name);
-        let shown = shown.display();
-        let bytes =
-            std::fs::read(&path).map_err(|e| err(format!("cannot read migration {shown}: {e}")))?;
-        let source = String::from_utf8(bytes).map_err(|_| {
-            err(format!(
-                "migration {shown} is not valid UTF-8; migrations must be UTF-8 text"
-            ))
-        })?;
-        let parsed = skelly_db_migrate_format::parse_migration(&source).map_err(|e| {
-            err(format!(
-                "invalid migration {shown}:{}: {}",
-                e.line, e.message
-            ))
-        })?;
-        if !parsed.down.present {
-            return Err(err(format!(
-                "migration {shown} has no `-- +migrate Down` section; add one (an empty Down \
-                 section marks the migration irreversible)"
-            )));
-        }
-        let path = path.to_str().ok_or_else(|| {
+    for file in files {
+        skelly_db_migrate_format::check_file(&file.name, &file.source)
+            .map_err(|e| err(format!("invalid migration in {}: {e}", given.display())))?;
+        let name = &file.name;
+        let path = file.path.to_str().ok_or_else(|| {
             err(format!(
                 "migration path {} is not valid UTF-8",
-                path.display()
+                file.path.display()
             ))
         })?;
         entries.push(quote!((#name, ::core::include_str!(#path))));
@@ -82,28 +69,4 @@ pub fn expand(input: &Input) -> syn::Result<TokenStream> {
     Ok(quote! {
         #krate::__private::embedded_migrator(&[#(#entries),*])
     })
-}
-
-fn read_dir(dir: &Path, given: &Path) -> Result<Vec<(String, PathBuf)>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        format!(
-            "cannot read migration directory `{}` (relative to the crate's Cargo.toml): {e}",
-            given.display()
-        )
-    })?;
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot read {}: {e}", given.display()))?;
-        let path = entry.path();
-        if !path.is_file() || path.extension().and_then(|e| e.to_str()) != Some("sql") {
-            continue;
-        }
-        let name = entry
-            .file_name()
-            .into_string()
-            .map_err(|n| format!("migration file name {n:?} is not valid UTF-8"))?;
-        files.push((name, path));
-    }
-    files.sort();
-    Ok(files)
 }

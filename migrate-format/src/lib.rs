@@ -285,5 +285,9 @@ pub fn leading_number(id: &str) -> Option<u128> {
     id[..digits].parse().ok()
 }
 
+mod dir;
+
+pub use dir::{check_file, read_dir, LoadError, MigrationFile};
+
 #[cfg(test)]
 mod tests;

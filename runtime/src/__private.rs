@@ -5,16 +5,16 @@ use std::error::Error as StdError;
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 use tokio_postgres::Row;
 
+pub use crate::crud::{
+    delete, find, find_with_deleted, get, hard_delete, insert, insert_many, insert_or_ignore,
+    restore, update, upsert,
+};
 pub use crate::error::Result;
 pub use crate::executor::{Executor, Param};
 pub use crate::migrate::Migrator;
-pub use crate::query::{
-    delete, find, find_with_deleted, get, hard_delete, insert, insert_many, restore, update,
-    Column, Select, Statements,
-};
-pub use crate::seed::{insert_or_ignore, upsert};
+pub use crate::query::{Column, Select};
 pub use crate::sql_type::SqlType;
-pub use crate::table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table};
+pub use crate::table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Statements, Table};
 pub use crate::text_enum::{TextEnum, UnknownVariant};
 pub use bytes::BytesMut;
 pub use std::sync::OnceLock;
@@ -27,6 +27,11 @@ pub fn embedded_migrator(files: &[(&str, &str)]) -> Migrator {
     // embed_migrations! parsed and checked every file at compile time with the same code.
     Migrator::from_sources(files.iter().copied())
         .expect("embed_migrations! checked these files at compile time")
+}
+
+/// The typed column at `index` of `T::COLUMNS` (the derive's `User::EMAIL`).
+pub const fn column_at<T, V>(index: usize) -> Column<T, V> {
+    Column::new(index)
 }
 
 /// Decodes column `index` of `row`, naming the column on failure.

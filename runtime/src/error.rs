@@ -78,6 +78,10 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A `MockDb` (feature `testing`) was asked for something its script does not answer; the
+    /// message names the operation, the table and the statement.
+    #[error("mock: {0}")]
+    Mock(String),
     /// A value read from the database could not be turned into the Rust type asked for.
     #[error("cannot decode column `{column}`: {message}")]
     Decode {
@@ -170,6 +174,16 @@ pub enum ConstraintKind {
 }
 
 impl ConstraintKind {
+    fn sqlstate(self) -> &'static str {
+        match self {
+            ConstraintKind::Unique => "23505",
+            ConstraintKind::ForeignKey => "23503",
+            ConstraintKind::Check => "23514",
+            ConstraintKind::NotNull => "23502",
+            ConstraintKind::Exclusion => "23P01",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             ConstraintKind::Unique => "unique",
@@ -199,21 +213,48 @@ pub struct ConstraintViolation {
     pub column: Option<Box<str>>,
     /// The server's DETAIL line, e.g. `Key (email)=(a@b.c) already exists.`
     pub detail: Option<Box<str>>,
-    source: tokio_postgres::Error,
+    // None for a violation made up in code (e.g. scripted on a MockDb).
+    source: Option<tokio_postgres::Error>,
 }
 
 impl ConstraintViolation {
-    /// The server's primary message.
+    /// A violation of the constraint `constraint`, as the server would report it; for
+    /// scripting error paths (see `skelly_db::testing::MockDb`). Set the public fields to add
+    /// the schema, table, column or detail.
+    ///
+    /// ```
+    /// use skelly_db::{ConstraintKind, ConstraintViolation, Error};
+    ///
+    /// let mut v = ConstraintViolation::new(ConstraintKind::Unique, "users_email_key");
+    /// v.table = Some("users".into());
+    /// let err = Error::Constraint(v);
+    /// assert_eq!(err.code(), "unique_violation");
+    /// assert_eq!(err.status(), 409);
+    /// ```
+    pub fn new(kind: ConstraintKind, constraint: &str) -> ConstraintViolation {
+        ConstraintViolation {
+            kind,
+            constraint: (kind != ConstraintKind::NotNull).then(|| constraint.into()),
+            schema: None,
+            table: None,
+            column: None,
+            detail: None,
+            source: None,
+        }
+    }
+
+    /// The server's primary message (empty for a violation made up in code).
     pub fn message(&self) -> &str {
         self.source
-            .as_db_error()
+            .as_ref()
+            .and_then(|e| e.as_db_error())
             .map(|db| db.message())
             .unwrap_or_default()
     }
 
-    /// The driver error this was built from.
-    pub fn source_error(&self) -> &tokio_postgres::Error {
-        &self.source
+    /// The driver error this was built from; `None` for a violation made up in code.
+    pub fn source_error(&self) -> Option<&tokio_postgres::Error> {
+        self.source.as_ref()
     }
 }
 
@@ -241,7 +282,9 @@ impl fmt::Display for ConstraintViolation {
 
 impl std::error::Error for ConstraintViolation {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
@@ -270,6 +313,7 @@ impl Error {
             Error::Migration(_) => "migration",
             Error::Config(_) => "config",
             Error::Decode { .. } => "decode",
+            Error::Mock(_) => "mock",
             Error::Seed { source, .. } => source.code(),
         }
     }
@@ -297,7 +341,10 @@ impl Error {
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
             Error::Query(e) => Some(&e.sqlstate),
-            Error::Constraint(v) => v.source.code().map(|c| c.code()),
+            Error::Constraint(v) => match &v.source {
+                Some(source) => source.code().map(|c| c.code()),
+                None => Some(v.kind.sqlstate()),
+            },
             Error::Timeout {
                 source: Some(s), ..
             }
@@ -409,7 +456,7 @@ impl From<tokio_postgres::Error> for Error {
                 table: db.table().map(Into::into),
                 column: db.column().map(Into::into),
                 detail: db.detail().map(Into::into),
-                source: err,
+                source: Some(err),
             });
         }
         let message = db.message().to_string();

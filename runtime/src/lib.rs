@@ -71,6 +71,8 @@
 
 #![warn(missing_docs)]
 
+mod advisory_lock;
+mod crud;
 pub mod error;
 pub mod executor;
 pub mod migrate;

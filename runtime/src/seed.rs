@@ -2,8 +2,8 @@
 //! idempotent inserts so that running them again changes nothing.
 //!
 //! ```no_run
-//! use skelly_db::seed::{Seed, SeedFuture, Seeder};
-//! use skelly_db::{Table, TextEnum, Transaction};
+//! use skelly_db::seed::{Seed, SeedFuture, SeedTx, Seeder};
+//! use skelly_db::{Table, TextEnum};
 //!
 //! # #[derive(TextEnum, Debug, Clone, Copy)] enum Role { Admin }
 //! # #[derive(Table)] #[table(schema = "user")]
@@ -16,7 +16,7 @@
 //!         "admins"
 //!     }
 //!
-//!     fn run<'a>(&'a self, tx: &'a Transaction<'_>) -> SeedFuture<'a> {
+//!     fn run<'a>(&'a self, tx: &'a SeedTx<'_>) -> SeedFuture<'a> {
 //!         Box::pin(async move {
 //!             // Does nothing when the email exists already.
 //!             User::insert_or_ignore(tx, NewUser { email: "root@example.com".into(), role: Role::Admin }).await?;
@@ -34,22 +34,36 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::error::{Error, Result};
-use crate::executor::{Executor, Param};
-use crate::pool::{Pool, Transaction};
-use crate::query::Column;
-use crate::sql::quote_ident;
-use crate::table::{Insert, Table};
+use crate::executor::{Executor, Sealed, Session};
 
 /// The future a [`Seed`] returns.
 pub type SeedFuture<'a> = Pin<Box<dyn Future<Output = Result<()>> + Send + 'a>>;
 
-/// One named unit of seed data. Write it with [`insert_or_ignore`] / [`upsert`] (or the
-/// derive's `T::insert_or_ignore` / `T::upsert`) so that running it twice changes nothing.
+/// One named unit of seed data. Write it with the derive's `T::insert_or_ignore` /
+/// `T::upsert` so that running it twice changes nothing.
 pub trait Seed: Send + Sync {
     /// A name for reports and errors.
     fn name(&self) -> &str;
     /// Writes the data, inside the runner's transaction.
-    fn run<'a>(&'a self, tx: &'a Transaction<'_>) -> SeedFuture<'a>;
+    fn run<'a>(&'a self, tx: &'a SeedTx<'_>) -> SeedFuture<'a>;
+}
+
+/// The runner's transaction, as a seed sees it: an [`Executor`] for the generated functions
+/// and raw statements.
+pub struct SeedTx<'a> {
+    session: Session<'a>,
+}
+
+impl std::fmt::Debug for SeedTx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SeedTx").finish_non_exhaustive()
+    }
+}
+
+impl Sealed for SeedTx<'_> {
+    async fn session(&self) -> Result<Session<'_>> {
+        Ok(self.session.in_transaction_view())
+    }
 }
 
 /// Runs seeds in the order they were added, all inside one transaction: if one fails, none of
@@ -78,73 +92,30 @@ impl Seeder {
         self
     }
 
-    /// Runs every seed in one transaction and commits; returns the names that ran.
-    pub async fn run(&self, pool: &Pool) -> Result<Vec<String>> {
-        let mut conn = pool.get().await?;
-        let tx = conn.begin().await?;
+    /// Runs every seed in one transaction and commits; returns the names that ran. On a pool
+    /// or connection that is a transaction of its own; inside a [`Transaction`](crate::Transaction)
+    /// a savepoint, so the caller's transaction decides in the end.
+    pub async fn run(&self, db: &impl Executor) -> Result<Vec<String>> {
+        let scope = db.session().await?.begin().await?;
+        let tx = SeedTx {
+            session: scope.view(),
+        };
         let mut ran = Vec::with_capacity(self.seeds.len());
         for seed in &self.seeds {
-            seed.run(&tx).await.map_err(|source| Error::Seed {
-                seed: seed.name().to_string(),
-                source: Box::new(source),
-            })?;
+            if let Err(source) = seed.run(&tx).await {
+                drop(tx);
+                // The seed's error is the one worth reporting; a failed rollback means the
+                // connection is gone, which rolls back too.
+                let _ = scope.rollback().await;
+                return Err(Error::Seed {
+                    seed: seed.name().to_string(),
+                    source: Box::new(source),
+                });
+            }
             ran.push(seed.name().to_string());
         }
-        tx.commit().await?;
+        drop(tx);
+        scope.commit().await?;
         Ok(ran)
     }
-}
-
-/// Inserts the row unless it conflicts with a unique constraint or index (`ON CONFLICT DO
-/// NOTHING`); returns the new row, or `None` when it existed already.
-pub async fn insert_or_ignore<T: Table>(db: &impl Executor, new: &T::New) -> Result<Option<T>> {
-    let statements = T::statements();
-    let sql = format!(
-        "{} ON CONFLICT DO NOTHING RETURNING {}",
-        statements.insert_row, statements.columns
-    );
-    let mut params: Vec<Param<'_>> = Vec::new();
-    new.bind(&mut params);
-    match db.query_opt(&sql, &params).await? {
-        Some(row) => T::from_row(&row).map(Some),
-        None => Ok(None),
-    }
-}
-
-/// Inserts the row, or, when a live row has the same value in the unique column `key`,
-/// updates that row's inserted columns (and `updated_at`) to the new values. Returns the row.
-pub async fn upsert<T: Table, V>(db: &impl Executor, new: &T::New, key: Column<T, V>) -> Result<T> {
-    let statements = T::statements();
-    let key_def = key.def();
-    let target = match T::soft_delete_column() {
-        // The unique index is partial on soft-delete tables; the target must say so.
-        Some(deleted) => format!(
-            "({}) WHERE {} IS NULL",
-            quote_ident(key_def.name),
-            quote_ident(deleted.name)
-        ),
-        None => format!("({})", quote_ident(key_def.name)),
-    };
-    let mut sets: Vec<String> = T::COLUMNS
-        .iter()
-        .filter(|c| c.inserted() && c.name != key_def.name)
-        .map(|c| format!("{0} = EXCLUDED.{0}", quote_ident(c.name)))
-        .collect();
-    if let Some(touch) = statements.touch.strip_prefix(", ") {
-        sets.push(touch.to_string());
-    }
-    let action = if sets.is_empty() {
-        // Nothing to change: a no-op update still returns the existing row.
-        format!("{0} = EXCLUDED.{0}", quote_ident(key_def.name))
-    } else {
-        sets.join(", ")
-    };
-    let sql = format!(
-        "{} ON CONFLICT {target} DO UPDATE SET {action} RETURNING {}",
-        statements.insert_row, statements.columns
-    );
-    let mut params: Vec<Param<'_>> = Vec::new();
-    new.bind(&mut params);
-    let row = db.query_one(&sql, &params).await?;
-    T::from_row(&row)
 }

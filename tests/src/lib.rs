@@ -3,8 +3,8 @@
 //! example.
 
 use chrono::{DateTime, Utc};
-use skelly_db::seed::{Seed, SeedFuture};
-use skelly_db::{Table, TextEnum, Transaction};
+use skelly_db::seed::{Seed, SeedFuture, SeedTx};
+use skelly_db::{Table, TextEnum};
 use uuid::Uuid;
 
 /// What a user may do.
@@ -59,7 +59,7 @@ impl Seed for DevSeed {
         "dev users"
     }
 
-    fn run<'a>(&'a self, tx: &'a Transaction<'_>) -> SeedFuture<'a> {
+    fn run<'a>(&'a self, tx: &'a SeedTx<'_>) -> SeedFuture<'a> {
         Box::pin(async move {
             for (email, name, role) in DEV_USERS {
                 User::insert_or_ignore(

@@ -115,7 +115,7 @@ async fn constraint_violations_are_typed() {
     assert_eq!(v.kind, ConstraintKind::Exclusion);
     assert_eq!(v.constraint.as_deref(), Some("bookings_no_overlap"));
     // The source error is kept.
-    assert!(v.source_error().as_db_error().is_some());
+    assert!(v.source_error().and_then(|e| e.as_db_error()).is_some());
 }
 
 #[tokio::test]

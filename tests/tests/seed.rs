@@ -3,8 +3,8 @@
 mod common;
 
 use common::models::{DevSeed, NewUser, Role, User, DEV_USERS};
-use skelly_db::seed::{Seed, SeedFuture, Seeder};
-use skelly_db::{Error, Executor, Pool, Transaction};
+use skelly_db::seed::{Seed, SeedFuture, SeedTx, Seeder};
+use skelly_db::{Error, Executor, Pool};
 
 async fn snapshot(pool: &Pool) -> Vec<String> {
     pool.query(
@@ -38,7 +38,7 @@ impl Seed for Upserts {
         "upserts"
     }
 
-    fn run<'a>(&'a self, tx: &'a Transaction<'_>) -> SeedFuture<'a> {
+    fn run<'a>(&'a self, tx: &'a SeedTx<'_>) -> SeedFuture<'a> {
         Box::pin(async move {
             User::upsert(
                 tx,
@@ -63,7 +63,7 @@ impl Seed for Fails {
         "broken"
     }
 
-    fn run<'a>(&'a self, tx: &'a Transaction<'_>) -> SeedFuture<'a> {
+    fn run<'a>(&'a self, tx: &'a SeedTx<'_>) -> SeedFuture<'a> {
         Box::pin(async move {
             tx.execute("INSERT INTO \"user\".users (email, display_name, role) VALUES ('x@y', 'X', 'owner')", &[])
                 .await?;

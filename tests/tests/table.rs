@@ -364,8 +364,21 @@ fn metadata_describes_the_table() {
         ]
     );
     let id = &User::COLUMNS[0];
-    assert!(id.primary_key);
+    assert_eq!(id.role, skelly_db::ColumnRole::PrimaryKey);
     assert_eq!(id.default, Some("gen_random_uuid()"));
+    // The derive decides which columns the insert and patch structs carry.
+    let inserted: Vec<&str> = User::COLUMNS
+        .iter()
+        .filter(|c| c.inserted)
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(inserted, ["email", "display_name", "role", "bio"]);
+    let patched: Vec<&str> = User::COLUMNS
+        .iter()
+        .filter(|c| c.patched)
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(patched, inserted);
     assert_eq!(
         User::COLUMNS[3].check,
         Some(&["admin", "member", "read-only"][..])

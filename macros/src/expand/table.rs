@@ -55,7 +55,7 @@ fn expand(cont: &Container) -> TokenStream {
         let doc = format!("The `{}` column.", f.column);
         quote! {
             #[doc = #doc]
-            #field_vis const #constant: #krate::Column<#ident, #ty> = #krate::Column::new(#i);
+            #field_vis const #constant: #krate::Column<#ident, #ty> = #p::column_at(#i);
         }
     });
 
@@ -88,7 +88,13 @@ fn expand(cont: &Container) -> TokenStream {
 
                 fn statements() -> &'static #p::Statements {
                     static __STATEMENTS: #p::OnceLock<#p::Statements> = #p::OnceLock::new();
-                    __STATEMENTS.get_or_init(#p::Statements::new::<#ident>)
+                    __STATEMENTS.get_or_init(|| {
+                        #p::Statements::new(
+                            <Self as #krate::Table>::SCHEMA,
+                            <Self as #krate::Table>::NAME,
+                            <Self as #krate::Table>::COLUMNS,
+                        )
+                    })
                 }
             }
 
@@ -111,8 +117,6 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
     };
     let ty = f.ty;
     let name = &f.column;
-    let field = f.ident.to_string();
-    let field = field.trim_start_matches("r#");
     let (sql_type, nullable, check) = match f.attrs.sql_type.get() {
         Some(lit) => {
             let nullable = f.option_inner.is_some();
@@ -129,7 +133,8 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
             quote_spanned!(ty.span()=> <#ty as #p::SqlType>::CHECK),
         ),
     };
-    let primary_key = f.role == Role::PrimaryKey;
+    let inserted = f.inserted();
+    let patched = f.patched();
     let unique = f.attrs.unique.get().is_some();
     let index = f.attrs.index.get().is_some();
     let default = match &f.default {
@@ -151,16 +156,16 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
     quote! {
         #p::ColumnDef {
             name: #name,
-            field: #field,
             sql_type: #sql_type,
             nullable: #nullable,
-            primary_key: #primary_key,
             unique: #unique,
             index: #index,
             default: #default,
             check: #check,
             references: #references,
             role: #p::ColumnRole::#role,
+            inserted: #inserted,
+            patched: #patched,
         }
     }
 }

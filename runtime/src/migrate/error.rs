@@ -75,6 +75,15 @@ pub enum MigrationError {
         #[source]
         source: Box<crate::Error>,
     },
+    /// The history table exists but does not have the columns skelly-db records (`id text`,
+    /// `checksum text`, `applied_at timestamptz`, `execution_ms bigint`).
+    #[error("history table {table} is not a skelly-db history table ({reason}); it needs the columns id text, checksum text, applied_at timestamptz, execution_ms bigint; name another with Migrator::history_table")]
+    HistoryTable {
+        /// The qualified table name.
+        table: String,
+        /// Which column is missing or of another type.
+        reason: String,
+    },
     /// `up_to` named a migration that is not in the set.
     #[error("no migration named `{target}` in the set")]
     UnknownTarget {

@@ -13,12 +13,12 @@
 //! ```
 
 mod error;
+mod history;
+mod plan;
 mod runner;
 mod source;
 
 pub use error::MigrationError;
-#[cfg(feature = "testing")]
-pub(crate) use runner::try_advisory_lock;
 pub use runner::{Applied, Direction, MigrationState, MigrationStatus, Migrator};
 pub use skelly_db_migrate_format::{ParsedMigration, Section};
 pub use source::Migration;

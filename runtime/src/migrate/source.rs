@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
-use skelly_db_migrate_format::{compare_ids, ParsedMigration};
+use skelly_db_migrate_format::{check_file, compare_ids, LoadError, ParsedMigration};
 
 use super::MigrationError;
 
@@ -16,18 +16,7 @@ pub struct Migration {
 impl Migration {
     /// Parses and checks one file of a set: the format, and a Down marker.
     pub fn new(id: &str, source: &str) -> Result<Migration, MigrationError> {
-        let parsed = skelly_db_migrate_format::parse_migration(source).map_err(|e| {
-            MigrationError::Parse {
-                file: Some(id.to_string()),
-                line: e.line,
-                message: e.message,
-            }
-        })?;
-        if !parsed.down.present {
-            return Err(MigrationError::MissingDown {
-                file: id.to_string(),
-            });
-        }
+        let parsed = check_file(id, source).map_err(MigrationError::from)?;
         Ok(Migration {
             id: id.to_string(),
             checksum: checksum(source),
@@ -74,36 +63,32 @@ pub(crate) fn into_ordered(mut set: Vec<Migration>) -> Result<Vec<Migration>, Mi
     Ok(set)
 }
 
-/// Reads every top-level `.sql` file of a directory.
+/// Reads and checks every top-level `.sql` file of a directory.
 pub(crate) fn read_dir(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| MigrationError::Io { path, source }
-    };
-    let mut set = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-        let entry = entry.map_err(io(dir))?;
-        let path = entry.path();
-        let is_file = entry.file_type().map_err(io(&path))?.is_file()
-            || std::fs::metadata(&path)
-                .map(|m| m.is_file())
-                .unwrap_or(false);
-        if !is_file || path.extension().and_then(|e| e.to_str()) != Some("sql") {
-            continue;
-        }
-        let name = entry.file_name();
-        let Some(id) = name.to_str() else {
-            return Err(MigrationError::NotUtf8 {
-                file: path.display().to_string(),
-            });
-        };
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
-        let source = String::from_utf8(bytes).map_err(|_| MigrationError::NotUtf8 {
-            file: id.to_string(),
-        })?;
-        set.push(Migration::new(id, &source)?);
-    }
+    let set = skelly_db_migrate_format::read_dir(dir)?
+        .into_iter()
+        .map(|file| Migration::new(&file.name, &file.source))
+        .collect::<Result<Vec<_>, _>>()?;
     into_ordered(set)
+}
+
+impl From<LoadError> for MigrationError {
+    fn from(e: LoadError) -> MigrationError {
+        match e {
+            LoadError::Io { path, source } => MigrationError::Io { path, source },
+            LoadError::NotUtf8 { file } => MigrationError::NotUtf8 { file },
+            LoadError::Parse {
+                file,
+                line,
+                message,
+            } => MigrationError::Parse {
+                file: Some(file),
+                line,
+                message,
+            },
+            LoadError::MissingDown { file } => MigrationError::MissingDown { file },
+        }
+    }
 }
 
 #[cfg(test)]

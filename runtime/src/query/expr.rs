@@ -82,16 +82,23 @@ impl IntoValue<Option<String>> for Option<&str> {
     }
 }
 
-impl<T: Table, V> Column<T, V> {
-    /// The column at `index` of `T::COLUMNS`; called by the derive.
-    #[doc(hidden)]
-    pub const fn new(index: usize) -> Column<T, V> {
+impl<T, V> Column<T, V> {
+    /// The column at `index` of `T::COLUMNS`. Only the derive makes columns (through
+    /// `__private`), so the index is always in range.
+    pub(crate) const fn new(index: usize) -> Column<T, V> {
         Column {
             index,
             _marker: PhantomData,
         }
     }
 
+    /// The column's position in `T::COLUMNS`.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+}
+
+impl<T: Table, V> Column<T, V> {
     /// The column's metadata.
     pub fn def(&self) -> &'static ColumnDef {
         &T::COLUMNS[self.index]

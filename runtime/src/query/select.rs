@@ -2,11 +2,11 @@ use std::marker::PhantomData;
 
 use futures_util::{Stream, StreamExt};
 
-use super::expr::{Node, Order};
-use super::{not_found, push_set_clause, Expr};
+use super::expr::{Expr, Node, Order};
+use crate::crud::{affected, rows, scalar, Op};
 use crate::error::Result;
 use crate::executor::{Executor, Param};
-use crate::sql::{push_ident, push_placeholder, quote_ident};
+use crate::sql::{push_ident, push_placeholder};
 use crate::table::{Patch, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,9 +128,9 @@ impl<T: Table> Select<T> {
 
     /// The WHERE clause (with the soft-delete scope), appended to `sql`.
     fn render_where<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
-        let scope = T::soft_delete_column().and_then(|c| match self.scope {
-            Scope::Live => Some((c.name, " IS NULL")),
-            Scope::OnlyDeleted => Some((c.name, " IS NOT NULL")),
+        let scope = T::statements().soft_delete.and_then(|c| match self.scope {
+            Scope::Live => Some((c, " IS NULL")),
+            Scope::OnlyDeleted => Some((c, " IS NOT NULL")),
             Scope::WithDeleted => None,
         });
         if self.filter.is_none() && scope.is_none() {
@@ -192,7 +192,12 @@ impl<T: Table> Select<T> {
     /// `query()` then map on 10,000 rows (bench/README.md).
     pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<T>> {
         let (sql, params) = self.render_select();
-        let mut rows = db.query_stream(&sql, &params).await?;
+        let session = db.session().await?;
+        #[cfg(feature = "testing")]
+        if let Some(mock) = session.as_mock() {
+            return mock.rows::<T>(Op::Select, &sql, &params);
+        }
+        let mut rows = session.query_stream(&sql, &params).await?;
         // With a LIMIT, the result size is bounded: allocate once instead of growing.
         let hint = self.limit.map_or(0, |n| n.clamp(0, 16_384) as usize);
         let mut out = Vec::with_capacity(hint);
@@ -208,14 +213,18 @@ impl<T: Table> Select<T> {
 
     /// The first matching row, or [`crate::Error::NotFound`].
     pub async fn fetch_one(&self, db: &impl Executor) -> Result<T> {
-        self.fetch_optional(db).await?.ok_or_else(not_found::<T>)
+        self.fetch_optional(db)
+            .await?
+            .ok_or_else(|| T::statements().not_found())
     }
 
     /// The first matching row, if any.
     pub async fn fetch_optional(&self, db: &impl Executor) -> Result<Option<T>> {
         let (sql, params) = self.render_select();
-        let rows = db.query(&sql, &params).await?;
-        rows.first().map(T::from_row).transpose()
+        Ok(rows::<T>(db, Op::Select, &sql, &params)
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// The number of matching rows (ordering, limit and offset apply as a subquery when set).
@@ -229,7 +238,7 @@ impl<T: Table> Select<T> {
             self.render_where(&mut sql, &mut params);
             (sql, params)
         };
-        Ok(db.query_one(&sql, &params).await?.get(0))
+        scalar::<T, i64>(db, Op::Count, &sql, &params).await
     }
 
     /// Whether any row matches.
@@ -239,7 +248,7 @@ impl<T: Table> Select<T> {
         self.render_where(&mut sql, &mut params);
         self.render_tail(&mut sql, &mut params);
         sql.push(')');
-        Ok(db.query_one(&sql, &params).await?.get(0))
+        scalar::<T, bool>(db, Op::Exists, &sql, &params).await
     }
 
     /// The matching rows as a stream, decoded as they arrive (for large results).
@@ -248,8 +257,19 @@ impl<T: Table> Select<T> {
         db: &'e E,
     ) -> Result<impl Stream<Item = Result<T>> + Send + 'e> {
         let (sql, params) = self.render_select();
-        let rows = db.query_stream(&sql, &params).await?;
-        Ok(rows.map(|row| row.and_then(|r| T::from_row(&r))))
+        let session = db.session().await?;
+        #[cfg(feature = "testing")]
+        if let Some(mock) = session.as_mock() {
+            let scripted = mock.rows::<T>(Op::Select, &sql, &params)?;
+            return Ok(futures_util::future::Either::Left(
+                futures_util::stream::iter(scripted.into_iter().map(Ok)),
+            ));
+        }
+        let rows = session.query_stream(&sql, &params).await?;
+        let decoded = rows.map(|row| row.and_then(|r| T::from_row(&r)));
+        #[cfg(feature = "testing")]
+        let decoded = futures_util::future::Either::Right(decoded);
+        Ok(decoded)
     }
 
     /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to every matching row;
@@ -258,45 +278,37 @@ impl<T: Table> Select<T> {
         let mut sets = Vec::new();
         patch.bind(&mut sets);
         let mut params: Vec<Param<'_>> = Vec::new();
-        let mut sql = format!("UPDATE {} SET ", T::statements().table);
+        let statements = T::statements();
+        let mut sql = format!("UPDATE {} SET ", statements.table);
         // The filter's placeholders come first, then the SET values.
         let mut where_sql = String::new();
         self.render_where(&mut where_sql, &mut params);
-        push_set_clause::<T>(&mut sql, &sets, &mut params);
+        statements.push_set_clause(&mut sql, &sets, &mut params);
         sql.push_str(&where_sql);
-        db.execute(&sql, &params).await
+        affected::<T>(db, Op::UpdateWhere, &sql, &params).await
     }
 
     /// Deletes every matching row (soft on soft-delete tables: sets `deleted_at` on live rows);
     /// returns how many rows were deleted. Ordering, limit and offset do not apply.
     pub async fn delete(&self, db: &impl Executor) -> Result<u64> {
         let statements = T::statements();
-        let mut params: Vec<Param<'_>> = Vec::new();
-        let mut where_sql = String::new();
-        let sql = match T::soft_delete_column() {
-            Some(c) => {
-                // Only live rows can be soft-deleted: asking for deleted ones only finds none.
-                if self.scope == Scope::OnlyDeleted {
-                    return Ok(0);
-                }
-                let live = Select {
+        let soft_head = statements.soft_delete_head();
+        let live;
+        let scoped = match soft_head {
+            // Only live rows can be soft-deleted: asking for deleted ones only finds none.
+            Some(_) if self.scope == Scope::OnlyDeleted => return Ok(0),
+            Some(_) => {
+                live = Select {
                     scope: Scope::Live,
                     ..self.clone()
                 };
-                live.render_where(&mut where_sql, &mut params);
-                let sql = format!(
-                    "UPDATE {} SET {} = now(){}{where_sql}",
-                    statements.table,
-                    quote_ident(c.name),
-                    statements.touch
-                );
-                return db.execute(&sql, &params).await;
+                &live
             }
-            None => {
-                self.render_where(&mut where_sql, &mut params);
-                format!("DELETE FROM {}{where_sql}", statements.table)
-            }
+            None => self,
         };
-        db.execute(&sql, &params).await
+        let mut sql = soft_head.unwrap_or_else(|| format!("DELETE FROM {}", statements.table));
+        let mut params: Vec<Param<'_>> = Vec::new();
+        scoped.render_where(&mut sql, &mut params);
+        affected::<T>(db, Op::DeleteWhere, &sql, &params).await
     }
 }

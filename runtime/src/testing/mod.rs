@@ -21,15 +21,18 @@
 //! `SKELLY_KEEP_TEST_DB=1` (or call [`TestDbBuilder::keep`]) to keep the databases for
 //! debugging; their names are printed.
 
+mod mock;
 mod server;
 
+pub use crate::crud::Op;
+pub use mock::{Call, Expect, MockDb};
 pub use server::{TempServer, TempServerBuilder};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
-use crate::executor::{Executor, Session};
+use crate::executor::{Executor, Sealed, Session};
 use crate::migrate::Migrator;
 use crate::pool::{DetachedConnection, Pool, PoolConfig};
 use crate::sql::quote_ident;
@@ -198,7 +201,7 @@ async fn template_for(
 ) -> Result<String> {
     let name = format!("skelly_tpl_{}", &migrator.fingerprint()[..24]);
     let waited = std::time::Duration::from_secs(300);
-    if !crate::migrate::try_advisory_lock(admin.client(), TEMPLATE_LOCK_KEY, waited).await? {
+    if !crate::advisory_lock::lock(admin.client(), TEMPLATE_LOCK_KEY, waited).await? {
         return Err(Error::Config(format!(
             "another test process has been building template database {name} for more than \
              {waited:?}"
@@ -247,9 +250,7 @@ async fn template_for(
             .await
     }
     .await;
-    admin
-        .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK_KEY])
-        .await?;
+    crate::advisory_lock::unlock(admin.client(), TEMPLATE_LOCK_KEY).await?;
     built.map(|()| name)
 }
 
@@ -293,13 +294,13 @@ impl RollbackTransaction {
     }
 }
 
-impl Executor for RollbackTransaction {
+impl Sealed for RollbackTransaction {
     async fn session(&self) -> Result<Session<'_>> {
-        Ok(Session::Borrowed {
-            client: self.conn.client(),
-            cache: Some(&self.conn.inner.statement_cache),
-            in_transaction: true,
-        })
+        Ok(Session::borrowed(
+            self.conn.client(),
+            Some(&self.conn.inner.statement_cache),
+            true,
+        ))
     }
 }
 

@@ -1,0 +1,130 @@
+//! Every write by the typed functions: inserts (one, many, or-ignore, upsert), update by key,
+//! and delete / restore / hard delete by key. Each statement's text comes from the table's
+//! [`Statements`](crate::table::Statements), built once.
+
+use tokio_postgres::types::ToSql;
+
+use super::{affected, row, rows, Op};
+use crate::error::Result;
+use crate::executor::{Executor, Param};
+use crate::query::Column;
+use crate::table::{Insert, Patch, Table};
+
+/// PostgreSQL's limit on bind parameters in one statement.
+const MAX_PARAMS: usize = 65_535;
+
+/// Inserts one row; the database fills in the id and the timestamps.
+pub async fn insert<T: Table>(db: &impl Executor, new: &T::New) -> Result<T> {
+    let statements = T::statements();
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
+    new.bind(&mut params);
+    row::<T>(db, Op::Insert, &statements.insert, &params)
+        .await?
+        .ok_or_else(|| statements.not_found())
+}
+
+/// Inserts many rows with one statement per batch (UNNEST of one array per column).
+pub async fn insert_many<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> Result<Vec<T>> {
+    match new_rows {
+        [] => return Ok(Vec::new()),
+        // One row: the plain INSERT is cheaper than UNNEST of one-element arrays.
+        [new] => return Ok(vec![insert::<T>(db, new).await?]),
+        _ => {}
+    }
+    let statements = T::statements();
+    let Some(sql) = &statements.insert_many else {
+        return insert_values::<T>(db, new_rows).await;
+    };
+    let mut arrays: Vec<Box<dyn ToSql + Sync + Send + '_>> =
+        Vec::with_capacity(statements.inserted);
+    T::New::bind_columns(new_rows, &mut arrays);
+    let params: Vec<Param<'_>> = arrays.iter().map(|a| &**a as Param<'_>).collect();
+    rows::<T>(db, Op::InsertMany, sql, &params).await
+}
+
+// Multi-row VALUES, chunked under PostgreSQL's parameter limit.
+async fn insert_values<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> Result<Vec<T>> {
+    let statements = T::statements();
+    let mut out = Vec::with_capacity(new_rows.len());
+    if statements.inserted == 0 {
+        for new in new_rows {
+            out.push(insert::<T>(db, new).await?);
+        }
+        return Ok(out);
+    }
+    for chunk in new_rows.chunks(MAX_PARAMS / statements.inserted) {
+        let sql = statements.insert_values(chunk.len());
+        let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * statements.inserted);
+        for new in chunk {
+            new.bind(&mut params);
+        }
+        out.extend(rows::<T>(db, Op::InsertMany, &sql, &params).await?);
+    }
+    Ok(out)
+}
+
+/// Inserts the row unless it conflicts with a unique constraint or index (`ON CONFLICT DO
+/// NOTHING`); returns the new row, or `None` when it existed already.
+pub async fn insert_or_ignore<T: Table>(db: &impl Executor, new: &T::New) -> Result<Option<T>> {
+    let statements = T::statements();
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
+    new.bind(&mut params);
+    row::<T>(
+        db,
+        Op::InsertOrIgnore,
+        &statements.insert_or_ignore,
+        &params,
+    )
+    .await
+}
+
+/// Inserts the row, or, when a live row has the same value in the unique column `key`,
+/// updates that row's inserted columns (and `updated_at`) to the new values. Returns the row.
+pub async fn upsert<T: Table, V>(db: &impl Executor, new: &T::New, key: Column<T, V>) -> Result<T> {
+    let statements = T::statements();
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
+    new.bind(&mut params);
+    row::<T>(db, Op::Upsert, statements.upsert(key.index()), &params)
+        .await?
+        .ok_or_else(|| statements.not_found())
+}
+
+/// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key`.
+pub async fn update<T: Table>(db: &impl Executor, key: Param<'_>, patch: &T::Patch) -> Result<T> {
+    let statements = T::statements();
+    let by_key = statements.key()?;
+    let mut sets = Vec::with_capacity(T::COLUMNS.len());
+    patch.bind(&mut sets);
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + 1);
+    params.push(key);
+    let mut sql = String::with_capacity(statements.table.len() + by_key.update_tail.len() + 96);
+    sql.push_str("UPDATE ");
+    sql.push_str(&statements.table);
+    sql.push_str(" SET ");
+    statements.push_set_clause(&mut sql, &sets, &mut params);
+    sql.push_str(&by_key.update_tail);
+    row::<T>(db, Op::Update, &sql, &params)
+        .await?
+        .ok_or_else(|| statements.not_found())
+}
+
+/// Soft-deletes the live row `key` (sets `deleted_at` once), or deletes it where the table has
+/// no soft-delete column. False when there was no such live row.
+pub async fn delete<T: Table>(db: &impl Executor, key: Param<'_>) -> Result<bool> {
+    let sql = &T::statements().key()?.delete;
+    Ok(affected::<T>(db, Op::Delete, sql, &[key]).await? > 0)
+}
+
+/// Clears `deleted_at` of the soft-deleted row `key`. False when there was no such row.
+pub async fn restore<T: Table>(db: &impl Executor, key: Param<'_>) -> Result<bool> {
+    let Some(sql) = &T::statements().key()?.restore else {
+        return Ok(false);
+    };
+    Ok(affected::<T>(db, Op::Restore, sql, &[key]).await? > 0)
+}
+
+/// Removes the row `key` for good, soft-deleted or not. False when there was no such row.
+pub async fn hard_delete<T: Table>(db: &impl Executor, key: Param<'_>) -> Result<bool> {
+    let sql = &T::statements().key()?.hard_delete;
+    Ok(affected::<T>(db, Op::HardDelete, sql, &[key]).await? > 0)
+}

@@ -1,0 +1,121 @@
+//! The history table: which migrations are applied, with their checksums and timings.
+
+use tokio_postgres::{Client, Row};
+
+use super::plan::HistoryRow;
+use super::source::Migration;
+use super::MigrationError;
+use crate::error::Result;
+use crate::sql::{qualified, quote_ident};
+
+/// The history table `schema.table`.
+#[derive(Debug, Clone)]
+pub(crate) struct History {
+    schema: String,
+    table: String,
+}
+
+impl History {
+    pub(crate) fn new(schema: &str, table: &str) -> History {
+        History {
+            schema: schema.to_string(),
+            table: table.to_string(),
+        }
+    }
+
+    pub(crate) fn qualified(&self) -> String {
+        qualified(&self.schema, &self.table)
+    }
+
+    /// Creates the table (and its schema) if missing.
+    pub(crate) async fn create(&self, client: &Client) -> Result<()> {
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema};
+                 CREATE TABLE IF NOT EXISTS {table} (
+                     id text PRIMARY KEY,
+                     checksum text NOT NULL,
+                     applied_at timestamptz NOT NULL DEFAULT now(),
+                     execution_ms bigint NOT NULL
+                 )",
+                schema = quote_ident(&self.schema),
+                table = self.qualified()
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Every row; none when the table does not exist. A table of this name with other
+    /// columns or column types is an error naming the table and the column.
+    pub(crate) async fn read(&self, client: &Client) -> Result<Vec<HistoryRow>> {
+        let table = self.qualified();
+        let exists: bool = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+            .await?
+            .try_get(0)?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let rows = client
+            .query(
+                &format!("SELECT id, checksum, applied_at, execution_ms FROM {table}"),
+                &[],
+            )
+            .await
+            .map_err(|e| self.wrong_table(&e.to_string()))?;
+        rows.iter().map(|row| self.decode(row)).collect()
+    }
+
+    fn decode(&self, row: &Row) -> Result<HistoryRow> {
+        let column = |name: &str, e: tokio_postgres::Error| {
+            self.wrong_table(&format!(
+                "column `{name}`: {}",
+                std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string())
+            ))
+        };
+        Ok(HistoryRow {
+            id: row.try_get(0).map_err(|e| column("id", e))?,
+            checksum: row.try_get(1).map_err(|e| column("checksum", e))?,
+            applied_at: row.try_get(2).map_err(|e| column("applied_at", e))?,
+            execution_ms: row.try_get(3).map_err(|e| column("execution_ms", e))?,
+        })
+    }
+
+    fn wrong_table(&self, reason: &str) -> crate::Error {
+        MigrationError::HistoryTable {
+            table: self.qualified(),
+            reason: reason.to_string(),
+        }
+        .into()
+    }
+
+    /// Records `m` as applied.
+    pub(crate) async fn insert(
+        &self,
+        client: &Client,
+        m: &Migration,
+        elapsed_ms: i64,
+    ) -> Result<()> {
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO {} (id, checksum, execution_ms) VALUES ($1, $2, $3)",
+                    self.qualified()
+                ),
+                &[&m.id(), &m.checksum(), &elapsed_ms],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Records `m` as reverted.
+    pub(crate) async fn remove(&self, client: &Client, m: &Migration) -> Result<()> {
+        client
+            .execute(
+                &format!("DELETE FROM {} WHERE id = $1", self.qualified()),
+                &[&m.id()],
+            )
+            .await?;
+        Ok(())
+    }
+}

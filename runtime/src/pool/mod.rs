@@ -1,0 +1,135 @@
+//! The connection pool: deadpool-postgres over tokio-postgres, with finite timeouts.
+
+mod config;
+mod connection;
+
+pub use config::{PoolConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_WAIT_TIMEOUT};
+pub use connection::{Connection, DetachedConnection, Transaction};
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::error::Result;
+use crate::executor::{Sealed, Session};
+
+/// A pool of PostgreSQL connections; cheap to clone, one per process.
+///
+/// Each connection caches its prepared statements, so a repeated statement costs one round
+/// trip. A connection the server closed (restart, `pg_terminate_backend`) is discarded when it
+/// comes back, and the pool opens a fresh one.
+///
+/// ```no_run
+/// # async fn run() -> skelly_db::Result<()> {
+/// use skelly_db::{Executor, Pool};
+///
+/// let pool = Pool::from_env()?;
+/// let row = pool.query_opt("SELECT 1 + 1", &[]).await?.expect("one row");
+/// assert_eq!(row.get::<_, i32>(0), 2);
+/// pool.close().await;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    pub(crate) inner: deadpool_postgres::Pool,
+    pub(crate) config: std::sync::Arc<PoolConfig>,
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("config", &self.config)
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+/// Connection counts of a [`Pool`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// The most connections the pool may hold.
+    pub max_size: usize,
+    /// Connections currently open (idle and in use).
+    pub size: usize,
+    /// Open connections that are idle.
+    pub available: usize,
+    /// Tasks waiting for a connection.
+    pub waiting: usize,
+}
+
+/// The result of [`Pool::health`].
+#[derive(Debug, Clone, Copy)]
+pub struct Health {
+    /// Checkout plus one `SELECT 1` round trip.
+    pub latency: Duration,
+    /// The pool's counts right after the check.
+    pub status: PoolStatus,
+}
+
+impl Pool {
+    /// A pool configured from the environment; see [`PoolConfig::from_env`].
+    pub fn from_env() -> Result<Pool> {
+        PoolConfig::from_env()?.build()
+    }
+
+    /// A pool with default settings for the server at `url`.
+    pub fn connect(url: &str) -> Result<Pool> {
+        PoolConfig::new(url)?.build()
+    }
+
+    /// The configuration this pool was built from.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// Checks out a connection, waiting at most the wait timeout.
+    pub async fn get(&self) -> Result<Connection> {
+        Ok(Connection {
+            inner: self.inner.get().await?,
+        })
+    }
+
+    /// Connection counts: size, available, waiting.
+    pub fn status(&self) -> PoolStatus {
+        let s = self.inner.status();
+        PoolStatus {
+            max_size: s.max_size,
+            size: s.size,
+            available: s.available,
+            waiting: s.waiting,
+        }
+    }
+
+    /// Checks out a connection and runs `SELECT 1`, returning the round-trip latency and the
+    /// pool counts. When the server is down this fails within the connect timeout.
+    pub async fn health(&self) -> Result<Health> {
+        let start = Instant::now();
+        let conn = self.get().await?;
+        conn.inner.simple_query("SELECT 1").await?;
+        let latency = start.elapsed();
+        drop(conn);
+        Ok(Health {
+            latency,
+            status: self.status(),
+        })
+    }
+
+    /// Stops new checkouts (they fail with [`Error::Connection`]), closes idle connections,
+    /// and waits until every checked-out connection has come back and been closed.
+    pub async fn close(&self) {
+        self.inner.close();
+        while self.inner.status().size > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Whether [`Pool::close`] has been called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}
+
+impl Sealed for Pool {
+    async fn session(&self) -> Result<Session<'_>> {
+        Ok(Session::pooled(self.inner.get().await?))
+    }
+}

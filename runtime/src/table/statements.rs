@@ -1,0 +1,289 @@
+//! The statements of one table, built once from its metadata by non-generic code (the derive
+//! keeps them in a static), so that no SQL text is built per call for the fixed operations and
+//! no per-table copy of this code is compiled.
+
+use std::sync::OnceLock;
+
+use super::{ColumnDef, ColumnRole};
+use crate::error::Error;
+use crate::executor::Param;
+use crate::sql::{push_ident, push_placeholder, qualified, quote_ident};
+
+/// The statements of a table. Not part of the public API: generated code names it through
+/// `__private`, and only this crate reads it.
+#[derive(Debug)]
+pub struct Statements {
+    columns_def: &'static [ColumnDef],
+    /// `"schema"."table"`.
+    pub(crate) table: String,
+    /// Every column, quoted, in field order: what SELECT and RETURNING list.
+    pub(crate) columns: String,
+    /// The soft-delete column's name.
+    pub(crate) soft_delete: Option<&'static str>,
+    /// `"updated_at" = now()` on tables with an updated_at column.
+    touch: Option<String>,
+    /// How many parameters one inserted row binds.
+    pub(crate) inserted: usize,
+    /// `INSERT INTO t (...) VALUES ($1, ..., now()) RETURNING ...`.
+    pub(crate) insert: String,
+    /// The same, `ON CONFLICT DO NOTHING`.
+    pub(crate) insert_or_ignore: String,
+    /// `INSERT INTO t (...) VALUES ` for multi-row VALUES.
+    insert_prefix: String,
+    stamps: usize,
+    /// `INSERT ... SELECT ... FROM UNNEST($1::t[], ...) RETURNING ...`; `None` where a column is
+    /// an array (UNNEST would flatten it) or nothing is inserted.
+    pub(crate) insert_many: Option<String>,
+    /// The statements by primary key; `None` for a table without one.
+    pub(crate) key: Option<KeyStatements>,
+    upserts: Box<[OnceLock<String>]>,
+}
+
+/// The statements that address one row by primary key.
+#[derive(Debug)]
+pub(crate) struct KeyStatements {
+    pub(crate) pk: &'static str,
+    /// Live row by key.
+    pub(crate) find: String,
+    /// Any row by key, soft-deleted or not.
+    pub(crate) find_any: String,
+    /// Soft delete on soft-delete tables, else a hard delete.
+    pub(crate) delete: String,
+    pub(crate) restore: Option<String>,
+    pub(crate) hard_delete: String,
+    /// ` WHERE "id" = $1 [AND live] RETURNING ...`: the end of an update by key.
+    pub(crate) update_tail: String,
+}
+
+impl Statements {
+    /// Builds every fixed statement of the table `schema.name` with these columns.
+    pub fn new(schema: &str, name: &str, columns_def: &'static [ColumnDef]) -> Statements {
+        let table = qualified(schema, name);
+        let columns = join(columns_def.iter().map(|c| quote_ident(c.name)));
+        let soft_delete = find_role(columns_def, ColumnRole::DeletedAt).map(|c| c.name);
+        let live_filter = soft_delete.map(|s| format!("{} IS NULL", quote_ident(s)));
+        let touch = find_role(columns_def, ColumnRole::UpdatedAt)
+            .map(|c| format!("{} = now()", quote_ident(c.name)));
+
+        let inserted: Vec<&ColumnDef> = columns_def.iter().filter(|c| c.inserted).collect();
+        let stamped: Vec<&ColumnDef> = columns_def
+            .iter()
+            .filter(|c| matches!(c.role, ColumnRole::CreatedAt | ColumnRole::UpdatedAt))
+            .collect();
+        let names = join(inserted.iter().chain(&stamped).map(|c| quote_ident(c.name)));
+        let values = join(
+            (1..=inserted.len())
+                .map(|i| format!("${i}"))
+                .chain(stamped.iter().map(|_| "now()".to_string())),
+        );
+        let (insert_row, insert_prefix) = if names.is_empty() {
+            (format!("INSERT INTO {table} DEFAULT VALUES"), String::new())
+        } else {
+            let prefix = format!("INSERT INTO {table} ({names}) VALUES ");
+            (format!("{prefix}({values})"), prefix)
+        };
+        let insert = format!("{insert_row} RETURNING {columns}");
+        let insert_or_ignore = format!("{insert_row} ON CONFLICT DO NOTHING RETURNING {columns}");
+        // UNNEST flattens arrays of arrays, so tables with array columns insert batches as
+        // multi-row VALUES instead.
+        let insert_many = (!inserted.is_empty()
+            && inserted.iter().all(|c| !c.sql_type.ends_with("[]")))
+        .then(|| {
+            let arrays = join(
+                inserted
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("${}::{}[]", i + 1, c.sql_type)),
+            );
+            let stamps: String = stamped.iter().map(|_| ", now()").collect();
+            format!(
+                "INSERT INTO {table} ({names}) SELECT u.*{stamps} FROM UNNEST({arrays}) AS u \
+                 RETURNING {columns}"
+            )
+        });
+        let key = find_role(columns_def, ColumnRole::PrimaryKey).map(|pk| {
+            let pk_ident = quote_ident(pk.name);
+            let and_live = live_filter
+                .as_ref()
+                .map(|f| format!(" AND {f}"))
+                .unwrap_or_default();
+            let touch = touch.as_ref().map(|t| format!(", {t}")).unwrap_or_default();
+            let hard_delete = format!("DELETE FROM {table} WHERE {pk_ident} = $1");
+            let (delete, restore) = match soft_delete.map(quote_ident) {
+                Some(s) => (
+                    format!(
+                        "UPDATE {table} SET {s} = now(){touch} WHERE {pk_ident} = $1 AND {s} IS NULL"
+                    ),
+                    Some(format!(
+                        "UPDATE {table} SET {s} = NULL{touch} WHERE {pk_ident} = $1 AND {s} IS NOT NULL"
+                    )),
+                ),
+                None => (hard_delete.clone(), None),
+            };
+            KeyStatements {
+                pk: pk.name,
+                find: format!("SELECT {columns} FROM {table} WHERE {pk_ident} = $1{and_live}"),
+                find_any: format!("SELECT {columns} FROM {table} WHERE {pk_ident} = $1"),
+                delete,
+                restore,
+                hard_delete,
+                update_tail: format!(" WHERE {pk_ident} = $1{and_live} RETURNING {columns}"),
+            }
+        });
+        Statements {
+            columns_def,
+            table,
+            columns,
+            soft_delete,
+            touch,
+            inserted: inserted.len(),
+            insert,
+            insert_or_ignore,
+            insert_prefix,
+            stamps: stamped.len(),
+            insert_many,
+            key,
+            upserts: columns_def.iter().map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// `Error::NotFound` naming this table.
+    pub(crate) fn not_found(&self) -> Error {
+        Error::NotFound {
+            table: self.table.clone(),
+        }
+    }
+
+    /// The statements by key, or an error for a table without a primary key.
+    pub(crate) fn key(&self) -> Result<&KeyStatements, Error> {
+        self.key.as_ref().ok_or_else(|| {
+            Error::Config(format!(
+                "{} has no primary key; mark one field `#[table(primary_key)]`",
+                self.table
+            ))
+        })
+    }
+
+    /// Appends `"a" = $2, "b" = $3, "updated_at" = now()`, pushing the values onto `params`.
+    pub(crate) fn push_set_clause<'a>(
+        &self,
+        sql: &mut String,
+        sets: &[(usize, Param<'a>)],
+        params: &mut Vec<Param<'a>>,
+    ) {
+        for (i, (index, value)) in sets.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            params.push(*value);
+            // The Patch impl pushes indexes of COLUMNS; a wrong one names no column here and
+            // fails at the server instead of panicking.
+            let name = self.columns_def.get(*index).map_or("", |c| c.name);
+            push_ident(sql, name);
+            sql.push_str(" = ");
+            push_placeholder(sql, params.len());
+        }
+        match (&self.touch, sets.is_empty()) {
+            (Some(touch), true) => sql.push_str(touch),
+            (Some(touch), false) => {
+                sql.push_str(", ");
+                sql.push_str(touch);
+            }
+            (None, false) => {}
+            // Nothing to change and no updated_at: a no-op assignment keeps the statement valid.
+            (None, true) => {
+                let column = self
+                    .key
+                    .as_ref()
+                    .map(|k| k.pk)
+                    .or_else(|| self.columns_def.first().map(|c| c.name))
+                    .unwrap_or("");
+                push_ident(sql, column);
+                sql.push_str(" = ");
+                push_ident(sql, column);
+            }
+        }
+    }
+
+    /// The soft-delete `UPDATE` head: `UPDATE t SET "deleted_at" = now(), "updated_at" = now()`.
+    pub(crate) fn soft_delete_head(&self) -> Option<String> {
+        let column = self.soft_delete?;
+        let mut sql = format!("UPDATE {} SET {} = now()", self.table, quote_ident(column));
+        if let Some(touch) = &self.touch {
+            sql.push_str(", ");
+            sql.push_str(touch);
+        }
+        Some(sql)
+    }
+
+    /// Multi-row `INSERT ... VALUES (...), (...) RETURNING ...` for `rows` rows.
+    pub(crate) fn insert_values(&self, rows: usize) -> String {
+        let mut sql = self.insert_prefix.clone();
+        let mut n = 0;
+        for i in 0..rows {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            for j in 0..self.inserted + self.stamps {
+                if j > 0 {
+                    sql.push_str(", ");
+                }
+                if j < self.inserted {
+                    n += 1;
+                    push_placeholder(&mut sql, n);
+                } else {
+                    sql.push_str("now()");
+                }
+            }
+            sql.push(')');
+        }
+        sql.push_str(" RETURNING ");
+        sql.push_str(&self.columns);
+        sql
+    }
+
+    /// `INSERT ... ON CONFLICT (key) [WHERE live] DO UPDATE SET <inserted columns> ...
+    /// RETURNING ...` for the unique column at `key`, built on first use.
+    pub(crate) fn upsert(&self, key: usize) -> &str {
+        let Some(slot) = self.upserts.get(key) else {
+            // Columns come from the table's constants; an index past them names no column.
+            return "";
+        };
+        slot.get_or_init(|| {
+            let key_name = self.columns_def[key].name;
+            let key_ident = quote_ident(key_name);
+            let target = match self.soft_delete {
+                // The unique index is partial on soft-delete tables; the target must say so.
+                Some(deleted) => format!("({key_ident}) WHERE {} IS NULL", quote_ident(deleted)),
+                None => format!("({key_ident})"),
+            };
+            let mut sets: Vec<String> = self
+                .columns_def
+                .iter()
+                .filter(|c| c.inserted && c.name != key_name)
+                .map(|c| format!("{0} = EXCLUDED.{0}", quote_ident(c.name)))
+                .collect();
+            sets.extend(self.touch.clone());
+            let action = if sets.is_empty() {
+                // Nothing to change: a no-op update still returns the existing row.
+                format!("{key_ident} = EXCLUDED.{key_ident}")
+            } else {
+                sets.join(", ")
+            };
+            let insert_row = self
+                .insert
+                .strip_suffix(&format!(" RETURNING {}", self.columns))
+                .unwrap_or(&self.insert);
+            format!(
+                "{insert_row} ON CONFLICT {target} DO UPDATE SET {action} RETURNING {}",
+                self.columns
+            )
+        })
+    }
+}
+
+fn find_role(columns: &'static [ColumnDef], role: ColumnRole) -> Option<&'static ColumnDef> {
+    columns.iter().find(|c| c.role == role)
+}
+
+fn join(parts: impl Iterator<Item = String>) -> String {
+    parts.collect::<Vec<_>>().join(", ")
+}
