@@ -50,12 +50,12 @@ pub fn expand(input: &Input) -> syn::Result<TokenStream> {
             "cannot read migration directory `{}` (relative to the crate's Cargo.toml): {source}",
             given.display()
         )),
-        other => err(format!("invalid migration in {}: {other}", given.display())),
+        other => err(describe(&given, other)),
     })?;
     let mut entries = Vec::new();
     for file in files {
         skelly_db_migrate_format::check_file(&file.name, &file.source)
-            .map_err(|e| err(format!("invalid migration in {}: {e}", given.display())))?;
+            .map_err(|e| err(describe(&given, e)))?;
         let name = &file.name;
         let path = file.path.to_str().ok_or_else(|| {
             err(format!(
@@ -69,4 +69,25 @@ pub fn expand(input: &Input) -> syn::Result<TokenStream> {
     Ok(quote! {
         #krate::__private::embedded_migrator(&[#(#entries),*])
     })
+}
+
+// Names the file as the user wrote the directory, not the absolute path.
+fn describe(given: &std::path::Path, e: skelly_db_migrate_format::LoadError) -> String {
+    use skelly_db_migrate_format::LoadError;
+    match e {
+        LoadError::Parse {
+            file,
+            line,
+            message,
+        } => format!(
+            "invalid migration {}:{line}: {message}",
+            given.join(file).display()
+        ),
+        LoadError::MissingDown { file } => format!(
+            "migration {} has no `-- +migrate Down` section; add one (an empty Down section \
+             marks the migration irreversible)",
+            given.join(file).display()
+        ),
+        other => format!("invalid migration in {}: {other}", given.display()),
+    }
 }
