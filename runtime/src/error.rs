@@ -272,7 +272,10 @@ impl fmt::Display for ConstraintViolation {
         if let Some(c) = &self.column {
             write!(f, " column `{c}`")?;
         }
-        write!(f, ": {}", self.message())?;
+        let message = self.message();
+        if !message.is_empty() {
+            write!(f, ": {message}")?;
+        }
         if let Some(d) = &self.detail {
             write!(f, " ({d})")?;
         }
