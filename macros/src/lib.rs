@@ -8,6 +8,8 @@ mod ctxt;
 mod embed;
 mod expand;
 mod symbol;
+#[cfg(test)]
+mod tests;
 
 use proc_macro::TokenStream;
 
