@@ -3,7 +3,8 @@
 //!
 //! ```sh
 //! cargo run --release -p skelly-db-bench            # full run
-//! cargo run --release -p skelly-db-bench -- --quick # under a minute, for CI smoke
+//! cargo run --release -p skelly-db-bench -- --quick # under a minute
+//! cargo run -p skelly-db-bench -- --smoke           # each workload twice: does it run
 //! ```
 
 use std::future::Future;
@@ -250,11 +251,15 @@ async fn skelly_insert(conn: &Connection, rows: Vec<NewUser>) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> skelly_db::Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    // --smoke: every workload a couple of times, only to show that each one runs (the test).
+    let smoke = std::env::args().any(|a| a == "--smoke");
+    let quick = smoke || std::env::args().any(|a| a == "--quick");
     // --only WORD: run only the workloads whose section name contains WORD (for profiling).
     let only = std::env::args().skip_while(|a| a != "--only").nth(1);
     let wants = |section: &str| only.as_deref().is_none_or(|o| section.contains(o));
     let scale = if quick { 1 } else { 10 };
+    // Iterations of a workload: `n` in a full run, a tenth in quick mode, two for a smoke test.
+    let rounds = |n: usize| if smoke { 2 } else { n * scale / 10 };
     let db = TestDb::builder()
         .migrations(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"))
         .max_size(2)
@@ -320,7 +325,7 @@ async fn main() -> skelly_db::Result<()> {
             format!("SELECT {COLUMNS} FROM \"user\".users WHERE id = $1 AND deleted_at IS NULL");
         let find_stmt = client.prepare(&find_sql).await?;
         let m = interleave(
-            200 * scale,
+            rounds(2_000),
             |i| {
                 let conn = &conn;
                 async move {
@@ -346,9 +351,9 @@ async fn main() -> skelly_db::Result<()> {
             // 10,000-row lists vary by a few percent from round to round on a shared machine:
             // a thousand paired rounds make the ratio repeatable to about half a percent.
             let iterations = match (n, quick) {
-                (10_000, true) => 10,
+                (10_000, true) => rounds(100),
                 (10_000, false) => 1_000,
-                _ => 100 * scale,
+                _ => rounds(1_000),
             };
             let m = interleave(
                 iterations,
@@ -422,7 +427,7 @@ async fn main() -> skelly_db::Result<()> {
         );
         let update_stmt = client.prepare(&update_sql).await?;
         let m = interleave(
-            200 * scale,
+            rounds(2_000),
             |i| {
                 let conn = &conn;
                 async move {
@@ -467,7 +472,7 @@ async fn main() -> skelly_db::Result<()> {
         let filtered_stmt = client.prepare(&filtered_sql).await?;
         let now = chrono::Utc::now();
         let m = interleave(
-            200 * scale,
+            rounds(2_000),
             |_| {
                 let conn = &conn;
                 async move {
@@ -521,9 +526,9 @@ async fn main() -> skelly_db::Result<()> {
         truncate().await;
         for n in [1usize, 100, 1_000, 10_000] {
             let iterations = match n {
-                10_000 => 5 * scale,
-                1_000 => 10 * scale,
-                _ => 50 * scale,
+                10_000 => rounds(50),
+                1_000 => rounds(100),
+                _ => rounds(500),
             };
             let batch =
                 |i: usize| -> Vec<NewUser> { (0..n).map(|j| new_user(i * 100_000 + j)).collect() };

@@ -1,12 +1,12 @@
-//! Keeps the benchmark compiling and working: runs the quick mode against the real server and
-//! checks that every workload was measured. No timing is asserted.
+//! Keeps the benchmark compiling and working: runs every workload twice (`--smoke`) against
+//! the real server and checks that each was measured. No timing is asserted.
 
 use std::process::Command;
 
 #[test]
 fn quick_mode_measures_every_workload() {
     let out = Command::new(env!("CARGO_BIN_EXE_skelly-db-bench"))
-        .arg("--quick")
+        .arg("--smoke")
         .output()
         .expect("run the benchmark");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -194,34 +194,45 @@ async fn health_reports_latency_and_counts() {
 
 #[tokio::test]
 async fn close_stops_checkouts_and_waits_for_in_flight_work() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
     let db = common::empty_db().await;
     let pool = PoolConfig::from_pg_config(db.pg_config()).build().unwrap();
+    let (checked_out, is_checked_out) = tokio::sync::oneshot::channel();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
     let busy = pool.clone();
     let in_flight = tokio::spawn(async move {
         let conn = busy.get().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        checked_out.send(()).unwrap();
+        released.await.unwrap();
         conn.query_one("SELECT 1", &[])
             .await
             .map(|r| r.get::<_, i32>(0))
     });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    is_checked_out.await.unwrap();
     assert_eq!(pool.status().size, 1);
 
-    let start = std::time::Instant::now();
-    pool.close().await;
-    // close returned only after the in-flight checkout came back.
-    assert!(
-        start.elapsed() >= Duration::from_millis(200),
-        "{:?}",
-        start.elapsed()
-    );
-    assert_eq!(in_flight.await.unwrap().unwrap(), 1);
-    assert_eq!(pool.status().size, 0);
-    assert!(pool.is_closed());
-
+    let came_back = Arc::new(AtomicBool::new(false));
+    let closing = tokio::spawn({
+        let pool = pool.clone();
+        let came_back = came_back.clone();
+        async move {
+            pool.close().await;
+            // close returned only after the in-flight checkout came back.
+            assert!(came_back.load(Ordering::SeqCst), "close returned early");
+        }
+    });
+    common::eventually("the pool is closed", || async { pool.is_closed() }).await;
     let err = pool.get().await.unwrap_err();
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
     assert!(err.to_string().contains("closed"), "{err}");
+
+    came_back.store(true, Ordering::SeqCst);
+    release.send(()).unwrap();
+    assert_eq!(in_flight.await.unwrap().unwrap(), 1);
+    closing.await.unwrap();
+    assert_eq!(pool.status().size, 0);
 }
 
 #[tokio::test]

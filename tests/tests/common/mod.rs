@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use skelly_db::testing::TestDb;
 
@@ -33,5 +35,22 @@ pub fn new_user(email: &str) -> models::NewUser {
         display_name: format!("User {email}"),
         role: models::Role::Member,
         bio: None,
+    }
+}
+
+/// Polls `check` until it holds, instead of sleeping for a guessed time; panics naming `what`
+/// after 10 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
