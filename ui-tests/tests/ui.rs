@@ -3,6 +3,11 @@
 
 #[test]
 fn ui() {
+    // trybuild colours its report unless NO_COLOR is set (termcolor does not look at
+    // CARGO_TERM_COLOR or whether stderr is a terminal); follow cargo's setting.
+    if std::env::var_os("CARGO_TERM_COLOR").is_some_and(|v| v == "never") {
+        std::env::set_var("NO_COLOR", "1");
+    }
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*/*.rs");
 }
