@@ -1,0 +1,328 @@
+//! The private half of [`Executor`](super::Executor): how a call reaches its connection.
+//! Outside this crate it can be neither named nor implemented, which is what seals `Executor`.
+use std::future::Future;
+
+use deadpool_postgres::StatementCache;
+use tokio_postgres::{Client, Row, Statement};
+
+use super::{Param, RowStream};
+use crate::error::{Error, Result};
+
+pub trait Sealed {
+    /// The connection statements run on; for a pool, a checkout.
+    fn session(&self) -> impl Future<Output = Result<Session<'_>>> + Send;
+}
+
+impl<E: Sealed + Sync + ?Sized> Sealed for &E {
+    fn session(&self) -> impl Future<Output = Result<Session<'_>>> + Send {
+        (**self).session()
+    }
+}
+
+/// The connection one call runs on. Opaque outside this crate.
+pub struct Session<'a>(pub(crate) Kind<'a>);
+
+// Pooled is the large variant and the common one; boxing it would cost an allocation per
+// call.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Kind<'a> {
+    Borrowed {
+        client: &'a Client,
+        cache: Option<&'a StatementCache>,
+        in_transaction: bool,
+    },
+    Pooled(deadpool_postgres::Object),
+    #[cfg(feature = "testing")]
+    Mock(&'a crate::testing::MockDb),
+}
+
+/// A client for work that must keep one connection to itself (the migration lock): a
+/// pooled connection is taken out of the pool for good, so whatever happens (even a
+/// cancelled future) it is closed instead of going back with a lock held.
+pub(crate) enum Dedicated<'a> {
+    Owned(deadpool_postgres::ClientWrapper),
+    Borrowed(&'a Client),
+}
+
+impl std::ops::Deref for Dedicated<'_> {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        match self {
+            Dedicated::Owned(c) => c,
+            Dedicated::Borrowed(c) => c,
+        }
+    }
+}
+
+impl<'a> Session<'a> {
+    pub(crate) fn borrowed(
+        client: &'a Client,
+        cache: Option<&'a StatementCache>,
+        in_transaction: bool,
+    ) -> Session<'a> {
+        Session(Kind::Borrowed {
+            client,
+            cache,
+            in_transaction,
+        })
+    }
+
+    pub(crate) fn pooled(object: deadpool_postgres::Object) -> Session<'a> {
+        Session(Kind::Pooled(object))
+    }
+
+    #[cfg(feature = "testing")]
+    pub(crate) fn mock(mock: &'a crate::testing::MockDb) -> Session<'a> {
+        Session(Kind::Mock(mock))
+    }
+
+    pub(crate) fn in_transaction(&self) -> bool {
+        matches!(
+            self.0,
+            Kind::Borrowed {
+                in_transaction: true,
+                ..
+            }
+        )
+    }
+
+    /// The mock this session answers from, if it is one.
+    #[cfg(feature = "testing")]
+    pub(crate) fn as_mock(&self) -> Option<&'a crate::testing::MockDb> {
+        match self.0 {
+            Kind::Mock(mock) => Some(mock),
+            _ => None,
+        }
+    }
+
+    /// The same connection, borrowed, as seen from inside a transaction on it.
+    pub(crate) fn in_transaction_view(&self) -> Session<'_> {
+        match &self.0 {
+            Kind::Borrowed { client, cache, .. } => Session::borrowed(client, *cache, true),
+            Kind::Pooled(object) => Session::borrowed(object, Some(&object.statement_cache), true),
+            #[cfg(feature = "testing")]
+            Kind::Mock(mock) => Session(Kind::Mock(mock)),
+        }
+    }
+
+    /// A client of its own for the migration runner and test support; an error naming
+    /// `what` on a mock.
+    pub(crate) fn dedicated(self, what: &str) -> Result<Dedicated<'a>> {
+        match self.0 {
+            Kind::Pooled(object) => Ok(Dedicated::Owned(deadpool_postgres::Object::take(object))),
+            Kind::Borrowed { client, .. } => Ok(Dedicated::Borrowed(client)),
+            #[cfg(feature = "testing")]
+            Kind::Mock(_) => Err(self
+                .real_client(what)
+                .err()
+                .unwrap_or_else(|| Error::Mock(format!("{what} needs a real database")))),
+        }
+    }
+
+    /// The connection's client; an error naming `what` on a mock.
+    pub(crate) fn real_client(&self, what: &str) -> Result<&Client> {
+        self.client().ok_or_else(|| {
+            Error::Mock(format!(
+                "{what} needs a real database; MockDb only answers typed table operations"
+            ))
+        })
+    }
+
+    fn client(&self) -> Option<&Client> {
+        match &self.0 {
+            Kind::Borrowed { client, .. } => Some(client),
+            Kind::Pooled(object) => Some(object),
+            #[cfg(feature = "testing")]
+            Kind::Mock(_) => None,
+        }
+    }
+
+    async fn prepare(&self, client: &Client, sql: &str) -> Result<Statement> {
+        let stmt = match &self.0 {
+            Kind::Borrowed {
+                cache: Some(cache), ..
+            } => cache.prepare(client, sql).await,
+            Kind::Pooled(object) => object.statement_cache.prepare(object, sql).await,
+            _ => client.prepare(sql).await,
+        };
+        Ok(stmt?)
+    }
+
+    /// Runs `op` on the cached statement for `sql`. When the server says the cached plan
+    /// no longer fits (a column changed type since it was prepared, e.g. by a migration),
+    /// the statement is dropped from the cache and, outside a transaction, prepared again
+    /// and run once more; inside one the error stands (the transaction is aborted), but
+    /// the next attempt prepares afresh.
+    async fn run<'c, T, F, Fut>(&'c self, sql: &str, params: &[Param<'_>], op: F) -> Result<T>
+    where
+        F: Fn(&'c Client, Statement) -> Fut,
+        Fut: Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    {
+        let Some(client) = self.client() else {
+            return Err(self.raw_on_mock(sql, params));
+        };
+        let stmt = self.prepare(client, sql).await?;
+        match op(client, stmt).await {
+            Err(e) if is_stale_plan(&e) => {
+                self.forget(sql);
+                if self.in_transaction() {
+                    return Err(e.into());
+                }
+                let stmt = self.prepare(client, sql).await?;
+                Ok(op(client, stmt).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn raw_on_mock(&self, sql: &str, params: &[Param<'_>]) -> Error {
+        #[cfg(feature = "testing")]
+        if let Kind::Mock(mock) = &self.0 {
+            return mock.raw_statement(sql, params);
+        }
+        let _ = (sql, params);
+        Error::Config("no connection".into())
+    }
+
+    fn forget(&self, sql: &str) {
+        match &self.0 {
+            Kind::Borrowed {
+                cache: Some(cache), ..
+            } => drop(cache.remove(sql, &[])),
+            Kind::Pooled(object) => drop(object.statement_cache.remove(sql, &[])),
+            _ => {}
+        }
+    }
+
+    pub(crate) async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
+        self.run(sql, params, |client, stmt| async move {
+            client.query(&stmt, params).await
+        })
+        .await
+    }
+
+    pub(crate) async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>> {
+        self.run(sql, params, |client, stmt| async move {
+            client.query_opt(&stmt, params).await
+        })
+        .await
+    }
+
+    pub(crate) async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
+        #[cfg(feature = "testing")]
+        if let Kind::Mock(mock) = &self.0 {
+            return mock.execute(sql, params);
+        }
+        self.run(sql, params, |client, stmt| async move {
+            client.execute(&stmt, params).await
+        })
+        .await
+    }
+
+    pub(crate) async fn query_stream<'s>(
+        self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<RowStream<'s>>
+    where
+        'a: 's,
+    {
+        let inner = self
+            .run(sql, params, |client, stmt| async move {
+                client.query_raw(&stmt, params.iter().copied()).await
+            })
+            .await?;
+        let conn = match self.0 {
+            Kind::Pooled(object) => Some(object),
+            _ => None,
+        };
+        Ok(RowStream::new(inner, conn))
+    }
+
+    pub(crate) async fn batch_execute(&self, sql: &str) -> Result<()> {
+        match self.client() {
+            Some(client) => Ok(client.batch_execute(sql).await?),
+            None => self.execute(sql, &[]).await.map(drop),
+        }
+    }
+}
+
+/// A transaction for work that runs through other code (seeds): `BEGIN` ... `COMMIT`, or a
+/// savepoint when the session is in a transaction already, or nothing on a mock. A pooled
+/// connection whose scope is dropped unfinished (an error, a cancelled future) is closed
+/// instead of going back to the pool mid-transaction.
+pub(crate) struct TxScope<'a> {
+    session: Option<Session<'a>>,
+    commit: &'static str,
+    rollback: &'static str,
+}
+
+impl<'a> Session<'a> {
+    pub(crate) async fn begin(self) -> Result<TxScope<'a>> {
+        let (begin, commit, rollback) = if self.in_transaction() {
+            (
+                "SAVEPOINT skelly_scope",
+                "RELEASE SAVEPOINT skelly_scope",
+                "ROLLBACK TO SAVEPOINT skelly_scope",
+            )
+        } else {
+            ("BEGIN", "COMMIT", "ROLLBACK")
+        };
+        let scope = TxScope {
+            session: Some(self),
+            commit,
+            rollback,
+        };
+        scope.control(begin).await?;
+        Ok(scope)
+    }
+}
+
+impl TxScope<'_> {
+    /// The session to run the work on, as seen inside the transaction.
+    pub(crate) fn view(&self) -> Session<'_> {
+        match &self.session {
+            Some(session) => session.in_transaction_view(),
+            // Only commit and rollback take the session, and they consume the scope.
+            None => unreachable!("a finished scope is not used"),
+        }
+    }
+
+    async fn control(&self, sql: &str) -> Result<()> {
+        match self.session.as_ref().and_then(|s| s.client()) {
+            Some(client) => Ok(client.batch_execute(sql).await?),
+            // A mock has no transaction to control.
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        self.control(self.commit).await?;
+        self.session = None;
+        Ok(())
+    }
+
+    pub(crate) async fn rollback(mut self) -> Result<()> {
+        self.control(self.rollback).await?;
+        self.session = None;
+        Ok(())
+    }
+}
+
+impl Drop for TxScope<'_> {
+    fn drop(&mut self) {
+        if let Some(Session(Kind::Pooled(object))) = self.session.take() {
+            drop(deadpool_postgres::Object::take(object));
+        }
+    }
+}
+
+fn is_stale_plan(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error().is_some_and(|db| {
+        *db.code() == tokio_postgres::error::SqlState::FEATURE_NOT_SUPPORTED
+            && db
+                .message()
+                .contains("cached plan must not change result type")
+    })
+}
