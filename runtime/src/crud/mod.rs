@@ -150,6 +150,7 @@ where
 }
 
 /// A scalar a mock's scripted count stands for: the count itself, or whether it is non-zero.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) trait FromCount {
     fn from_count(n: u64) -> Self;
 }
