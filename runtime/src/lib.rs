@@ -76,6 +76,7 @@ mod crud;
 pub mod error;
 pub mod executor;
 pub mod migrate;
+mod op;
 pub mod pool;
 pub mod query;
 pub mod seed;

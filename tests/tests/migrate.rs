@@ -387,6 +387,58 @@ async fn custom_history_table() {
 }
 
 #[tokio::test]
+async fn a_history_table_of_another_shape_is_an_error_naming_it() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    // Another tool's table under the chosen name: id is an integer here.
+    pool.batch_execute(
+        "CREATE TABLE public.other_history (id int, checksum text, applied_at timestamptz, \
+         execution_ms bigint); INSERT INTO public.other_history VALUES (1, 'x', now(), 3)",
+    )
+    .await
+    .unwrap();
+    let dir = Dir::new(&[("1_a.sql", A)]);
+    let m = dir.migrator().history_table("public", "other_history");
+    for err in [
+        m.status(pool).await.unwrap_err(),
+        m.up(pool).await.unwrap_err(),
+    ] {
+        let text = err.to_string();
+        let err = migration_error(err);
+        assert!(
+            matches!(err, MigrationError::HistoryTable { .. }),
+            "{err:?}"
+        );
+        assert!(
+            text.starts_with("history table \"public\".\"other_history\" is not a skelly-db history table (column `id`:"),
+            "{text}"
+        );
+    }
+    // Nothing was applied, and no lock is left behind.
+    assert!(pool
+        .query_opt("SELECT 1 FROM pg_tables WHERE tablename = 'a'", &[])
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(advisory_locks(pool).await, 0);
+    // A table missing a column says so too.
+    pool.batch_execute("CREATE TABLE public.thin_history (id text)")
+        .await
+        .unwrap();
+    let err = dir
+        .migrator()
+        .history_table("public", "thin_history")
+        .status(pool)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("column \"checksum\" does not exist"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn loading_errors_name_the_file() {
     let dir = Dir::new(&[
         ("1_a.sql", A),

@@ -10,64 +10,11 @@ pub use write::{
     delete, hard_delete, insert, insert_many, insert_or_ignore, restore, update, upsert,
 };
 
+pub use crate::op::Op;
+
 use crate::error::Result;
 use crate::executor::{Executor, Param};
 use crate::table::Table;
-
-/// What a typed call does: the unit `MockDb` scripts and records (`skelly_db::testing::Op`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Op {
-    /// `T::insert`.
-    Insert,
-    /// `T::insert_many`.
-    InsertMany,
-    /// `T::insert_or_ignore`.
-    InsertOrIgnore,
-    /// `T::upsert`.
-    Upsert,
-    /// `T::find`, `T::get`, `T::find_with_deleted`.
-    Find,
-    /// `T::update` (by key).
-    Update,
-    /// `T::delete` (by key).
-    Delete,
-    /// `T::restore` (by key).
-    Restore,
-    /// `T::hard_delete` (by key).
-    HardDelete,
-    /// `T::query()` ... `.fetch_all`, `.fetch_one`, `.fetch_optional`, `.stream`.
-    Select,
-    /// `T::query()` ... `.count`.
-    Count,
-    /// `T::query()` ... `.exists`.
-    Exists,
-    /// `T::query()` ... `.update(patch)`.
-    UpdateWhere,
-    /// `T::query()` ... `.delete()`.
-    DeleteWhere,
-    /// A raw `Executor::execute` or `batch_execute`.
-    Execute,
-    /// A raw `Executor::query*` (a mock cannot build driver rows; use typed calls).
-    Query,
-}
-
-impl Op {
-    /// Whether the operation answers with rows (else with a count).
-    pub fn returns_rows(self) -> bool {
-        matches!(
-            self,
-            Op::Insert
-                | Op::InsertMany
-                | Op::InsertOrIgnore
-                | Op::Upsert
-                | Op::Find
-                | Op::Update
-                | Op::Select
-                | Op::Query
-        )
-    }
-}
 
 /// Runs a row-returning statement of table `T` and decodes every row.
 pub(crate) async fn rows<T: Table>(
@@ -79,7 +26,7 @@ pub(crate) async fn rows<T: Table>(
     let session = db.session().await?;
     #[cfg(feature = "testing")]
     if let Some(mock) = session.as_mock() {
-        return mock.rows::<T>(op, sql, params);
+        return scripted_rows::<T>(mock, op, sql, params);
     }
     let _ = op;
     session
@@ -100,7 +47,9 @@ pub(crate) async fn row<T: Table>(
     let session = db.session().await?;
     #[cfg(feature = "testing")]
     if let Some(mock) = session.as_mock() {
-        return Ok(mock.rows::<T>(op, sql, params)?.into_iter().next());
+        return Ok(scripted_rows::<T>(mock, op, sql, params)?
+            .into_iter()
+            .next());
     }
     let _ = op;
     match session.query_opt(sql, params).await? {
@@ -119,7 +68,7 @@ pub(crate) async fn affected<T: Table>(
     let session = db.session().await?;
     #[cfg(feature = "testing")]
     if let Some(mock) = session.as_mock() {
-        return mock.count::<T>(op, sql, params);
+        return mock.answer_count(&T::statements().table, op, sql, params);
     }
     let _ = op;
     session.execute(sql, params).await
@@ -138,7 +87,9 @@ where
     let session = db.session().await?;
     #[cfg(feature = "testing")]
     if let Some(mock) = session.as_mock() {
-        return mock.count::<T>(op, sql, params).map(V::from_count);
+        return mock
+            .answer_count(&T::statements().table, op, sql, params)
+            .map(V::from_count);
     }
     let _ = op;
     match session.query_opt(sql, params).await? {
@@ -147,6 +98,26 @@ where
             .map_err(|e| crate::error::Error::decode("?column?", e)),
         None => Err(T::statements().not_found()),
     }
+}
+
+/// The rows a mock's script gives for `op` on `T`.
+#[cfg(feature = "testing")]
+pub(crate) fn scripted_rows<T: Table>(
+    mock: &dyn crate::op::Scripted,
+    op: Op,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<Vec<T>> {
+    let table = &T::statements().table;
+    mock.answer_rows(table, op, sql, params)?
+        .downcast::<Vec<T>>()
+        .map(|rows| *rows)
+        .map_err(|_| {
+            crate::error::Error::Mock(format!(
+                "the rows scripted for {op:?} on {table} are of another type than {}",
+                std::any::type_name::<T>()
+            ))
+        })
 }
 
 /// A scalar a mock's scripted count stands for: the count itself, or whether it is non-zero.

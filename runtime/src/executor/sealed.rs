@@ -33,7 +33,7 @@ pub(crate) enum Kind<'a> {
     },
     Pooled(deadpool_postgres::Object),
     #[cfg(feature = "testing")]
-    Mock(&'a crate::testing::MockDb),
+    Mock(&'a dyn crate::op::Scripted),
 }
 
 /// A client for work that must keep one connection to itself (the migration lock): a
@@ -73,7 +73,7 @@ impl<'a> Session<'a> {
     }
 
     #[cfg(feature = "testing")]
-    pub(crate) fn mock(mock: &'a crate::testing::MockDb) -> Session<'a> {
+    pub(crate) fn mock(mock: &'a dyn crate::op::Scripted) -> Session<'a> {
         Session(Kind::Mock(mock))
     }
 
@@ -89,7 +89,7 @@ impl<'a> Session<'a> {
 
     /// The mock this session answers from, if it is one.
     #[cfg(feature = "testing")]
-    pub(crate) fn as_mock(&self) -> Option<&'a crate::testing::MockDb> {
+    pub(crate) fn as_mock(&self) -> Option<&'a dyn crate::op::Scripted> {
         match self.0 {
             Kind::Mock(mock) => Some(mock),
             _ => None,
@@ -102,12 +102,14 @@ impl<'a> Session<'a> {
             Kind::Borrowed { client, cache, .. } => Session::borrowed(client, *cache, true),
             Kind::Pooled(object) => Session::borrowed(object, Some(&object.statement_cache), true),
             #[cfg(feature = "testing")]
-            Kind::Mock(mock) => Session(Kind::Mock(mock)),
+            Kind::Mock(mock) => Session(Kind::Mock(*mock)),
         }
     }
 
     /// A client of its own for the migration runner and test support; an error naming
     /// `what` on a mock.
+    // `what` names the caller in the mock's error.
+    #[cfg_attr(not(feature = "testing"), allow(unused_variables))]
     pub(crate) fn dedicated(self, what: &str) -> Result<Dedicated<'a>> {
         match self.0 {
             Kind::Pooled(object) => Ok(Dedicated::Owned(deadpool_postgres::Object::take(object))),
@@ -212,7 +214,7 @@ impl<'a> Session<'a> {
     pub(crate) async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
         #[cfg(feature = "testing")]
         if let Kind::Mock(mock) = &self.0 {
-            return mock.execute(sql, params);
+            return mock.answer_count("", crate::op::Op::Execute, sql, params);
         }
         self.run(sql, params, |client, stmt| async move {
             client.execute(&stmt, params).await

@@ -62,7 +62,13 @@ impl History {
                 &[],
             )
             .await
-            .map_err(|e| self.wrong_table(&e.to_string()))?;
+            .map_err(|e| match e.as_db_error() {
+                // A column of ours is missing: the table is someone else's.
+                Some(db) if *db.code() == tokio_postgres::error::SqlState::UNDEFINED_COLUMN => {
+                    self.wrong_table(db.message())
+                }
+                _ => crate::Error::from(e),
+            })?;
         rows.iter().map(|row| self.decode(row)).collect()
     }
 

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::error::Result;
 use crate::executor::{Sealed, Session};
 
-/// A connection checked out of a [`Pool`]; it goes back when dropped.
+/// A connection checked out of a [`Pool`](crate::Pool); it goes back when dropped.
 ///
 /// ```no_run
 /// # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {

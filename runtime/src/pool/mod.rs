@@ -113,7 +113,7 @@ impl Pool {
         })
     }
 
-    /// Stops new checkouts (they fail with [`Error::Connection`]), closes idle connections,
+    /// Stops new checkouts (they fail with [`Error::Connection`](crate::Error::Connection)), closes idle connections,
     /// and waits until every checked-out connection has come back and been closed.
     pub async fn close(&self) {
         self.inner.close();

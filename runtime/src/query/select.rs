@@ -3,6 +3,8 @@ use std::marker::PhantomData;
 use futures_util::{Stream, StreamExt};
 
 use super::expr::{Expr, Node, Order};
+#[cfg(feature = "testing")]
+use crate::crud::scripted_rows;
 use crate::crud::{affected, rows, scalar, Op};
 use crate::error::Result;
 use crate::executor::{Executor, Param};
@@ -195,7 +197,7 @@ impl<T: Table> Select<T> {
         let session = db.session().await?;
         #[cfg(feature = "testing")]
         if let Some(mock) = session.as_mock() {
-            return mock.rows::<T>(Op::Select, &sql, &params);
+            return scripted_rows::<T>(mock, Op::Select, &sql, &params);
         }
         let mut rows = session.query_stream(&sql, &params).await?;
         // With a LIMIT, the result size is bounded: allocate once instead of growing.
@@ -260,7 +262,7 @@ impl<T: Table> Select<T> {
         let session = db.session().await?;
         #[cfg(feature = "testing")]
         if let Some(mock) = session.as_mock() {
-            let scripted = mock.rows::<T>(Op::Select, &sql, &params)?;
+            let scripted = scripted_rows::<T>(mock, Op::Select, &sql, &params)?;
             return Ok(futures_util::future::Either::Left(
                 futures_util::stream::iter(scripted.into_iter().map(Ok)),
             ));

@@ -2,10 +2,10 @@
 //! once per table from it, and the DDL it implies.
 
 mod ddl;
-mod statements;
+pub(crate) mod statements;
 
 pub use ddl::ddl;
-pub use statements::Statements;
+pub(crate) use statements::Statements;
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;

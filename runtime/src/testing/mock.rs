@@ -5,9 +5,9 @@ use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
-use crate::crud::Op;
 use crate::error::{ConstraintKind, ConstraintViolation, Error, Result};
 use crate::executor::{Param, Sealed, Session};
+use crate::op::{Op, Scripted};
 use crate::table::Table;
 
 /// An [`Executor`](crate::Executor) without a database, for unit tests of code that takes
@@ -62,11 +62,11 @@ pub struct MockDb {
 
 #[derive(Default)]
 struct State {
-    script: Vec<Scripted>,
+    script: Vec<Entry>,
     calls: Vec<Call>,
 }
 
-struct Scripted {
+struct Entry {
     table: String,
     op: Op,
     answer: Option<Answer>,
@@ -165,7 +165,7 @@ impl MockDb {
     }
 
     fn push(&self, table: String, op: Op, answer: Answer) {
-        self.lock().script.push(Scripted {
+        self.lock().script.push(Entry {
             table,
             op,
             answer: Some(answer),
@@ -205,44 +205,6 @@ impl MockDb {
         }
     }
 
-    /// The rows scripted for `op` on `T`.
-    pub(crate) fn rows<T: Table>(&self, op: Op, sql: &str, params: &[Param<'_>]) -> Result<Vec<T>> {
-        let table = &T::statements().table;
-        match self.answer(table, op, sql, params)? {
-            Answer::Rows(rows) => rows.downcast::<Vec<T>>().map(|r| *r).map_err(|_| {
-                Error::Mock(format!(
-                    "the rows scripted for {op:?} on {table} are of another type than {}",
-                    std::any::type_name::<T>()
-                ))
-            }),
-            Answer::Count(n) => Err(Error::Mock(format!(
-                "{op:?} on {table} returns rows, but a count ({n}) was scripted; use .returns(rows)"
-            ))),
-            Answer::Error(e) => Err(e),
-        }
-    }
-
-    /// The count scripted for `op` on `T`.
-    pub(crate) fn count<T: Table>(&self, op: Op, sql: &str, params: &[Param<'_>]) -> Result<u64> {
-        let table = &T::statements().table;
-        self.count_answer(self.answer(table, op, sql, params)?, op, table)
-    }
-
-    /// A raw `execute` or `batch_execute`.
-    pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
-        self.count_answer(self.answer("", Op::Execute, sql, params)?, Op::Execute, "")
-    }
-
-    /// A raw row-returning statement: recorded, and refused (tokio-postgres rows cannot be made
-    /// outside the driver).
-    pub(crate) fn raw_statement(&self, sql: &str, params: &[Param<'_>]) -> Error {
-        let _ = self.answer("", Op::Query, sql, params);
-        Error::Mock(format!(
-            "MockDb answers typed table operations and execute, not raw row queries: {sql}; \
-             go through the generated functions or the query builder"
-        ))
-    }
-
     fn count_answer(&self, answer: Answer, op: Op, table: &str) -> Result<u64> {
         match answer {
             Answer::Count(n) => Ok(n),
@@ -252,6 +214,38 @@ impl MockDb {
             ))),
             Answer::Error(e) => Err(e),
         }
+    }
+}
+
+impl Scripted for MockDb {
+    fn answer_rows(
+        &self,
+        table: &str,
+        op: Op,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Box<dyn Any + Send>> {
+        match self.answer(table, op, sql, params)? {
+            Answer::Rows(rows) => Ok(rows),
+            Answer::Count(n) => Err(Error::Mock(format!(
+                "{op:?} on {} returns rows, but a count ({n}) was scripted; use .returns(rows)",
+                describe_table(table)
+            ))),
+            Answer::Error(e) => Err(e),
+        }
+    }
+
+    fn answer_count(&self, table: &str, op: Op, sql: &str, params: &[Param<'_>]) -> Result<u64> {
+        let answer = self.answer(table, op, sql, params)?;
+        self.count_answer(answer, op, table)
+    }
+
+    fn raw_statement(&self, sql: &str, params: &[Param<'_>]) -> Error {
+        let _ = self.answer("", Op::Query, sql, params);
+        Error::Mock(format!(
+            "MockDb answers typed table operations and execute, not raw row queries: {sql}; \
+             go through the generated functions or the query builder"
+        ))
     }
 }
 

@@ -24,7 +24,7 @@
 mod mock;
 mod server;
 
-pub use crate::crud::Op;
+pub use crate::op::Op;
 pub use mock::{Call, Expect, MockDb};
 pub use server::{TempServer, TempServerBuilder};
 

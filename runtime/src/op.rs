@@ -1,0 +1,89 @@
+//! [`Op`]: what a typed call does, and the hook through which a scripted executor (the
+//! `testing` feature's `MockDb`) answers typed calls. A leaf module: the executor, the typed
+//! operations and the mock all depend on it, and it on nothing of theirs.
+
+#[cfg(feature = "testing")]
+use crate::error::{Error, Result};
+
+/// A statement parameter (the executor's `Param`, spelled out: this module imports nothing of
+/// the executor's).
+#[cfg(feature = "testing")]
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
+
+/// What a typed call does: the unit `MockDb` scripts and records (`skelly_db::testing::Op`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+// Without the `testing` feature nothing outside this crate sees it, and the raw kinds are
+// only made by MockDb.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+pub enum Op {
+    /// `T::insert`.
+    Insert,
+    /// `T::insert_many`.
+    InsertMany,
+    /// `T::insert_or_ignore`.
+    InsertOrIgnore,
+    /// `T::upsert`.
+    Upsert,
+    /// `T::find`, `T::get`, `T::find_with_deleted`.
+    Find,
+    /// `T::update` (by key).
+    Update,
+    /// `T::delete` (by key).
+    Delete,
+    /// `T::restore` (by key).
+    Restore,
+    /// `T::hard_delete` (by key).
+    HardDelete,
+    /// `T::query()` ... `.fetch_all`, `.fetch_one`, `.fetch_optional`, `.stream`.
+    Select,
+    /// `T::query()` ... `.count`.
+    Count,
+    /// `T::query()` ... `.exists`.
+    Exists,
+    /// `T::query()` ... `.update(patch)`.
+    UpdateWhere,
+    /// `T::query()` ... `.delete()`.
+    DeleteWhere,
+    /// A raw `Executor::execute` or `batch_execute`.
+    Execute,
+    /// A raw `Executor::query*` (a mock cannot build driver rows; use typed calls).
+    Query,
+}
+
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+impl Op {
+    /// Whether the operation answers with rows (else with a count).
+    pub fn returns_rows(self) -> bool {
+        matches!(
+            self,
+            Op::Insert
+                | Op::InsertMany
+                | Op::InsertOrIgnore
+                | Op::Upsert
+                | Op::Find
+                | Op::Update
+                | Op::Select
+                | Op::Query
+        )
+    }
+}
+
+/// An executor that answers typed calls from a script instead of a database.
+#[cfg(feature = "testing")]
+pub(crate) trait Scripted: Sync {
+    /// The rows for `op` on `table`, as a boxed `Vec<T>` of the table's type.
+    fn answer_rows(
+        &self,
+        table: &str,
+        op: Op,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Box<dyn std::any::Any + Send>>;
+
+    /// The count for `op` on `table` (`""` for a raw `execute`).
+    fn answer_count(&self, table: &str, op: Op, sql: &str, params: &[Param<'_>]) -> Result<u64>;
+
+    /// A raw row-returning statement: recorded, and refused.
+    fn raw_statement(&self, sql: &str, params: &[Param<'_>]) -> Error;
+}
