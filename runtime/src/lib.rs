@@ -75,6 +75,7 @@ mod advisory_lock;
 mod crud;
 pub mod error;
 pub mod executor;
+mod fetch;
 pub mod migrate;
 mod op;
 pub mod pool;

@@ -1,6 +1,7 @@
-use super::{row, Op};
 use crate::error::Result;
 use crate::executor::{Executor, Param};
+use crate::fetch::row;
+use crate::op::Op;
 use crate::table::Table;
 
 /// The live row with this primary key (soft-deleted rows are not found).

@@ -4,9 +4,10 @@
 
 use tokio_postgres::types::ToSql;
 
-use super::{affected, row, rows, Op};
 use crate::error::Result;
 use crate::executor::{Executor, Param};
+use crate::fetch::{affected, row, rows};
+use crate::op::Op;
 use crate::query::Column;
 use crate::table::{Insert, Patch, Table};
 

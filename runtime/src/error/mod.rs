@@ -2,8 +2,10 @@
 
 use std::fmt;
 
+mod migration;
 mod server;
 
+pub use migration::MigrationError;
 pub use server::{ConstraintKind, ConstraintViolation, ServerError};
 
 /// The boxed source of an error, kept so that nothing the server or driver said is lost.
@@ -69,7 +71,7 @@ pub enum Error {
     },
     /// A migration could not be loaded, parsed or applied.
     #[error(transparent)]
-    Migration(#[from] crate::migrate::MigrationError),
+    Migration(#[from] MigrationError),
     /// The configuration is missing or malformed (never contains a password).
     #[error("configuration error: {0}")]
     Config(String),

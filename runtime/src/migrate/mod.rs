@@ -12,13 +12,12 @@
 //! # Ok(()) }
 //! ```
 
-mod error;
 mod history;
 mod plan;
 mod runner;
 mod source;
 
-pub use error::MigrationError;
+pub use crate::error::MigrationError;
 pub use runner::{Applied, Direction, MigrationState, MigrationStatus, Migrator};
 pub use skelly_db_migrate_format::{ParsedMigration, Section};
 pub use source::Migration;

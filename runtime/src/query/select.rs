@@ -3,11 +3,12 @@ use std::marker::PhantomData;
 use futures_util::{Stream, StreamExt};
 
 use super::expr::{Expr, Node, Order};
-#[cfg(feature = "testing")]
-use crate::crud::scripted_rows;
-use crate::crud::{affected, rows, scalar, Op};
 use crate::error::Result;
 use crate::executor::{Executor, Param};
+#[cfg(feature = "testing")]
+use crate::fetch::scripted_rows;
+use crate::fetch::{affected, rows, scalar};
+use crate::op::Op;
 use crate::sql::{push_ident, push_placeholder};
 use crate::table::{Patch, Table};
 

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
-/// Why a migration set could not be loaded or run. Reached as [`crate::Error::Migration`].
+/// Why a migration set could not be loaded or run. Reached as [`crate::Error::Migration`];
+/// named `skelly_db::migrate::MigrationError`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MigrationError {
