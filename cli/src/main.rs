@@ -90,11 +90,11 @@ async fn run(cli: Cli) -> Result<(), String> {
         println!("created {}", path.display());
         return Ok(());
     }
-    let migrator = Migrator::from_dir(&dir).map_err(|e| e.to_string())?;
+    let migrator = Migrator::from_dir(&dir).map_err(|e| chain(&e))?;
     let url = database_url
         .filter(|u| !u.trim().is_empty())
         .ok_or("no database given; pass --database-url or set DATABASE_URL")?;
-    let pool = Pool::connect(&url).map_err(|e| e.to_string())?;
+    let pool = Pool::connect(&url).map_err(|e| chain(&e))?;
     let result = match action {
         Action::Up => migrator.up(&pool).await.map(|a| report(&a, "up to date")),
         Action::Down { steps } => migrator
@@ -131,7 +131,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Action::New { .. } => unreachable!("handled above"),
     };
     pool.close().await;
-    result.map_err(|e| e.to_string())
+    result.map_err(|e| chain(&e))
 }
 
 fn report(applied: &[Applied], nothing: &str) {
@@ -166,4 +166,19 @@ fn new_migration(dir: &Path, name: &str) -> Result<PathBuf, String> {
     std::fs::write(&path, "-- +migrate Up\n\n-- +migrate Down\n")
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
+}
+
+// The error and every cause under it that adds something: what an operator needs to act on.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let line = c.to_string();
+        if !text.contains(&line) {
+            text.push_str("\n  caused by: ");
+            text.push_str(&line);
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -91,7 +91,9 @@ pub mod text_enum;
 #[doc(hidden)]
 pub mod __private;
 
-pub use error::{ConstraintKind, ConstraintViolation, Error, Result, ServerError, TimeoutKind};
+pub use error::{
+    ConnectionKind, ConstraintKind, ConstraintViolation, Error, Result, ServerError, TimeoutKind,
+};
 pub use executor::{Executor, Param, RowStream};
 pub use pool::{Connection, DetachedConnection, Health, Pool, PoolConfig, PoolStatus, Transaction};
 pub use query::{Column, Expr, IntoValue, Order, Select};

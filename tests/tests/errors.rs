@@ -271,7 +271,7 @@ async fn unreachable_server_is_a_connection_error() {
     let start = Instant::now();
     let err = pool.get().await.unwrap_err();
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
-    assert_eq!((err.code(), err.status()), ("connection", 503));
+    assert_eq!((err.code(), err.status()), ("connection_refused", 503));
     assert!(start.elapsed() < Duration::from_secs(3));
 
     let err = pool.health().await.unwrap_err();
@@ -371,4 +371,89 @@ async fn a_broken_connection_in_use_reports_connection_error() {
     let err = conn.query("SELECT 1", &[]).await.unwrap_err();
     assert!(matches!(err, Error::Connection { .. }), "{err:?}");
     assert_eq!(err.status(), 503);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn connect_error(url: &str) -> Error {
+    let pool = PoolConfig::new(url)
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    pool.query_one("SELECT 1", &[]).await.unwrap_err()
+}
+
+#[tokio::test]
+async fn connect_errors_say_why_and_where() {
+    // Nothing listens: refused, naming host:port and the OS's words, never the password.
+    let port = free_port();
+    let err = connect_error(&format!("postgres://app:s3cret@127.0.0.1:{port}/db")).await;
+    assert_eq!(
+        (err.code(), err.status()),
+        ("connection_refused", 503),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert!(!text.contains("s3cret") && !format!("{err:?}").contains("s3cret"));
+    assert!(matches!(
+        err,
+        Error::Connection {
+            kind: skelly_db::ConnectionKind::Refused,
+            ..
+        }
+    ));
+
+    let err = connect_error("postgres://app@no-such-host.invalid:5432/db").await;
+    assert_eq!(err.code(), "host_not_found", "{err}");
+    assert!(
+        err.to_string().contains("no-such-host.invalid:5432"),
+        "{err}"
+    );
+
+    // The login is refused: on the real server, by role and by database.
+    let db = common::empty_db().await;
+    let url = db.url();
+    let base = url.rsplit_once('/').unwrap().0;
+    let err = connect_error(&format!("{}/no_such_database_here", base)).await;
+    assert_eq!(err.code(), "database_not_found", "{err}");
+    assert!(err.to_string().contains("no_such_database_here"), "{err}");
+
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let err = connect_error(&format!("{scheme}://no_such_role@{host_and_db}")).await;
+    assert_eq!(err.code(), "auth_failed", "{err}");
+
+    // A role allowed one connection: the second is too many.
+    let admin = db.pool();
+    let role = format!("skelly_limited_{}", std::process::id());
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN CONNECTION LIMIT 1"
+        ))
+        .await
+        .unwrap();
+    let limited = format!("{scheme}://{role}@{host_and_db}");
+    let first = PoolConfig::new(&limited).unwrap().build().unwrap();
+    let held = first.get().await.unwrap();
+    let err = connect_error(&limited).await;
+    assert_eq!(err.code(), "too_many_connections", "{err}");
+    drop(held);
+    first.close().await;
+    admin
+        .batch_execute(&format!("DROP ROLE {role}"))
+        .await
+        .unwrap();
+
+    // A client-side failure has no SQLSTATE.
+    let err = admin.query("SELECT $1::int", &[]).await.unwrap_err();
+    assert_eq!(err.sqlstate(), None, "{err:?}");
 }

@@ -36,11 +36,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The server could not be reached, the connection broke, or the server is shutting down
-    /// (SQLSTATE class 08, 57P01, 57P02, 57P03, or a closed connection).
-    #[error("connection error: {message}")]
+    /// The server could not be reached, refused the login, the connection broke, or the server
+    /// is shutting down. [`ConnectionKind`] says which; each has its own [`Error::code`], and all
+    /// are status 503.
+    #[error("connection error ({}): {message}", kind.code())]
     Connection {
-        /// What happened, without credentials.
+        /// Why.
+        kind: ConnectionKind,
+        /// What happened, naming host:port where known, without credentials.
         message: String,
         /// The driver's error, when there is one.
         #[source]
@@ -130,7 +133,7 @@ impl Error {
     /// A stable, machine-readable name for the error, e.g. `unique_violation`.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Connection { .. } => "connection",
+            Error::Connection { kind, .. } => kind.code(),
             Error::Query(e) if &*e.sqlstate == "40001" => "serialization_failure",
             Error::Query(e) if &*e.sqlstate == "40P01" => "deadlock_detected",
             Error::Query(_) => "query",
@@ -178,6 +181,8 @@ impl Error {
     /// The SQLSTATE the server sent, if this error came from the server.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
+            // A client-side failure (serializing a parameter) has no SQLSTATE.
+            Error::Query(e) if e.sqlstate.is_empty() => None,
             Error::Query(e) => Some(&e.sqlstate),
             Error::Constraint(v) => match &v.source {
                 Some(source) => source.code().map(|c| c.code()),
@@ -233,10 +238,98 @@ impl Error {
 
     pub(crate) fn connection(message: impl Into<String>, source: Option<BoxError>) -> Error {
         Error::Connection {
+            kind: ConnectionKind::Other,
             message: message.into(),
             source,
         }
     }
+
+    /// A failure to open a connection to `target` (`host:port`): the driver's error, classified,
+    /// with the target and the innermost cause in the message.
+    pub(crate) fn connect_failed(target: &str, err: tokio_postgres::Error) -> Error {
+        match Error::from(err) {
+            Error::Connection {
+                kind,
+                message,
+                source,
+            } => {
+                let cause = source
+                    .as_deref()
+                    .map(|e| innermost(e))
+                    .filter(|c| !message.contains(c.as_str()))
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
+                Error::Connection {
+                    kind,
+                    message: format!("cannot connect to {target}: {message}{cause}"),
+                    source,
+                }
+            }
+            Error::Timeout {
+                kind,
+                message,
+                source,
+            } => Error::Timeout {
+                kind,
+                message: format!("cannot connect to {target}: {message}"),
+                source,
+            },
+            other => other,
+        }
+    }
+}
+
+/// Why a connection failed: [`Error::Connection`]'s `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionKind {
+    /// Nothing listens on the host and port (`connection_refused`).
+    Refused,
+    /// The host name does not resolve (`host_not_found`).
+    HostNotFound,
+    /// TLS could not be set up: the server does not offer it, or its certificate was not
+    /// trusted (`tls`).
+    Tls,
+    /// Wrong password or no such role (SQLSTATE 28P01, 28000; `auth_failed`).
+    AuthFailed,
+    /// No such database (3D000; `database_not_found`).
+    DatabaseNotFound,
+    /// The server has no free connection slots (53300; `too_many_connections`).
+    TooManyConnections,
+    /// The server is shutting down or restarting (57P01–57P03; `server_shutdown`).
+    ServerShutdown,
+    /// The connection was closed under a statement (`connection_closed`).
+    Closed,
+    /// Anything else: a broken socket, a protocol error, a closed pool (`connection`).
+    Other,
+}
+
+impl ConnectionKind {
+    /// The stable code: `connection_refused`, `host_not_found`, `tls`, `auth_failed`,
+    /// `database_not_found`, `too_many_connections`, `server_shutdown`, `connection_closed`,
+    /// `connection`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ConnectionKind::Refused => "connection_refused",
+            ConnectionKind::HostNotFound => "host_not_found",
+            ConnectionKind::Tls => "tls",
+            ConnectionKind::AuthFailed => "auth_failed",
+            ConnectionKind::DatabaseNotFound => "database_not_found",
+            ConnectionKind::TooManyConnections => "too_many_connections",
+            ConnectionKind::ServerShutdown => "server_shutdown",
+            ConnectionKind::Closed => "connection_closed",
+            ConnectionKind::Other => "connection",
+        }
+    }
+}
+
+// The deepest source's text: the OS's or the TLS library's own words.
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
 }
 
 fn is_retryable_state(state: &str) -> bool {
@@ -248,27 +341,51 @@ impl From<tokio_postgres::Error> for Error {
     fn from(err: tokio_postgres::Error) -> Error {
         let Some(db) = err.as_db_error() else {
             if err.is_closed() {
-                return Error::connection("the connection is closed", Some(Box::new(err)));
+                return Error::Connection {
+                    kind: ConnectionKind::Closed,
+                    message: "the connection is closed".into(),
+                    source: Some(Box::new(err)),
+                };
             }
-            // Errors without SQLSTATE are I/O, protocol, or client-side conversion failures.
+            // Errors without SQLSTATE are I/O, TLS, protocol, or client-side conversion failures.
             let text = err.to_string();
-            let io = std::error::Error::source(&err)
+            let cause = std::error::Error::source(&err);
+            let io = cause
                 .and_then(|s| s.downcast_ref::<std::io::Error>())
                 .map(|e| e.kind());
-            return match io {
-                Some(std::io::ErrorKind::TimedOut) => Error::Timeout {
+            let cause_text = cause.map(innermost).unwrap_or_default();
+            let kind = if text.contains("TLS") || text.contains("tls") {
+                Some(ConnectionKind::Tls)
+            } else if io == Some(std::io::ErrorKind::ConnectionRefused) {
+                Some(ConnectionKind::Refused)
+            } else if cause_text.contains("lookup address")
+                || cause_text.contains("Name or service not known")
+                || cause_text.contains("nodename nor servname")
+                || cause_text.contains("No address associated")
+            {
+                Some(ConnectionKind::HostNotFound)
+            } else if io.is_some()
+                || text.starts_with("error connecting")
+                || text.starts_with("timeout")
+                || text.contains("connection")
+            {
+                Some(ConnectionKind::Other)
+            } else {
+                None
+            };
+            return match (io, kind) {
+                (Some(std::io::ErrorKind::TimedOut), _) => Error::Timeout {
                     kind: TimeoutKind::Connect,
                     message: text,
                     source: Some(Box::new(err)),
                 },
-                Some(_) => Error::connection(text, Some(Box::new(err))),
-                None if text.starts_with("error connecting")
-                    || text.starts_with("timeout")
-                    || text.contains("connection") =>
-                {
-                    Error::connection(text, Some(Box::new(err)))
-                }
-                None => Error::Query(ServerError {
+                (_, Some(kind)) => Error::Connection {
+                    kind,
+                    message: text,
+                    source: Some(Box::new(err)),
+                },
+                // Client side: a parameter that would not serialize, a wrong parameter count.
+                (_, None) => Error::Query(ServerError {
                     sqlstate: "".into(),
                     message: text.into(),
                     detail: None,
@@ -309,7 +426,26 @@ impl From<tokio_postgres::Error> for Error {
                 message,
                 source: Some(Box::new(err)),
             },
-            "57P01" | "57P02" | "57P03" => Error::connection(message, Some(Box::new(err))),
+            "57P01" | "57P02" | "57P03" => Error::Connection {
+                kind: ConnectionKind::ServerShutdown,
+                message,
+                source: Some(Box::new(err)),
+            },
+            "28P01" | "28000" => Error::Connection {
+                kind: ConnectionKind::AuthFailed,
+                message,
+                source: Some(Box::new(err)),
+            },
+            "3D000" => Error::Connection {
+                kind: ConnectionKind::DatabaseNotFound,
+                message,
+                source: Some(Box::new(err)),
+            },
+            "53300" => Error::Connection {
+                kind: ConnectionKind::TooManyConnections,
+                message,
+                source: Some(Box::new(err)),
+            },
             s if s.starts_with("08") => Error::connection(message, Some(Box::new(err))),
             _ => Error::Query(ServerError {
                 sqlstate: state.into(),

@@ -74,7 +74,10 @@ impl fmt::Debug for DetachedConnection {
 impl DetachedConnection {
     /// Opens one connection outside any pool, with a statement cache of its own.
     pub async fn connect(config: &tokio_postgres::Config) -> Result<DetachedConnection> {
-        let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| crate::Error::connect_failed(&super::target(config), e))?;
         let task = tokio::spawn(async move {
             // The error, if any, reaches the client as a closed connection.
             let _ = connection.await;

@@ -84,7 +84,7 @@ impl Pool {
     /// Checks out a connection, waiting at most the wait timeout.
     pub async fn get(&self) -> Result<Connection> {
         Ok(Connection {
-            inner: self.inner.get().await?,
+            inner: self.checkout().await?,
         })
     }
 
@@ -128,8 +128,40 @@ impl Pool {
     }
 }
 
+impl Pool {
+    // A checkout; a failure to open a new connection names the server.
+    async fn checkout(&self) -> Result<deadpool_postgres::Object> {
+        self.inner.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => {
+                crate::Error::connect_failed(&target(self.config.pg_config()), e)
+            }
+            other => other.into(),
+        })
+    }
+}
+
+/// `host:port` of every host in `config`, comma-separated (what error messages name).
+pub(crate) fn target(config: &tokio_postgres::Config) -> String {
+    let ports = config.get_ports();
+    config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                tokio_postgres::config::Host::Unix(dir) => {
+                    format!("{}/.s.PGSQL.{port}", dir.display())
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl Sealed for Pool {
     async fn session(&self) -> Result<Session<'_>> {
-        Ok(Session::pooled(self.inner.get().await?))
+        Ok(Session::pooled(self.checkout().await?))
     }
 }
