@@ -4,7 +4,7 @@ mod common;
 
 use common::models::{NewUser, Role, User, UserPatch};
 use futures_util::TryStreamExt;
-use skelly_db::{Error, Pool};
+use skelly_db::{Error, Executor, Pool};
 
 /// Six users: a0..a5; roles cycle admin, member, read-only; odd ones have a bio; a5 deleted.
 async fn seed(pool: &Pool) -> Vec<User> {
@@ -255,4 +255,103 @@ async fn repeated_query_shapes_hit_the_statement_cache() {
             .unwrap();
     }
     assert_eq!(conn.cached_statements(), before + 1);
+}
+
+#[derive(skelly_db::Table, Debug, Clone, PartialEq)]
+#[table(name = "counters")]
+pub struct Counter {
+    pub id: uuid::Uuid,
+    pub n: i32,
+    pub big: i64,
+}
+
+#[tokio::test]
+async fn is_in_binds_one_array_for_any_length() {
+    let db = common::reference_db().await;
+    let pool = db.pool();
+    let users = seed(pool).await;
+
+    // 100,000 values: uuid, text, text enum, a nullable column; far past the 65,535 parameters
+    // one statement may have.
+    let mut ids: Vec<uuid::Uuid> = (0..100_000).map(|_| uuid::Uuid::new_v4()).collect();
+    ids.extend([users[0].id, users[2].id]);
+    let found = User::query()
+        .filter(User::ID.is_in(ids.clone()))
+        .order_by(User::EMAIL.asc())
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(emails(&found), ["a0@example.com", "a2@example.com"]);
+    let mut many: Vec<String> = (0..100_000).map(|i| format!("x{i}@example.com")).collect();
+    many.push("a1@example.com".into());
+    let n = User::query()
+        .filter(User::EMAIL.is_in(many.iter().map(String::as_str)))
+        .count(pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let n = User::query()
+        .filter(User::ROLE.is_in([Role::Member]))
+        .count(pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let n = User::query()
+        .filter(User::BIO.is_in(["Bio of 1", "Bio of 3"]))
+        .count(pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(
+        User::query()
+            .filter(User::EMAIL.is_in(Vec::<String>::new()))
+            .count(pool)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Integers of both widths.
+    pool.batch_execute(&Counter::create_table_sql())
+        .await
+        .unwrap();
+    Counter::insert_many(
+        pool,
+        (1..=10)
+            .map(|n| NewCounter {
+                n,
+                big: i64::from(n) * 10_000_000_000,
+            })
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let odd = Counter::query()
+        .filter(Counter::N.is_in([1, 3, 5, 99]))
+        .count(pool)
+        .await
+        .unwrap();
+    assert_eq!(odd, 3);
+    let big = Counter::query()
+        .filter(Counter::BIG.is_in([20_000_000_000i64, 7]))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(big.iter().map(|c| c.n).collect::<Vec<_>>(), [2]);
+
+    // One statement text, so one cached statement, for every list length.
+    let sql = |n: usize| {
+        User::query()
+            .filter(User::ID.is_in(ids[..n].to_vec()))
+            .to_sql()
+    };
+    assert_eq!(sql(1), sql(50_000));
+    let conn = pool.get().await.unwrap();
+    let by_ids = |n: usize| User::query().filter(User::ID.is_in(ids[..n].to_vec()));
+    by_ids(1).fetch_all(&conn).await.unwrap();
+    let cached = conn.cached_statements();
+    for n in 2..=40 {
+        by_ids(n).fetch_all(&conn).await.unwrap();
+    }
+    assert_eq!(conn.cached_statements(), cached);
 }

@@ -44,7 +44,7 @@ fn every_operator() {
         (User::BIO.is_not_null(), "\"bio\" IS NOT NULL"),
         (
             User::ROLE.is_in([Role::Admin, Role::Member]),
-            "\"role\" IN ($1, $2)",
+            "\"role\" = ANY($1)",
         ),
         (User::ROLE.is_in(Vec::<Role>::new()), "FALSE"),
         (User::EMAIL.like("a%"), "\"email\" LIKE $1"),
@@ -70,7 +70,7 @@ fn combinations_number_placeholders_in_order() {
     );
     assert_eq!(
         q.to_sql(),
-        select(" WHERE ((\"email\" = $1 AND (\"role\" <> $2 OR \"bio\" = $3)) AND \"display_name\" IN ($4, $5)) AND \"deleted_at\" IS NULL")
+        select(" WHERE ((\"email\" = $1 AND (\"role\" <> $2 OR \"bio\" = $3)) AND \"display_name\" = ANY($4)) AND \"deleted_at\" IS NULL")
     );
     // Successive filters AND together.
     let q = User::query()

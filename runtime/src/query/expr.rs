@@ -147,7 +147,9 @@ impl<T: Table, V> Column<T, V> {
         self.compare(">=", value)
     }
 
-    /// `column IN (...)`; an empty list matches nothing (and is valid SQL).
+    /// `column = ANY($1)`: the values travel as one array parameter, so every list length is
+    /// the same statement (one cached plan) and there is no limit on the number of values. An
+    /// empty list matches nothing.
     pub fn is_in<I>(self, values: I) -> Expr<T>
     where
         I: IntoIterator,
@@ -159,7 +161,7 @@ impl<T: Table, V> Column<T, V> {
         }
         Expr::new(Node::In {
             column: self.name(),
-            values,
+            values: Arc::new(ValueArray(values)),
         })
     }
 
@@ -279,7 +281,7 @@ pub(crate) enum Node {
     },
     In {
         column: &'static str,
-        values: Vec<Value>,
+        values: Value,
     },
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
@@ -338,14 +340,9 @@ impl Node {
             }
             Node::In { column, values } => {
                 push_ident(sql, column);
-                sql.push_str(" IN (");
-                for (i, v) in values.iter().enumerate() {
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    params.push(&**v);
-                    push_placeholder(sql, params.len());
-                }
+                sql.push_str(" = ANY(");
+                params.push(&**values);
+                push_placeholder(sql, params.len());
                 sql.push(')');
             }
             Node::And(a, b) | Node::Or(a, b) => {
@@ -368,4 +365,57 @@ impl Node {
             Node::Const(b) => sql.push_str(if *b { "TRUE" } else { "FALSE" }),
         }
     }
+}
+
+/// Values of one column as a single PostgreSQL array parameter (binary format), for
+/// `column = ANY($n)`: the server infers the array type from the column, and each element is
+/// checked against its element type as it is written.
+#[derive(Debug)]
+struct ValueArray(Vec<Value>);
+
+impl ToSql for ValueArray {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use bytes::BufMut;
+        let tokio_postgres::types::Kind::Array(member) = ty.kind() else {
+            return Err(format!("is_in values bound to a non-array type {ty}").into());
+        };
+        let count = i32::try_from(self.0.len()).map_err(|_| "too many values for one array")?;
+        out.put_i32(1); // dimensions
+        let has_null_at = out.len();
+        out.put_i32(0); // has nulls: filled in below
+        out.put_u32(member.oid());
+        out.put_i32(count);
+        out.put_i32(1); // lower bound
+        let mut has_null = false;
+        for value in &self.0 {
+            let len_at = out.len();
+            out.put_i32(0);
+            let start = out.len();
+            match value.to_sql_checked(member, out)? {
+                tokio_postgres::types::IsNull::Yes => {
+                    has_null = true;
+                    out[len_at..start].copy_from_slice(&(-1i32).to_be_bytes());
+                }
+                tokio_postgres::types::IsNull::No => {
+                    let len = i32::try_from(out.len() - start)
+                        .map_err(|_| "an is_in value over 2 GiB")?;
+                    out[len_at..start].copy_from_slice(&len.to_be_bytes());
+                }
+            }
+        }
+        if has_null {
+            out[has_null_at..has_null_at + 4].copy_from_slice(&1i32.to_be_bytes());
+        }
+        Ok(tokio_postgres::types::IsNull::No)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        matches!(ty.kind(), tokio_postgres::types::Kind::Array(_))
+    }
+
+    tokio_postgres::types::to_sql_checked!();
 }
