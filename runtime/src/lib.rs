@@ -95,7 +95,10 @@ pub use error::{
     ConnectionKind, ConstraintKind, ConstraintViolation, Error, Result, ServerError, TimeoutKind,
 };
 pub use executor::{Executor, Param, RowStream};
-pub use pool::{Connection, DetachedConnection, Health, Pool, PoolConfig, PoolStatus, Transaction};
+pub use pool::{
+    Connection, DetachedConnection, Health, Pool, PoolConfig, PoolStatus, RootCert, SslMode,
+    Transaction,
+};
 pub use query::{Column, Expr, IntoValue, Order, Select};
 pub use skelly_db_macros::*;
 pub use sql_type::SqlType;

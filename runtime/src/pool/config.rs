@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{ManagerConfig, RecyclingMethod, Runtime};
 
+use super::tls::{split_tls_params, RootCert, SslMode, TlsSettings};
 use super::Pool;
 use crate::error::{Error, Result};
 
@@ -39,6 +40,7 @@ pub struct PoolConfig {
     connect_timeout: Duration,
     wait_timeout: Duration,
     statement_timeout: Option<Duration>,
+    tls: TlsSettings,
 }
 
 impl fmt::Debug for PoolConfig {
@@ -53,6 +55,7 @@ impl fmt::Debug for PoolConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("wait_timeout", &self.wait_timeout)
             .field("statement_timeout", &self.statement_timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -60,16 +63,35 @@ impl fmt::Debug for PoolConfig {
 impl PoolConfig {
     /// A configuration for the server at `url` (`postgres://user:password@host:port/db` or
     /// the `key=value` form), with the default size and timeouts.
+    ///
+    /// `sslmode` (`disable`, `prefer` — the default —, `require`, `verify-ca`, `verify-full`)
+    /// and `sslrootcert` (a PEM file, or `system`) have libpq's meanings.
     pub fn new(url: &str) -> Result<PoolConfig> {
-        Ok(PoolConfig::from_pg_config(parse_url(
-            "the connection string",
-            url,
-        )?))
+        PoolConfig::parse("the connection string", url)
+    }
+
+    fn parse(what: &str, url: &str) -> Result<PoolConfig> {
+        let (rest, mode, root) = split_tls_params(url)?;
+        let mut config = PoolConfig::from_pg_config(parse_url(what, &rest)?);
+        if let Some(mode) = mode {
+            config.tls.mode = mode;
+        }
+        config.tls.root = root;
+        Ok(config)
     }
 
     /// A configuration from an already built tokio-postgres configuration.
     pub fn from_pg_config(pg: tokio_postgres::Config) -> PoolConfig {
+        let mode = match pg.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Disable => SslMode::Disable,
+            tokio_postgres::config::SslMode::Require => SslMode::Require,
+            _ => SslMode::Prefer,
+        };
         PoolConfig {
+            tls: TlsSettings {
+                mode,
+                ..TlsSettings::default()
+            },
             pg,
             max_size: DEFAULT_MAX_SIZE,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -94,7 +116,7 @@ impl PoolConfig {
                 return Err(Error::Config("DATABASE_URL is not valid UTF-8".into()))
             }
         };
-        let mut config = PoolConfig::from_pg_config(parse_url("DATABASE_URL", &url)?);
+        let mut config = PoolConfig::parse("DATABASE_URL", &url)?;
         if let Some(n) = env_number("DATABASE_POOL_MAX_SIZE")? {
             if n == 0 {
                 return Err(Error::Config(
@@ -139,6 +161,55 @@ impl PoolConfig {
         self
     }
 
+    /// How connections use TLS (default [`SslMode::Prefer`]); the same as `sslmode` in the
+    /// connection string.
+    pub fn ssl_mode(mut self, mode: SslMode) -> PoolConfig {
+        self.tls.mode = mode;
+        self
+    }
+
+    /// The trusted roots for [`SslMode::VerifyCa`] and [`SslMode::VerifyFull`]; the same as
+    /// `sslrootcert`.
+    pub fn ssl_root_cert(mut self, root: RootCert) -> PoolConfig {
+        self.tls.root = Some(root);
+        self
+    }
+
+    /// A rustls client configuration of your own (client certificates, pinned keys, another
+    /// verifier): used as it is for every TLS connection; `sslmode` still decides whether TLS
+    /// is tried (`disable`), optional (`prefer`) or required.
+    pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> PoolConfig {
+        self.tls.custom = Some(config);
+        self
+    }
+
+    /// The `sslmode` in force.
+    pub fn get_ssl_mode(&self) -> SslMode {
+        self.tls.mode
+    }
+
+    /// The configuration for another database on the same server.
+    pub(crate) fn with_dbname(&self, dbname: &str) -> PoolConfig {
+        let mut config = self.clone();
+        config.pg.dbname(dbname);
+        config
+    }
+
+    /// The driver's configuration and the TLS connector for one connection.
+    pub(crate) fn connect_parts(
+        &self,
+    ) -> Result<(
+        tokio_postgres::Config,
+        tokio_postgres_rustls::MakeRustlsConnect,
+    )> {
+        let mut pg = self.pg.clone();
+        pg.ssl_mode(self.tls.driver_mode());
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(self.connect_timeout);
+        }
+        Ok((pg, self.tls.connector()?))
+    }
+
     /// The tokio-postgres configuration the connections are made from.
     pub fn pg_config(&self) -> &tokio_postgres::Config {
         &self.pg
@@ -152,7 +223,7 @@ impl PoolConfig {
                     .into(),
             ));
         }
-        let mut pg = self.pg.clone();
+        let (mut pg, connector) = self.connect_parts()?;
         pg.connect_timeout(self.connect_timeout);
         if let Some(timeout) = self.statement_timeout {
             let mut options = pg.get_options().unwrap_or_default().to_string();
@@ -164,7 +235,7 @@ impl PoolConfig {
         }
         let manager = deadpool_postgres::Manager::from_config(
             pg,
-            tokio_postgres::NoTls,
+            connector,
             // Fast: a checkout costs no round trip; closed connections are still discarded.
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,

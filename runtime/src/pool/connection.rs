@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::PoolConfig;
 use crate::error::Result;
 use crate::executor::{Sealed, Session};
 
@@ -72,12 +73,20 @@ impl fmt::Debug for DetachedConnection {
 }
 
 impl DetachedConnection {
-    /// Opens one connection outside any pool, with a statement cache of its own.
+    /// Opens one connection outside any pool, with a statement cache of its own. TLS follows
+    /// the configuration's `ssl_mode` (prefer by default), unverified; use
+    /// [`DetachedConnection::connect_with`] for verified TLS.
     pub async fn connect(config: &tokio_postgres::Config) -> Result<DetachedConnection> {
-        let (client, connection) = config
-            .connect(tokio_postgres::NoTls)
+        DetachedConnection::connect_with(&PoolConfig::from_pg_config(config.clone())).await
+    }
+
+    /// Opens one connection outside any pool with a pool's settings: TLS, connect timeout.
+    pub async fn connect_with(config: &PoolConfig) -> Result<DetachedConnection> {
+        let (pg, connector) = config.connect_parts()?;
+        let (client, connection) = pg
+            .connect(connector)
             .await
-            .map_err(|e| crate::Error::connect_failed(&super::target(config), e))?;
+            .map_err(|e| crate::Error::connect_failed(&super::target(&pg), e))?;
         let task = tokio::spawn(async move {
             // The error, if any, reaches the client as a closed connection.
             let _ = connection.await;

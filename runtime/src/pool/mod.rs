@@ -2,9 +2,11 @@
 
 mod config;
 mod connection;
+mod tls;
 
 pub use config::{PoolConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_WAIT_TIMEOUT};
 pub use connection::{Connection, DetachedConnection, Transaction};
+pub use tls::{RootCert, SslMode};
 
 use std::fmt;
 use std::time::{Duration, Instant};

@@ -81,7 +81,7 @@ impl TestDbBuilder {
     /// Creates the database.
     pub async fn build(self) -> Result<TestDb> {
         let server = Server::get().await?;
-        let admin = DetachedConnection::connect(&server.config).await?;
+        let admin = DetachedConnection::connect_with(&server.config).await?;
         let name = format!(
             "skelly_test_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..16]
@@ -105,9 +105,9 @@ impl TestDbBuilder {
             }
         }
         drop(admin);
-        let mut config = server.config.clone();
-        config.dbname(&name);
-        let pool = PoolConfig::from_pg_config(config)
+        let pool = server
+            .config
+            .with_dbname(&name)
             .max_size(self.max_size.unwrap_or(4))
             .build()?;
         let keep = self.keep || std::env::var_os("SKELLY_KEEP_TEST_DB").is_some_and(|v| v != "0");
@@ -143,9 +143,13 @@ impl TestDb {
 
     /// The tokio-postgres configuration of this database.
     pub fn pg_config(&self) -> tokio_postgres::Config {
-        let mut config = self.server.config.clone();
-        config.dbname(&self.name);
-        config
+        self.pool_config().pg_config().clone()
+    }
+
+    /// The pool configuration of this database (TLS settings included), to build pools of
+    /// other shapes on it.
+    pub fn pool_config(&self) -> PoolConfig {
+        self.server.config.with_dbname(&self.name)
     }
 
     /// A connection string for this database, e.g. to hand to the CLI.
@@ -170,7 +174,7 @@ impl Drop for TestDb {
                 .build()
                 .map_err(|e| e.to_string())?;
             runtime.block_on(async {
-                let admin = DetachedConnection::connect(&config)
+                let admin = DetachedConnection::connect_with(&config)
                     .await
                     .map_err(|e| e.to_string())?;
                 admin
@@ -228,10 +232,9 @@ async fn template_for(
         admin
             .batch_execute(&format!("CREATE DATABASE {building_ident}"))
             .await?;
-        let mut config = server.config.clone();
-        config.dbname(&building);
+        let config = server.config.with_dbname(&building);
         {
-            let conn = DetachedConnection::connect(&config).await?;
+            let conn = DetachedConnection::connect_with(&config).await?;
             migrator.up(&conn).await?;
         }
         // Closed client sockets may still be seen by the server for a moment; rename needs none.
@@ -309,7 +312,7 @@ impl Sealed for RollbackTransaction {
 #[derive(Clone)]
 struct Server {
     url: String,
-    config: tokio_postgres::Config,
+    config: PoolConfig,
 }
 
 impl Server {
@@ -321,14 +324,9 @@ impl Server {
                 "the throwaway server",
             ),
         };
-        let mut config = PoolConfig::new(&url)
-            .map_err(|e| Error::Config(format!("{what}: {e}")))?
-            .pg_config()
-            .clone();
-        // An unreachable server fails the test within this instead of hanging it.
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(crate::pool::DEFAULT_CONNECT_TIMEOUT);
-        }
+        // PoolConfig's connect timeout (5 s by default) applies to the admin connections too:
+        // an unreachable server fails the test instead of hanging it.
+        let config = PoolConfig::new(&url).map_err(|e| Error::Config(format!("{what}: {e}")))?;
         Ok(Server { url, config })
     }
 }
