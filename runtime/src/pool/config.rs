@@ -4,8 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{ManagerConfig, RecyclingMethod, Runtime};
-
+use super::cache::DEFAULT_STATEMENT_CACHE_SIZE;
+use super::manager::Manager;
 use super::tls::{split_tls_params, RootCert, SslMode, TlsSettings};
 use super::Pool;
 use crate::error::{Error, Result};
@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_SIZE: usize = 10;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default for [`PoolConfig::wait_timeout`].
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`PoolConfig::close_timeout`].
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How to build a [`Pool`]: the server, the pool size and the timeouts.
 ///
@@ -36,10 +38,12 @@ pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone)]
 pub struct PoolConfig {
     pg: tokio_postgres::Config,
-    max_size: usize,
-    connect_timeout: Duration,
-    wait_timeout: Duration,
+    pub(crate) max_size: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) wait_timeout: Duration,
     statement_timeout: Option<Duration>,
+    pub(crate) statement_cache_size: usize,
+    pub(crate) close_timeout: Duration,
     tls: TlsSettings,
 }
 
@@ -55,6 +59,8 @@ impl fmt::Debug for PoolConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("wait_timeout", &self.wait_timeout)
             .field("statement_timeout", &self.statement_timeout)
+            .field("statement_cache_size", &self.statement_cache_size)
+            .field("close_timeout", &self.close_timeout)
             .field("tls", &self.tls)
             .finish()
     }
@@ -97,6 +103,8 @@ impl PoolConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             wait_timeout: DEFAULT_WAIT_TIMEOUT,
             statement_timeout: None,
+            statement_cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
         }
     }
 
@@ -133,6 +141,11 @@ impl PoolConfig {
         }
         if let Some(ms) = env_number("DATABASE_STATEMENT_TIMEOUT_MS")? {
             config.statement_timeout = Some(Duration::from_millis(ms));
+        }
+        if let Some(n) = env_number("DATABASE_STATEMENT_CACHE_SIZE")? {
+            config.statement_cache_size = usize::try_from(n).map_err(|_| {
+                Error::Config(format!("DATABASE_STATEMENT_CACHE_SIZE is too large: {n}"))
+            })?;
         }
         Ok(config)
     }
@@ -210,6 +223,22 @@ impl PoolConfig {
         Ok((pg, self.tls.connector()?))
     }
 
+    /// How many prepared statements each connection keeps, least recently used first out
+    /// (default 100; evicted ones are closed on the server). `0` names no statement at all:
+    /// each one goes out as the unnamed statement with its parameter types, in one round trip
+    /// — the setting for transaction-mode poolers (PgBouncer, Supavisor, RDS Proxy, Neon).
+    pub fn statement_cache_size(mut self, size: usize) -> PoolConfig {
+        self.statement_cache_size = size;
+        self
+    }
+
+    /// How long [`Pool::close`] waits for checked-out connections before closing them under
+    /// their users (default 30 s).
+    pub fn close_timeout(mut self, timeout: Duration) -> PoolConfig {
+        self.close_timeout = timeout;
+        self
+    }
+
     /// The tokio-postgres configuration the connections are made from.
     pub fn pg_config(&self) -> &tokio_postgres::Config {
         &self.pg
@@ -233,26 +262,8 @@ impl PoolConfig {
             options.push_str(&format!("-c statement_timeout={}", timeout.as_millis()));
             pg.options(&options);
         }
-        let manager = deadpool_postgres::Manager::from_config(
-            pg,
-            connector,
-            // Fast: a checkout costs no round trip; closed connections are still discarded.
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let inner = deadpool_postgres::Pool::builder(manager)
-            .max_size(self.max_size)
-            .wait_timeout(Some(self.wait_timeout))
-            .create_timeout(Some(self.connect_timeout))
-            .recycle_timeout(Some(self.connect_timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the pool: {e}")))?;
-        Ok(Pool {
-            inner,
-            config: std::sync::Arc::new(self),
-        })
+        let manager = Manager::new(pg, connector, self.statement_cache_size);
+        Pool::with_manager(self, manager)
     }
 }
 

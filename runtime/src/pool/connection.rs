@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::PoolConfig;
+use super::{Conn, Object, PoolConfig, StatementCache};
 use crate::error::Result;
 use crate::executor::{Sealed, Session};
 
@@ -21,13 +21,13 @@ use crate::executor::{Sealed, Session};
 /// # Ok(()) }
 /// ```
 pub struct Connection {
-    pub(crate) inner: deadpool_postgres::Object,
+    pub(crate) inner: Object,
 }
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
-            .field("closed", &self.inner.is_closed())
+            .field("closed", &self.inner.client.is_closed())
             .finish()
     }
 }
@@ -35,39 +35,37 @@ impl fmt::Debug for Connection {
 impl Connection {
     /// Starts a transaction. It rolls back when dropped without [`Transaction::commit`].
     pub async fn begin(&mut self) -> Result<Transaction<'_>> {
-        Ok(Transaction {
-            inner: self.inner.transaction().await?,
-        })
+        Transaction::begin(&mut self.inner).await
     }
 
     /// The underlying tokio-postgres client, for anything skelly-db does not wrap.
     pub fn client(&self) -> &tokio_postgres::Client {
-        &self.inner
+        &self.inner.client
     }
 
     /// How many prepared statements this connection holds in its cache.
     pub fn cached_statements(&self) -> usize {
-        self.inner.statement_cache.size()
+        self.inner.cache.len()
     }
 
     /// Takes the connection out of the pool for good: it is closed when dropped, and the pool
     /// opens another in its place.
     pub fn detach(self) -> DetachedConnection {
         DetachedConnection {
-            inner: deadpool_postgres::Object::take(self.inner),
+            inner: Object::take(self.inner),
         }
     }
 }
 
 /// A connection no longer owned by a pool (see [`Connection::detach`]); closed when dropped.
 pub struct DetachedConnection {
-    pub(crate) inner: deadpool_postgres::ClientWrapper,
+    pub(crate) inner: Conn,
 }
 
 impl fmt::Debug for DetachedConnection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DetachedConnection")
-            .field("closed", &self.inner.is_closed())
+            .field("closed", &self.inner.client.is_closed())
             .finish()
     }
 }
@@ -80,31 +78,30 @@ impl DetachedConnection {
         DetachedConnection::connect_with(&PoolConfig::from_pg_config(config.clone())).await
     }
 
-    /// Opens one connection outside any pool with a pool's settings: TLS, connect timeout.
+    /// Opens one connection outside any pool with a pool's settings: TLS, connect timeout,
+    /// statement cache size.
     pub async fn connect_with(config: &PoolConfig) -> Result<DetachedConnection> {
         let (pg, connector) = config.connect_parts()?;
-        let (client, connection) = pg
-            .connect(connector)
-            .await
-            .map_err(|e| crate::Error::connect_failed(&super::target(&pg), e))?;
-        let task = tokio::spawn(async move {
-            // The error, if any, reaches the client as a closed connection.
-            let _ = connection.await;
-        });
         Ok(DetachedConnection {
-            inner: deadpool_postgres::ClientWrapper::new(client, task),
+            inner: Conn::connect(&pg, connector, config.statement_cache_size).await?,
         })
     }
 
     /// The underlying tokio-postgres client.
     pub fn client(&self) -> &tokio_postgres::Client {
-        &self.inner
+        &self.inner.client
+    }
+
+    /// Starts a transaction. It rolls back when dropped without [`Transaction::commit`].
+    pub async fn begin(&mut self) -> Result<Transaction<'_>> {
+        Transaction::begin(&mut self.inner).await
     }
 }
 
 /// A transaction on a [`Connection`]; rolls back when dropped without [`Transaction::commit`].
 pub struct Transaction<'a> {
-    pub(crate) inner: deadpool_postgres::Transaction<'a>,
+    inner: tokio_postgres::Transaction<'a>,
+    cache: &'a StatementCache,
 }
 
 impl fmt::Debug for Transaction<'_> {
@@ -113,7 +110,15 @@ impl fmt::Debug for Transaction<'_> {
     }
 }
 
-impl Transaction<'_> {
+impl<'a> Transaction<'a> {
+    async fn begin(conn: &'a mut Conn) -> Result<Transaction<'a>> {
+        let Conn { client, cache, .. } = conn;
+        Ok(Transaction {
+            inner: client.transaction().await?,
+            cache,
+        })
+    }
+
     /// Commits the transaction.
     pub async fn commit(self) -> Result<()> {
         Ok(self.inner.commit().await?)
@@ -128,6 +133,7 @@ impl Transaction<'_> {
     pub async fn savepoint(&mut self) -> Result<Transaction<'_>> {
         Ok(Transaction {
             inner: self.inner.transaction().await?,
+            cache: self.cache,
         })
     }
 
@@ -140,8 +146,8 @@ impl Transaction<'_> {
 impl Sealed for Connection {
     async fn session(&self) -> Result<Session<'_>> {
         Ok(Session::borrowed(
-            &self.inner,
-            Some(&self.inner.statement_cache),
+            &self.inner.client,
+            Some(&self.inner.cache),
             false,
         ))
     }
@@ -150,8 +156,8 @@ impl Sealed for Connection {
 impl Sealed for DetachedConnection {
     async fn session(&self) -> Result<Session<'_>> {
         Ok(Session::borrowed(
-            &self.inner,
-            Some(&self.inner.statement_cache),
+            &self.inner.client,
+            Some(&self.inner.cache),
             false,
         ))
     }
@@ -162,7 +168,7 @@ impl Sealed for Transaction<'_> {
         // Statements on the transaction's client run inside the transaction: it is server state.
         Ok(Session::borrowed(
             self.inner.client(),
-            Some(&self.inner.statement_cache),
+            Some(self.cache),
             true,
         ))
     }

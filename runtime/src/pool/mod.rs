@@ -1,14 +1,24 @@
-//! The connection pool: deadpool-postgres over tokio-postgres, with finite timeouts.
+//! The connection pool: deadpool over tokio-postgres, with TLS, a bounded statement cache per
+//! connection, finite timeouts and back-off while the server is down.
 
+mod cache;
 mod config;
 mod connection;
+mod manager;
 mod tls;
 
-pub use config::{PoolConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_WAIT_TIMEOUT};
+pub(crate) use cache::StatementCache;
+pub use cache::DEFAULT_STATEMENT_CACHE_SIZE;
+pub use config::{
+    PoolConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_SIZE,
+    DEFAULT_WAIT_TIMEOUT,
+};
 pub use connection::{Connection, DetachedConnection, Transaction};
+pub(crate) use manager::Conn;
 pub use tls::{RootCert, SslMode};
 
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
@@ -32,9 +42,14 @@ use crate::executor::{Sealed, Session};
 /// ```
 #[derive(Clone)]
 pub struct Pool {
-    pub(crate) inner: deadpool_postgres::Pool,
+    pub(crate) inner: deadpool::managed::Pool<manager::Manager>,
     pub(crate) config: std::sync::Arc<PoolConfig>,
+    registry: std::sync::Arc<manager::Registry>,
+    counters: std::sync::Arc<manager::Counters>,
 }
+
+/// A connection checked out of the pool.
+pub(crate) type Object = deadpool::managed::Object<manager::Manager>;
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -56,6 +71,11 @@ pub struct PoolStatus {
     pub available: usize,
     /// Tasks waiting for a connection.
     pub waiting: usize,
+    /// Connections the pool tried to open since it was built (attempts skipped while backing
+    /// off from an unreachable server are not counted).
+    pub connect_attempts: u64,
+    /// Of those, the ones that failed.
+    pub connect_failures: u64,
 }
 
 /// The result of [`Pool::health`].
@@ -98,6 +118,8 @@ impl Pool {
             size: s.size,
             available: s.available,
             waiting: s.waiting,
+            connect_attempts: self.counters.attempts.load(Ordering::Relaxed),
+            connect_failures: self.counters.failures.load(Ordering::Relaxed),
         }
     }
 
@@ -106,7 +128,7 @@ impl Pool {
     pub async fn health(&self) -> Result<Health> {
         let start = Instant::now();
         let conn = self.get().await?;
-        conn.inner.simple_query("SELECT 1").await?;
+        conn.inner.client.simple_query("SELECT 1").await?;
         let latency = start.elapsed();
         drop(conn);
         Ok(Health {
@@ -115,11 +137,20 @@ impl Pool {
         })
     }
 
-    /// Stops new checkouts (they fail with [`Error::Connection`](crate::Error::Connection)), closes idle connections,
-    /// and waits until every checked-out connection has come back and been closed.
+    /// Stops new checkouts (they fail with [`Error::Connection`](crate::Error::Connection)),
+    /// closes idle connections, and waits until every checked-out connection has come back and
+    /// been closed, or until the close timeout ([`PoolConfig::close_timeout`], 30 s by
+    /// default): then the connections still out are closed under their users.
     pub async fn close(&self) {
         self.inner.close();
+        let deadline = Instant::now() + self.config.close_timeout;
         while self.inner.status().size > 0 {
+            if Instant::now() >= deadline {
+                // Stragglers: their connections end now, their statements fail as closed,
+                // and the closed pool drops them when they come back.
+                self.registry.abort_all();
+                return;
+            }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
@@ -131,14 +162,28 @@ impl Pool {
 }
 
 impl Pool {
-    // A checkout; a failure to open a new connection names the server.
-    async fn checkout(&self) -> Result<deadpool_postgres::Object> {
-        self.inner.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => {
-                crate::Error::connect_failed(&target(self.config.pg_config()), e)
-            }
-            other => other.into(),
+    fn with_manager(config: PoolConfig, manager: manager::Manager) -> Result<Pool> {
+        let registry = manager.registry.clone();
+        let counters = manager.counters.clone();
+        let inner = deadpool::managed::Pool::builder(manager)
+            .max_size(config.max_size)
+            .wait_timeout(Some(config.wait_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| crate::Error::Config(format!("cannot build the pool: {e}")))?;
+        Ok(Pool {
+            inner,
+            config: std::sync::Arc::new(config),
+            registry,
+            counters,
         })
+    }
+
+    // A checkout; a failure to open a new connection names the server.
+    async fn checkout(&self) -> Result<Object> {
+        Ok(self.inner.get().await?)
     }
 }
 

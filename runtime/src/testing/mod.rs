@@ -301,7 +301,7 @@ impl Sealed for RollbackTransaction {
     async fn session(&self) -> Result<Session<'_>> {
         Ok(Session::borrowed(
             self.conn.client(),
-            Some(&self.conn.inner.statement_cache),
+            Some(&self.conn.inner.cache),
             true,
         ))
     }

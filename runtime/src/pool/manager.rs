@@ -1,0 +1,220 @@
+//! How the pool makes and checks connections (a `deadpool::managed::Manager`): TLS through
+//! the configured connector, a bounded statement cache per connection, and back-off while the
+//! server is unreachable.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use deadpool::managed::{Metrics, RecycleError, RecycleResult};
+use tokio::task::AbortHandle;
+use tokio_postgres::Client;
+
+use super::cache::StatementCache;
+use super::target;
+use crate::error::{Error, Result};
+
+/// The first wait after a failed connect; it doubles with each failure in a row.
+const BACKOFF_START: Duration = Duration::from_millis(50);
+/// The longest wait between connect attempts while the server stays unreachable.
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// One pooled connection: the client, its statement cache, and the task that drives it.
+pub(crate) struct Conn {
+    pub(crate) client: Client,
+    pub(crate) cache: StatementCache,
+    id: u64,
+    task: AbortHandle,
+    registry: Option<std::sync::Weak<Registry>>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("closed", &self.client.is_closed())
+            .field("cached_statements", &self.cache.len())
+            .finish()
+    }
+}
+
+impl Conn {
+    /// Connects with `config` and `connector`, outside any pool.
+    pub(crate) async fn connect(
+        pg: &tokio_postgres::Config,
+        connector: tokio_postgres_rustls::MakeRustlsConnect,
+        cache_size: usize,
+    ) -> Result<Conn> {
+        let (client, connection) = pg
+            .connect(connector)
+            .await
+            .map_err(|e| Error::connect_failed(&target(pg), e))?;
+        let task = tokio::spawn(async move {
+            // The error, if any, reaches the client as a closed connection.
+            let _ = connection.await;
+        });
+        Ok(Conn {
+            client,
+            cache: StatementCache::new(cache_size),
+            id: 0,
+            task: task.abort_handle(),
+            registry: None,
+        })
+    }
+
+    /// Leaves the pool's registry (the pool will not close it at its deadline any more).
+    pub(crate) fn unregister(&mut self) {
+        if let Some(registry) = self.registry.take().and_then(|r| r.upgrade()) {
+            registry.remove(self.id);
+        }
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        self.unregister();
+        // Dropping the client ends the connection; the task would end by itself soon after.
+        self.task.abort();
+    }
+}
+
+/// The driving tasks of every connection the pool made and still has out, so that
+/// `Pool::close` can end the ones that do not come back by its deadline.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    tasks: Mutex<HashMap<u64, AbortHandle>>,
+}
+
+impl Registry {
+    fn add(&self, id: u64, task: AbortHandle) {
+        self.lock().insert(id, task);
+    }
+
+    fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    /// Ends every registered connection (their clients then report a closed connection).
+    pub(crate) fn abort_all(&self) -> usize {
+        let tasks: Vec<AbortHandle> = self.lock().drain().map(|(_, t)| t).collect();
+        for task in &tasks {
+            task.abort();
+        }
+        tasks.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, AbortHandle>> {
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Connection attempts and failures since the pool was built.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) attempts: AtomicU64,
+    pub(crate) failures: AtomicU64,
+}
+
+pub(crate) struct Manager {
+    pub(crate) pg: tokio_postgres::Config,
+    pub(crate) connector: tokio_postgres_rustls::MakeRustlsConnect,
+    pub(crate) cache_size: usize,
+    pub(crate) registry: std::sync::Arc<Registry>,
+    pub(crate) counters: std::sync::Arc<Counters>,
+    next_id: AtomicU64,
+    // While the server is unreachable: when the next attempt may go out, and the error to
+    // give until then.
+    backoff: Mutex<Option<Backoff>>,
+}
+
+struct Backoff {
+    until: Instant,
+    wait: Duration,
+    error: String,
+    kind: crate::error::ConnectionKind,
+}
+
+impl Manager {
+    pub(crate) fn new(
+        pg: tokio_postgres::Config,
+        connector: tokio_postgres_rustls::MakeRustlsConnect,
+        cache_size: usize,
+    ) -> Manager {
+        Manager {
+            pg,
+            connector,
+            cache_size,
+            registry: Default::default(),
+            counters: Default::default(),
+            next_id: AtomicU64::new(1),
+            backoff: Mutex::new(None),
+        }
+    }
+
+    fn backoff(&self) -> std::sync::MutexGuard<'_, Option<Backoff>> {
+        self.backoff.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl deadpool::managed::Manager for Manager {
+    type Type = Conn;
+    type Error = Error;
+
+    async fn create(&self) -> Result<Conn> {
+        // While backing off, fail at once with the last error instead of hammering a server
+        // that is down (and every waiting checkout with it).
+        if let Some(b) = self.backoff().as_ref() {
+            let now = Instant::now();
+            if now < b.until {
+                return Err(Error::Connection {
+                    kind: b.kind,
+                    message: format!(
+                        "{} (next attempt in {} ms)",
+                        b.error,
+                        (b.until - now).as_millis()
+                    ),
+                    source: None,
+                });
+            }
+        }
+        self.counters.attempts.fetch_add(1, Ordering::Relaxed);
+        match Conn::connect(&self.pg, self.connector.clone(), self.cache_size).await {
+            Ok(mut conn) => {
+                *self.backoff() = None;
+                conn.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+                self.registry.add(conn.id, conn.task.clone());
+                conn.registry = Some(std::sync::Arc::downgrade(&self.registry));
+                Ok(conn)
+            }
+            Err(e) => {
+                self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                if let Error::Connection { kind, message, .. } = &e {
+                    let mut backoff = self.backoff();
+                    let wait = backoff
+                        .as_ref()
+                        .map_or(BACKOFF_START, |b| (b.wait * 2).min(BACKOFF_MAX));
+                    *backoff = Some(Backoff {
+                        until: Instant::now() + wait,
+                        wait,
+                        error: message.clone(),
+                        kind: *kind,
+                    });
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn recycle(&self, conn: &mut Conn, _: &Metrics) -> RecycleResult<Error> {
+        // No round trip per checkout: a connection the server closed is discarded here, and
+        // the pool opens a fresh one.
+        if conn.client.is_closed() {
+            return Err(RecycleError::message("the connection was closed"));
+        }
+        Ok(())
+    }
+
+    fn detach(&self, conn: &mut Conn) {
+        conn.unregister();
+    }
+}
