@@ -35,7 +35,18 @@ async fn pool_configuration_from_the_environment() {
     assert!(m.starts_with("DATABASE_URL is not a valid"), "{m}");
     assert!(!m.contains("hunter2"), "the password leaked: {m}");
 
+    std::env::set_var(
+        "DATABASE_URL",
+        "postgres://app:hunter2@localhost/db?sslmode=sometimes",
+    );
+    let m = config_error(PoolConfig::from_env());
+    assert!(m.starts_with("unknown sslmode `sometimes`"), "{m}");
+
     std::env::set_var("DATABASE_URL", "postgres://app:hunter2@localhost/db");
+    std::env::set_var("DATABASE_STATEMENT_CACHE_SIZE", "0");
+    let config = PoolConfig::from_env().unwrap();
+    assert!(format!("{config:?}").contains("statement_cache_size: 0"));
+    std::env::remove_var("DATABASE_STATEMENT_CACHE_SIZE");
     for (var, value, expect) in [
         (
             "DATABASE_POOL_MAX_SIZE",
@@ -61,6 +72,11 @@ async fn pool_configuration_from_the_environment() {
             "DATABASE_STATEMENT_TIMEOUT_MS",
             "x",
             "DATABASE_STATEMENT_TIMEOUT_MS must be a whole number",
+        ),
+        (
+            "DATABASE_STATEMENT_CACHE_SIZE",
+            "lots",
+            "DATABASE_STATEMENT_CACHE_SIZE must be a whole number, got `lots`",
         ),
     ] {
         std::env::set_var(var, value);
