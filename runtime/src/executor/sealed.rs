@@ -40,6 +40,8 @@ pub(crate) enum Kind<'a> {
 /// A client for work that must keep one connection to itself (the migration lock): a
 /// pooled connection is taken out of the pool for good, so whatever happens (even a
 /// cancelled future) it is closed instead of going back with a lock held.
+// Made once per migration run; boxing the owned connection would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Dedicated<'a> {
     Owned(Conn),
     Borrowed(&'a Client),
