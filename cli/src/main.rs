@@ -113,6 +113,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     MigrationState::Pending => "pending",
                     MigrationState::Changed => "CHANGED since applied",
                     MigrationState::Missing => "MISSING file",
+                    MigrationState::InProgress => "IN PROGRESS elsewhere",
                 };
                 let mut line = format!("{:<24} {}", state, s.id);
                 if let (Some(at), Some(took)) = (s.applied_at, s.execution_time) {

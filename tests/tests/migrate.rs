@@ -439,6 +439,56 @@ async fn a_history_table_of_another_shape_is_an_error_naming_it() {
 }
 
 #[tokio::test]
+async fn a_notransaction_migration_claimed_by_a_crashed_runner_is_reported_not_rerun() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[
+        ("1_a.sql", A),
+        (
+            "2_idx.sql",
+            "-- +migrate Up notransaction\nCREATE INDEX CONCURRENTLY a_n ON a (n);\n-- +migrate Down notransaction\nDROP INDEX CONCURRENTLY a_n;\n",
+        ),
+    ]);
+    dir.migrator().up_to(pool, "1_a.sql").await.unwrap();
+    // What a runner that died while building the index leaves: the claim.
+    let checksum = dir.migrator().migrations()[1].checksum().to_string();
+    pool.execute(
+        "INSERT INTO public.skelly_migrations (id, checksum, execution_ms) VALUES ('2_idx.sql', $1, -1)",
+        &[&checksum],
+    )
+    .await
+    .unwrap();
+    let start = std::time::Instant::now();
+    let err = dir
+        .migrator()
+        .lock_timeout(std::time::Duration::from_millis(300))
+        .up(pool)
+        .await
+        .unwrap_err();
+    assert!(start.elapsed() >= std::time::Duration::from_millis(300));
+    let text = err.to_string();
+    let err = migration_error(err);
+    assert!(
+        matches!(err, MigrationError::InProgressElsewhere { ref id, .. } if id == "2_idx.sql"),
+        "{err:?}"
+    );
+    assert!(
+        text.contains("delete its row (execution_ms = -1)"),
+        "{text}"
+    );
+    // Once the operator removes the claim, the next run applies it.
+    pool.execute(
+        "DELETE FROM public.skelly_migrations WHERE id = '2_idx.sql'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let applied = dir.migrator().up(pool).await.unwrap();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(advisory_locks(pool).await, 0);
+}
+
+#[tokio::test]
 async fn loading_errors_name_the_file() {
     let dir = Dir::new(&[
         ("1_a.sql", A),

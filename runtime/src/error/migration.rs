@@ -100,4 +100,14 @@ pub enum MigrationError {
         /// How long this runner waited.
         waited: std::time::Duration,
     },
+    /// A notransaction migration is marked as being applied (`execution_ms = -1` in the
+    /// history) by another runner, for longer than the lock timeout. If no runner is at work
+    /// (it crashed), check what the migration did and delete that history row.
+    #[error("{id} has been marked as being applied by another runner for more than {waited:?}; if no runner is at work, check the migration's effects and delete its row (execution_ms = -1) from the history table")]
+    InProgressElsewhere {
+        /// The migration's identity.
+        id: String,
+        /// How long this runner waited.
+        waited: std::time::Duration,
+    },
 }

@@ -1,5 +1,6 @@
 //! The history table: which migrations are applied, with their checksums and timings.
 
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Row};
 
 use super::plan::HistoryRow;
@@ -49,15 +50,19 @@ impl History {
     /// columns or column types is an error naming the table and the column.
     pub(crate) async fn read(&self, client: &Client) -> Result<Vec<HistoryRow>> {
         let table = self.qualified();
+        // Unnamed statements throughout: the history works behind transaction-mode poolers.
         let exists: bool = client
-            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table])
+            .query_typed_one(
+                "SELECT to_regclass($1) IS NOT NULL",
+                &[(&table, Type::TEXT)],
+            )
             .await?
             .try_get(0)?;
         if !exists {
             return Ok(Vec::new());
         }
         let rows = client
-            .query(
+            .query_typed(
                 &format!("SELECT id, checksum, applied_at, execution_ms FROM {table}"),
                 &[],
             )
@@ -95,7 +100,25 @@ impl History {
         .into()
     }
 
-    /// Records `m` as applied.
+    /// The recorded `execution_ms` of migration `id` (`-1` while a notransaction migration
+    /// runs), or `None` when it is not applied.
+    pub(crate) async fn state(&self, client: &Client, id: &str) -> Result<Option<i64>> {
+        let row = client
+            .query_typed_opt(
+                &format!(
+                    "SELECT execution_ms FROM {} WHERE id = $1",
+                    self.qualified()
+                ),
+                &[(&id, Type::TEXT)],
+            )
+            .await?;
+        Ok(match row {
+            Some(row) => Some(row.try_get(0)?),
+            None => None,
+        })
+    }
+
+    /// Records `m` as applied (`elapsed_ms` -1: being applied, outside a transaction).
     pub(crate) async fn insert(
         &self,
         client: &Client,
@@ -103,12 +126,35 @@ impl History {
         elapsed_ms: i64,
     ) -> Result<()> {
         client
-            .execute(
+            .execute_typed(
                 &format!(
                     "INSERT INTO {} (id, checksum, execution_ms) VALUES ($1, $2, $3)",
                     self.qualified()
                 ),
-                &[&m.id(), &m.checksum(), &elapsed_ms],
+                &[
+                    (&m.id(), Type::TEXT),
+                    (&m.checksum(), Type::TEXT),
+                    (&elapsed_ms, Type::INT8),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Marks the notransaction migration `m`, claimed with -1, as done.
+    pub(crate) async fn finish(
+        &self,
+        client: &Client,
+        m: &Migration,
+        elapsed_ms: i64,
+    ) -> Result<()> {
+        client
+            .execute_typed(
+                &format!(
+                    "UPDATE {} SET execution_ms = $2, applied_at = now() WHERE id = $1",
+                    self.qualified()
+                ),
+                &[(&m.id(), Type::TEXT), (&elapsed_ms, Type::INT8)],
             )
             .await?;
         Ok(())
@@ -117,9 +163,9 @@ impl History {
     /// Records `m` as reverted.
     pub(crate) async fn remove(&self, client: &Client, m: &Migration) -> Result<()> {
         client
-            .execute(
+            .execute_typed(
                 &format!("DELETE FROM {} WHERE id = $1", self.qualified()),
-                &[&m.id()],
+                &[(&m.id(), Type::TEXT)],
             )
             .await?;
         Ok(())

@@ -52,6 +52,7 @@ pub(crate) fn statuses(migrations: &[Migration], history: &[HistoryRow]) -> Vec<
             let state = match row {
                 None => MigrationState::Pending,
                 Some(r) if r.checksum != m.checksum() => MigrationState::Changed,
+                Some(r) if r.execution_ms < 0 => MigrationState::InProgress,
                 Some(_) => MigrationState::Applied,
             };
             MigrationStatus {
@@ -106,7 +107,13 @@ pub(crate) fn plan<'m>(
             Ok(migrations
                 .iter()
                 .take_while(|m| target.is_none_or(|t| compare_ids(m.id(), t) != Ordering::Greater))
-                .filter(|m| !history.iter().any(|r| r.id == m.id()))
+                // Not applied, or claimed by a runner that has not finished: the step waits
+                // for that runner (or reports it) instead of passing it by.
+                .filter(|m| {
+                    !history
+                        .iter()
+                        .any(|r| r.id == m.id() && r.execution_ms >= 0)
+                })
                 .map(|m| step(m, Direction::Up))
                 .collect())
         }
@@ -328,6 +335,18 @@ mod tests {
         history.push(changed("4_gone.sql"));
         let err = plan(&set, &history, Request::Down(1)).unwrap_err();
         assert!(matches!(err, MigrationError::MissingFile { ref id } if id == "4_gone.sql"));
+    }
+
+    #[test]
+    fn a_claimed_migration_is_in_progress_and_up_still_plans_it() {
+        let set = files(&["1_a.sql", "2_b.sql"]);
+        let mut claim = applied(&set[1]);
+        claim.execution_ms = -1;
+        let history = vec![applied(&set[0]), claim];
+        let s = statuses(&set, &history);
+        assert_eq!(s[1].state, MigrationState::InProgress);
+        let plan = plan(&set, &history, Request::Up(None)).unwrap();
+        assert_eq!(steps(&plan), ups(&["2_b.sql"]));
     }
 
     #[test]

@@ -19,10 +19,13 @@ pub const DEFAULT_HISTORY_TABLE: &str = "skelly_migrations";
 
 /// An ordered, checked set of migrations and the history table that records them.
 ///
-/// Runners are safe to start concurrently: each takes a PostgreSQL advisory lock (derived from
-/// the history table's name) by polling `pg_try_advisory_lock` on a connection of its own, so
-/// every migration applies exactly once. The lock is released explicitly, and a connection
-/// taken from a pool for it is closed afterwards rather than returned.
+/// Runners are safe to start concurrently, also behind transaction-mode poolers (PgBouncer,
+/// Supavisor, RDS Proxy): each migration runs in a transaction that first takes a
+/// transaction-level advisory lock (derived from the history table's name) and re-reads the
+/// history, so every migration applies exactly once. A notransaction migration is claimed in
+/// the history (`execution_ms = -1`) under that lock before its statements run, and other
+/// runners wait for it. A connection taken from a pool for a run is closed afterwards rather
+/// than returned.
 #[derive(Debug, Clone)]
 pub struct Migrator {
     migrations: Vec<Migration>,
@@ -61,6 +64,9 @@ pub enum MigrationState {
     Changed,
     /// Applied, but no file has its name any more; `up` stops on it.
     Missing,
+    /// A notransaction migration another runner claimed and has not finished (or died while
+    /// running: then `up` reports it after the lock timeout).
+    InProgress,
 }
 
 /// One line of [`Migrator::status`].
@@ -176,17 +182,19 @@ impl Migrator {
         let client = session.dedicated("migrations")?;
         let key = self.lock_key();
         let start = Instant::now();
-        if !crate::advisory_lock::lock(&client, key, self.lock_timeout).await? {
-            return Err(MigrationError::LockTimeout {
-                waited: start.elapsed(),
+        // The history table, created under the lock so that concurrent runners do not race.
+        self.begin_locked(&client, key, start).await?;
+        let created = self.history.create(&client).await;
+        self.end(&client, created).await?;
+        let history = self.history.read(&client).await?;
+        let steps = plan::plan(&self.migrations, &history, request)?;
+        let mut done = Vec::with_capacity(steps.len());
+        for step in steps {
+            if let Some(applied) = self.apply(&client, key, step).await? {
+                done.push(applied);
             }
-            .into());
         }
-        let result = self.run_locked(&client, request).await;
-        let unlocked = crate::advisory_lock::unlock(&client, key).await;
-        let applied = result?;
-        unlocked?;
-        Ok(applied)
+        Ok(done)
     }
 
     fn lock_key(&self) -> i64 {
@@ -196,18 +204,48 @@ impl Migrator {
         i64::from_be_bytes(bytes)
     }
 
-    async fn run_locked(&self, client: &Client, request: Request<'_>) -> Result<Vec<Applied>> {
-        self.history.create(client).await?;
-        let history = self.history.read(client).await?;
-        let steps = plan::plan(&self.migrations, &history, request)?;
-        let mut done = Vec::with_capacity(steps.len());
-        for step in steps {
-            done.push(self.apply(client, step).await?);
+    /// `BEGIN` and the transaction-level lock, polled until the lock timeout (counted from
+    /// `since`). Between attempts no transaction stays open.
+    async fn begin_locked(&self, client: &Client, key: i64, since: Instant) -> Result<()> {
+        loop {
+            client.batch_execute("BEGIN").await?;
+            match crate::advisory_lock::try_xact(client, key).await {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Err(e);
+                }
+            }
+            client.batch_execute("ROLLBACK").await?;
+            if since.elapsed() >= self.lock_timeout {
+                return Err(MigrationError::LockTimeout {
+                    waited: since.elapsed(),
+                }
+                .into());
+            }
+            tokio::time::sleep(LOCK_POLL).await;
         }
-        Ok(done)
     }
 
-    async fn apply(&self, client: &Client, step: Step<'_>) -> Result<Applied> {
+    /// `COMMIT` after `outcome` succeeded, else `ROLLBACK` and the outcome's error.
+    async fn end<T>(&self, client: &Client, outcome: Result<T>) -> Result<T> {
+        match outcome {
+            Ok(value) => {
+                client.batch_execute("COMMIT").await?;
+                Ok(value)
+            }
+            Err(e) => {
+                // The statement's error is the one worth reporting; a failed rollback means
+                // the connection is gone, which rolls back too.
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs one step under the lock; `None` when another runner did it meanwhile.
+    async fn apply(&self, client: &Client, key: i64, step: Step<'_>) -> Result<Option<Applied>> {
         let Step {
             migration: m,
             direction,
@@ -216,49 +254,98 @@ impl Migrator {
             Direction::Up => &m.parsed().up,
             Direction::Down => &m.parsed().down,
         };
-        let in_tx = !section.no_transaction;
-        let start = Instant::now();
-        if in_tx {
-            client.batch_execute("BEGIN").await?;
-        }
-        let outcome = async {
-            for (statement, line) in section.statements.iter().zip(&section.statement_lines) {
-                // Each statement on its own message: in a notransaction section, several in one
-                // message would run as one implicit transaction.
-                if let Err(e) = client.batch_execute(statement).await {
-                    return Err(MigrationError::Failed {
-                        file: m.id().to_string(),
-                        line: *line,
-                        statement: statement.trim().to_string(),
-                        rolled_back: in_tx,
-                        source: Box::new(Error::from(e)),
+        let waiting_since = Instant::now();
+        loop {
+            self.begin_locked(client, key, waiting_since).await?;
+            let state = match self.history.state(client, m.id()).await {
+                Ok(state) => state,
+                Err(e) => return self.end(client, Err(e)).await,
+            };
+            match (direction, state) {
+                // Another runner applied or reverted it meanwhile.
+                (Direction::Up, Some(ms)) if ms >= 0 => return self.end(client, Ok(None)).await,
+                (Direction::Down, None) => return self.end(client, Ok(None)).await,
+                // Another runner is applying it outside a transaction: wait for it.
+                (_, Some(ms)) if ms < 0 => {
+                    self.end(client, Ok(())).await?;
+                    if waiting_since.elapsed() >= self.lock_timeout {
+                        return Err(MigrationError::InProgressElsewhere {
+                            id: m.id().to_string(),
+                            waited: waiting_since.elapsed(),
+                        }
+                        .into());
                     }
-                    .into());
+                    tokio::time::sleep(LOCK_POLL).await;
+                    continue;
                 }
-            }
-            let elapsed = start.elapsed().as_millis() as i64;
-            match direction {
-                Direction::Up => self.history.insert(client, m, elapsed).await,
-                Direction::Down => self.history.remove(client, m).await,
+                _ => break,
             }
         }
-        .await;
-        match outcome {
-            Ok(_) if in_tx => client.batch_execute("COMMIT").await?,
-            Ok(_) => {}
-            Err(e) => {
-                if in_tx {
-                    // The statement's error is the one worth reporting; a failed rollback
-                    // means the connection is gone, which rolls back too.
-                    let _ = client.batch_execute("ROLLBACK").await;
+        let start = Instant::now();
+        if !section.no_transaction {
+            let outcome = async {
+                self.run_statements(client, m, section, true).await?;
+                let elapsed = start.elapsed().as_millis() as i64;
+                match direction {
+                    Direction::Up => self.history.insert(client, m, elapsed).await,
+                    Direction::Down => self.history.remove(client, m).await,
                 }
+            }
+            .await;
+            self.end(client, outcome).await?;
+        } else {
+            // Claimed under the lock, then run outside any transaction: other runners see the
+            // claim and wait (up) or skip (down).
+            let claim = match direction {
+                Direction::Up => self.history.insert(client, m, -1).await,
+                Direction::Down => self.history.remove(client, m).await,
+            };
+            self.end(client, claim).await?;
+            if let Err(e) = self.run_statements(client, m, section, false).await {
+                let undo = match direction {
+                    Direction::Up => self.history.remove(client, m).await,
+                    Direction::Down => self.history.insert(client, m, 0).await,
+                };
+                // The statement's error is the one worth reporting.
+                let _ = undo;
                 return Err(e);
             }
+            if direction == Direction::Up {
+                let elapsed = start.elapsed().as_millis() as i64;
+                self.history.finish(client, m, elapsed).await?;
+            }
         }
-        Ok(Applied {
+        Ok(Some(Applied {
             id: m.id().to_string(),
             direction,
             duration: start.elapsed(),
-        })
+        }))
+    }
+
+    async fn run_statements(
+        &self,
+        client: &Client,
+        m: &Migration,
+        section: &skelly_db_migrate_format::Section,
+        in_tx: bool,
+    ) -> Result<()> {
+        for (statement, line) in section.statements.iter().zip(&section.statement_lines) {
+            // Each statement on its own message: in a notransaction section, several in one
+            // message would run as one implicit transaction.
+            if let Err(e) = client.batch_execute(statement).await {
+                return Err(MigrationError::Failed {
+                    file: m.id().to_string(),
+                    line: *line,
+                    statement: statement.trim().to_string(),
+                    rolled_back: in_tx,
+                    source: Box::new(Error::from(e)),
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 }
+
+/// How often a waiting runner asks again.
+const LOCK_POLL: Duration = Duration::from_millis(50);

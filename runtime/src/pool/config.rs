@@ -202,6 +202,7 @@ impl PoolConfig {
     }
 
     /// The configuration for another database on the same server.
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     pub(crate) fn with_dbname(&self, dbname: &str) -> PoolConfig {
         let mut config = self.clone();
         config.pg.dbname(dbname);

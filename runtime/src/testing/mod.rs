@@ -22,10 +22,12 @@
 //! debugging; their names are printed.
 
 mod mock;
+mod pgbouncer;
 mod server;
 
 pub use crate::op::Op;
 pub use mock::{Call, Expect, MockDb};
+pub use pgbouncer::{TempPgBouncer, TempPgBouncerBuilder};
 pub use server::{TempServer, TempServerBuilder};
 
 use std::path::{Path, PathBuf};

@@ -38,7 +38,7 @@ pub struct TempServer {
     port: u16,
     dir: PathBuf,
     data: PathBuf,
-    supervisor: Mutex<Option<(Child, ChildStdin)>>,
+    supervisor: Mutex<Option<Supervisor>>,
 }
 
 impl std::fmt::Debug for TempServer {
@@ -54,12 +54,20 @@ impl std::fmt::Debug for TempServer {
 /// in the data directory (certificates, keys).
 #[derive(Debug, Default, Clone)]
 pub struct TempServerBuilder {
+    port: Option<u16>,
     settings: Vec<(String, String)>,
     hba: Vec<String>,
     files: Vec<(String, Vec<u8>)>,
 }
 
 impl TempServerBuilder {
+    /// Listens on this port instead of a free one (e.g. to bring a server back where a pool
+    /// expects it).
+    pub fn port(mut self, port: u16) -> TempServerBuilder {
+        self.port = Some(port);
+        self
+    }
+
     /// Adds `key = 'value'` to `postgresql.conf`.
     pub fn setting(mut self, key: &str, value: &str) -> TempServerBuilder {
         self.settings.push((key.to_string(), value.to_string()));
@@ -157,7 +165,10 @@ impl TempServer {
         // A port that was free a moment ago can be taken meanwhile: try a few.
         let mut last = String::new();
         for _ in 0..5 {
-            server.port = free_port()?;
+            server.port = match options.port {
+                Some(port) => port,
+                None => free_port()?,
+            };
             match server.launch(&bin, &user) {
                 Ok(()) => return Ok(server),
                 Err(reason) => {
@@ -180,42 +191,30 @@ impl TempServer {
             wait "$pid"
             rm -rf "$2"
         "#;
-        let mut child = user
-            .command(Path::new("/bin/sh"))
-            .args(["-c", script, "sh"])
-            .arg(bin)
-            .arg(&self.dir)
-            .arg(self.port.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start the server: {e}"))?;
-        let stdin = child.stdin.take().ok_or("no pipe to the server")?;
-        *self.supervisor.lock().unwrap_or_else(|e| e.into_inner()) = Some((child, stdin));
-        let start = Instant::now();
-        loop {
-            if self.accepts_connections() {
-                return Ok(());
-            }
-            let exited = {
-                let mut guard = self.supervisor.lock().unwrap_or_else(|e| e.into_inner());
-                match guard.as_mut() {
-                    Some((child, _)) => !matches!(child.try_wait(), Ok(None)),
-                    None => true,
-                }
-            };
-            if exited || self.log().contains("could not bind") {
-                return Err(format!("the server stopped: {}", last_lines(&self.log())));
-            }
-            if start.elapsed() > READY_TIMEOUT {
-                return Err(format!(
-                    "the server did not accept connections within {READY_TIMEOUT:?}: {}",
-                    last_lines(&self.log())
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
+        let supervisor = Supervisor::spawn(
+            user,
+            script,
+            &[
+                bin.as_os_str(),
+                self.dir.as_os_str(),
+                self.port.to_string().as_ref(),
+            ],
+        )?;
+        *self.supervisor.lock().unwrap_or_else(|e| e.into_inner()) = Some(supervisor);
+        wait_ready(
+            "the server",
+            || self.accepts_connections(),
+            || self.exited() || self.log().contains("could not bind"),
+            || self.log(),
+        )
+    }
+
+    fn exited(&self) -> bool {
+        self.supervisor
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .is_none_or(Supervisor::exited)
     }
 
     fn accepts_connections(&self) -> bool {
@@ -232,11 +231,72 @@ impl TempServer {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some((mut child, stdin)) = taken {
-            // Closing the pipe tells the supervisor to stop the server (fast shutdown).
-            drop(stdin);
-            let _ = child.wait();
+        if let Some(supervisor) = taken {
+            supervisor.stop();
         }
+    }
+}
+
+/// A `sh` script run as the server's user, which stops what it started when its standard
+/// input closes: when we drop it, and also when this process exits or is killed.
+pub(super) struct Supervisor {
+    child: Child,
+    stdin: ChildStdin,
+}
+
+impl Supervisor {
+    pub(super) fn spawn(
+        user: &ServerUser,
+        script: &str,
+        args: &[&std::ffi::OsStr],
+    ) -> std::result::Result<Supervisor, String> {
+        let mut child = user
+            .command(Path::new("/bin/sh"))
+            .args(["-c", script, "sh"])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start the supervisor: {e}"))?;
+        let stdin = child.stdin.take().ok_or("no pipe to the supervisor")?;
+        Ok(Supervisor { child, stdin })
+    }
+
+    pub(super) fn exited(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Closes the pipe (the script stops its process) and waits for the script to end.
+    pub(super) fn stop(self) {
+        let Supervisor { mut child, stdin } = self;
+        drop(stdin);
+        let _ = child.wait();
+    }
+}
+
+/// Polls until `ready`, or fails when `failed` or after [`READY_TIMEOUT`], with the log's end.
+pub(super) fn wait_ready(
+    what: &str,
+    ready: impl Fn() -> bool,
+    failed: impl Fn() -> bool,
+    log: impl Fn() -> String,
+) -> std::result::Result<(), String> {
+    let start = Instant::now();
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        if failed() {
+            return Err(format!("{what} stopped: {}", last_lines(&log())));
+        }
+        if start.elapsed() > READY_TIMEOUT {
+            return Err(format!(
+                "{what} did not accept connections within {READY_TIMEOUT:?}: {}",
+                last_lines(&log())
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(25));
     }
 }
 
@@ -248,13 +308,13 @@ impl Drop for TempServer {
 }
 
 /// Who runs the server: the current user, or `postgres` when the current user is root.
-struct ServerUser {
+pub(super) struct ServerUser {
     // (uid, gid) of `postgres` when running as root.
     postgres: Option<(u32, u32)>,
 }
 
 impl ServerUser {
-    fn current() -> Result<ServerUser> {
+    pub(super) fn current() -> Result<ServerUser> {
         if id(&["-u"])? != 0 {
             return Ok(ServerUser { postgres: None });
         }
@@ -283,7 +343,7 @@ impl ServerUser {
         }
     }
 
-    fn own(&self, path: &Path) -> Result<()> {
+    pub(super) fn own(&self, path: &Path) -> Result<()> {
         if let Some((uid, gid)) = self.postgres {
             std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
                 no_server(&format!("cannot give {} to postgres: {e}", path.display()))
@@ -345,7 +405,7 @@ fn find_binaries() -> Result<PathBuf> {
     })
 }
 
-fn unique_dir() -> PathBuf {
+pub(super) fn unique_dir() -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     std::env::temp_dir().join(format!(
         "skelly-pg-{}-{}",
@@ -354,7 +414,7 @@ fn unique_dir() -> PathBuf {
     ))
 }
 
-fn free_port() -> Result<u16> {
+pub(super) fn free_port() -> Result<u16> {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -374,7 +434,7 @@ fn append(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| no_server(&format!("cannot write {}: {e}", path.display())))
 }
 
-fn write_owned(user: &ServerUser, path: &Path, contents: &[u8]) -> Result<()> {
+pub(super) fn write_owned(user: &ServerUser, path: &Path, contents: &[u8]) -> Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::write(path, contents)
         .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)))
@@ -387,7 +447,7 @@ fn last_lines(log: &str) -> String {
     lines[lines.len().saturating_sub(5)..].join(" | ")
 }
 
-fn no_server(reason: &str) -> Error {
+pub(super) fn no_server(reason: &str) -> Error {
     Error::Config(format!(
         "no throwaway PostgreSQL server could be started: {reason}"
     ))
