@@ -283,3 +283,92 @@ async fn cached_statements_survive_a_column_type_change() {
     let row = conn.query_one(sql, &[]).await.unwrap();
     assert_eq!(row.get::<_, i64>(0), 1);
 }
+
+#[tokio::test]
+async fn close_returns_by_its_deadline_and_ends_stragglers() {
+    let db = common::empty_db().await;
+    let pool = db
+        .pool_config()
+        .close_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let held = pool.get().await.unwrap();
+    let start = std::time::Instant::now();
+    pool.close().await;
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    // The straggler's connection was ended under it.
+    common::eventually("the held connection is closed", || async {
+        held.client().is_closed()
+    })
+    .await;
+    let err = held.query_one("SELECT 1", &[]).await.unwrap_err();
+    assert_eq!(err.status(), 503, "{err}");
+}
+
+#[tokio::test]
+async fn connects_back_off_during_an_outage_and_the_pool_recovers_by_itself() {
+    use skelly_db::testing::TempServer;
+    // The server's port, with nothing listening yet: an outage.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pool = PoolConfig::new(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+        .unwrap()
+        .max_size(10)
+        .connect_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let outage = Duration::from_secs(10);
+    let start = std::time::Instant::now();
+    let tasks = (0..50).map(|_| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let (mut checkouts, mut slowest) = (0u32, Duration::ZERO);
+            while start.elapsed() < outage {
+                let t = std::time::Instant::now();
+                let err = pool.get().await.unwrap_err();
+                assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+                slowest = slowest.max(t.elapsed());
+                checkouts += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (checkouts, slowest)
+        })
+    });
+    let results = futures_util::future::join_all(tasks).await;
+    let checkouts: u32 = results.iter().map(|r| r.as_ref().unwrap().0).sum();
+    let slowest = results
+        .iter()
+        .map(|r| r.as_ref().unwrap().1)
+        .max()
+        .unwrap();
+    let attempts = pool.status().connect_attempts;
+    let per_second = attempts as f64 / outage.as_secs_f64();
+    eprintln!(
+        "outage of {outage:?}, 50 tasks: {checkouts} failed checkouts (slowest {slowest:?}), \
+         {attempts} connect attempts = {per_second:.1}/s"
+    );
+    // Fail fast, and back off: a few attempts a second, not one per checkout.
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    assert!(checkouts > 10_000, "{checkouts}");
+    assert!(per_second < 10.0, "{per_second} connect attempts per second");
+
+    // The server comes back where the pool expects it; the pool recovers by itself.
+    let _server = TempServer::builder()
+        .port(port)
+        .start()
+        .unwrap_or_else(|e| panic!("the test server must start: {e}"));
+    let back = std::time::Instant::now();
+    common::eventually("the pool serves again", || async {
+        pool.query_one("SELECT 1", &[]).await.is_ok()
+    })
+    .await;
+    eprintln!("recovered {:?} after the server returned", back.elapsed());
+    assert!(back.elapsed() < Duration::from_secs(5));
+}
