@@ -93,6 +93,9 @@ struct Measured {
     ratio: f64,
     /// The middle half of the per-round ratios (25th and 75th percentiles).
     spread: (f64, f64),
+    /// The 10th percentile of our times over the 10th percentile of the baseline's: the fast
+    /// end, where the client's own cost per call shows most.
+    p10: f64,
     /// The per-round ratios of the client thread's CPU time (the client's own work: building
     /// SQL, decoding rows, the driver), ours / theirs, summarised by [`balanced`].
     cpu_ratio: f64,
@@ -119,7 +122,7 @@ struct Report {
 impl Report {
     fn add(&mut self, name: &str, baseline: &str, m: Measured) {
         println!(
-            "{:<34} {:>12} {:<28} {:>12} {:>7.3}  {:.3}-{:.3} {:>7.3}",
+            "{:<34} {:>12} {:<28} {:>12} {:>7.3}  {:.3}-{:.3} {:>7.3} {:>7.3}",
             name,
             fmt(m.ours),
             baseline,
@@ -127,7 +130,8 @@ impl Report {
             m.ratio,
             m.spread.0,
             m.spread.1,
-            m.cpu_ratio
+            m.cpu_ratio,
+            m.p10
         );
         self.rows.push((name.to_string(), baseline.to_string(), m));
     }
@@ -189,13 +193,21 @@ where
     }
     let mut all: Vec<f64> = ratios.concat();
     all.sort_by(|x, y| x.partial_cmp(y).expect("no NaN"));
+    let p10 = percentile(&a, 10).as_secs_f64() / percentile(&b, 10).as_secs_f64();
     Measured {
+        p10,
         ours: median(a),
         theirs: median(b),
         ratio: balanced(ratios),
         spread: (all[all.len() / 4], all[all.len() * 3 / 4]),
         cpu_ratio: balanced(cpu_ratios),
     }
+}
+
+fn percentile(times: &[Duration], p: usize) -> Duration {
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
 }
 
 /// The geometric mean of the median ratio of the rounds where skelly-db went first and that of
@@ -279,8 +291,8 @@ async fn main() -> skelly_db::Result<()> {
         if quick { "quick" } else { "full" }
     );
     println!(
-        "{:<34} {:>12} {:<28} {:>12} {:>7}  {:<11} {:>7}",
-        "workload", "skelly-db", "hand-written", "median", "ratio", "middle half", "cpu"
+        "{:<34} {:>12} {:<28} {:>12} {:>7}  {:<11} {:>7} {:>7}",
+        "workload", "skelly-db", "hand-written", "median", "ratio", "middle half", "cpu", "p10"
     );
     let mut report = Report { rows: Vec::new() };
 
@@ -463,6 +475,10 @@ async fn main() -> skelly_db::Result<()> {
         report.add("update by id (2 fields)", "prepared UPDATE + map", m);
     }
 
+    if wants("production") {
+        production(&db, &conn, &ids, quick, smoke, &mut report).await?;
+    }
+
     if wants("filtered") {
         // 4. a filtered, ordered, paged query: 3 conditions, limit 20
         let filtered_sql = format!(
@@ -617,5 +633,234 @@ async fn main() -> skelly_db::Result<()> {
 
     drop(conn);
     println!("{} workloads measured", report.rows.len());
+    Ok(())
+}
+
+/// Issue 11's rows: the unnamed-statement mode (cache size 0) against the default cache, calls
+/// through the pool against a bare client holding its prepared statement, and throughput of
+/// 200 tasks on 10 connections against hand-written deadpool-postgres.
+async fn production(
+    db: &TestDb,
+    conn: &Connection,
+    ids: &[Uuid],
+    quick: bool,
+    smoke: bool,
+    report: &mut Report,
+) -> skelly_db::Result<()> {
+    let rounds = |n: usize| if smoke { 2 } else if quick { n / 10 } else { n };
+    let pick = |i: usize| ids[(i * 7919) % ids.len()];
+    // Plaintext on both sides: the comparison is of the client, not of TLS.
+    let config = db.pool_config().ssl_mode(skelly_db::SslMode::Disable);
+    let default_cache = config.clone().max_size(1).build()?;
+    let no_cache = config.clone().statement_cache_size(0).max_size(1).build()?;
+
+    let m = interleave(
+        rounds(2_000),
+        |i| {
+            let pool = &no_cache;
+            async move {
+                User::find(pool, pick(i)).await.unwrap().unwrap();
+            }
+        },
+        |i| {
+            let pool = &default_cache;
+            async move {
+                User::find(pool, pick(i)).await.unwrap().unwrap();
+            }
+        },
+        nothing,
+    )
+    .await;
+    report.add("find by id, cache size 0", "find by id, cache 100", m);
+    let m = interleave(
+        rounds(100),
+        |_| async {
+            let rows = User::query()
+                .order_by(User::CREATED_AT.asc())
+                .limit(10_000)
+                .fetch_all(&no_cache)
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 10_000);
+        },
+        |_| async {
+            let rows = User::query()
+                .order_by(User::CREATED_AT.asc())
+                .limit(10_000)
+                .fetch_all(&default_cache)
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 10_000);
+        },
+        nothing,
+    )
+    .await;
+    report.add("list 10000 rows, cache size 0", "list 10000 rows, cache 100", m);
+
+    // Through the pool (a checkout per call) against a bare client and its statement.
+    let (pg, _) = (config.pg_config().clone(), ());
+    let (bare, connection) = pg.connect(tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    let find_stmt = bare
+        .prepare(&format!(
+            "SELECT {COLUMNS} FROM \"user\".users WHERE id = $1 AND deleted_at IS NULL"
+        ))
+        .await?;
+    let m = interleave(
+        rounds(4_000),
+        |i| {
+            let pool = &default_cache;
+            async move {
+                User::find(pool, pick(i)).await.unwrap().unwrap();
+            }
+        },
+        |i| {
+            let (bare, stmt) = (&bare, &find_stmt);
+            async move {
+                let row = bare.query_opt(stmt, &[&pick(i)]).await.unwrap().unwrap();
+                std::hint::black_box(map_user(&row));
+            }
+        },
+        nothing,
+    )
+    .await;
+    report.add("find by id via pool", "bare client, prepared", m);
+    let update_stmt = bare
+        .prepare(&format!(
+            "UPDATE \"user\".users SET display_name = $2, updated_at = now() \
+             WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
+        ))
+        .await?;
+    let m = interleave(
+        rounds(4_000),
+        |i| {
+            let pool = &default_cache;
+            async move {
+                User::update(
+                    pool,
+                    pick(i),
+                    UserPatch {
+                        display_name: Some(format!("n{i}")),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            }
+        },
+        |i| {
+            let (bare, stmt) = (&bare, &update_stmt);
+            async move {
+                let name = format!("n{i}");
+                let row = bare
+                    .query_opt(stmt, &[&pick(i), &name])
+                    .await
+                    .unwrap()
+                    .unwrap();
+                std::hint::black_box(map_user(&row));
+            }
+        },
+        nothing,
+    )
+    .await;
+    report.add("update by id via pool", "bare client, prepared", m);
+    drop(default_cache);
+    drop(no_cache);
+    let _ = conn;
+
+    // Throughput: 200 tasks, 10 connections, finds and updates, for a fixed time per side,
+    // each side twice, alternating.
+    let ours = config.clone().max_size(10).build()?;
+    let theirs = deadpool_postgres::Pool::builder(deadpool_postgres::Manager::from_config(
+        pg.clone(),
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    ))
+    .max_size(10)
+    .build()
+    .expect("a deadpool-postgres pool");
+    let span = if smoke {
+        Duration::from_millis(50)
+    } else if quick {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(4)
+    };
+    let ids: std::sync::Arc<Vec<Uuid>> = std::sync::Arc::new(ids.to_vec());
+    let mut totals = [0u64; 2];
+    for round in 0..2 {
+        for side in [round % 2, 1 - round % 2] {
+            let stop = Instant::now() + span;
+            let tasks: Vec<_> = (0..200)
+                .map(|t| {
+                    let (ours, theirs, ids) = (ours.clone(), theirs.clone(), ids.clone());
+                    tokio::spawn(async move {
+                        let mut n = 0u64;
+                        while Instant::now() < stop {
+                            let id = ids[(t * 7919 + n as usize * 31) % ids.len()];
+                            if side == 0 {
+                                if n % 2 == 0 {
+                                    User::find(&ours, id).await.unwrap();
+                                } else {
+                                    User::update(
+                                        &ours,
+                                        id,
+                                        UserPatch {
+                                            display_name: Some("t".into()),
+                                            ..Default::default()
+                                        },
+                                    )
+                                    .await
+                                    .unwrap();
+                                }
+                            } else {
+                                let client = theirs.get().await.unwrap();
+                                if n % 2 == 0 {
+                                    let stmt = client
+                                        .prepare_cached(&format!(
+                                            "SELECT {COLUMNS} FROM \"user\".users WHERE id = $1 AND deleted_at IS NULL"
+                                        ))
+                                        .await
+                                        .unwrap();
+                                    if let Some(row) = client.query_opt(&stmt, &[&id]).await.unwrap() {
+                                        std::hint::black_box(map_user(&row));
+                                    }
+                                } else {
+                                    let stmt = client
+                                        .prepare_cached(&format!(
+                                            "UPDATE \"user\".users SET display_name = $2, updated_at = now() \
+                                             WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
+                                        ))
+                                        .await
+                                        .unwrap();
+                                    if let Some(row) =
+                                        client.query_opt(&stmt, &[&id, &"t"]).await.unwrap()
+                                    {
+                                        std::hint::black_box(map_user(&row));
+                                    }
+                                }
+                            }
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            for task in tasks {
+                totals[side] += task.await.expect("a throughput task");
+            }
+        }
+    }
+    let per_second = |n: u64| n as f64 / (2.0 * span.as_secs_f64());
+    println!(
+        "throughput, 200 tasks on 10 connections (find + update): skelly-db {:.0} ops/s, \
+         deadpool-postgres {:.0} ops/s, ratio {:.3}",
+        per_second(totals[0]),
+        per_second(totals[1]),
+        totals[0] as f64 / totals[1] as f64
+    );
+    ours.close().await;
     Ok(())
 }

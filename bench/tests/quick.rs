@@ -24,13 +24,18 @@ fn quick_mode_measures_every_workload() {
         "insert 10000 rows",
         "update by id (2 fields)",
         "filtered query (3 conds, limit 20)",
+        "find by id, cache size 0",
+        "list 10000 rows, cache size 0",
+        "find by id via pool",
+        "update by id via pool",
+        "throughput, 200 tasks on 10 connections",
     ] {
         assert!(
             stdout.contains(workload),
             "missing {workload:?} in:\n{stdout}"
         );
     }
-    assert!(stdout.contains("17 workloads measured"), "{stdout}");
+    assert!(stdout.contains("21 workloads measured"), "{stdout}");
     assert!(
         stdout.contains("allocations, list 10000 rows: skelly-db "),
         "{stdout}"
