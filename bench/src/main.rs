@@ -159,7 +159,12 @@ where
     B: Future<Output = ()>,
     FB: Future<Output = ()>,
 {
-    let warmup = (iterations / 10).max(2);
+    // No warm-up for a smoke run (two rounds only show that the workload runs).
+    let warmup = if iterations <= 2 {
+        0
+    } else {
+        (iterations / 10).max(2)
+    };
     let mut a = Vec::with_capacity(iterations);
     let mut b = Vec::with_capacity(iterations);
     // Per-round ratios, by which side went first: [skelly-db first, hand-written first].
@@ -277,7 +282,13 @@ async fn main() -> skelly_db::Result<()> {
         .max_size(2)
         .build()
         .await?;
-    let pool = db.pool();
+    // Plaintext, as the hand-written side's connection: the comparison is of the client.
+    let pool = db
+        .pool_config()
+        .ssl_mode(skelly_db::SslMode::Disable)
+        .max_size(2)
+        .build()?;
+    let pool = &pool;
     let conn: Connection = pool.get().await?;
     let client: &Client = conn.client();
     let version: String = client.query_one("SHOW server_version", &[]).await?.get(0);
@@ -647,7 +658,15 @@ async fn production(
     smoke: bool,
     report: &mut Report,
 ) -> skelly_db::Result<()> {
-    let rounds = |n: usize| if smoke { 2 } else if quick { n / 10 } else { n };
+    let rounds = |n: usize| {
+        if smoke {
+            2
+        } else if quick {
+            n / 10
+        } else {
+            n
+        }
+    };
     let pick = |i: usize| ids[(i * 7919) % ids.len()];
     // Plaintext on both sides: the comparison is of the client, not of TLS.
     let config = db.pool_config().ssl_mode(skelly_db::SslMode::Disable);
@@ -695,7 +714,11 @@ async fn production(
         nothing,
     )
     .await;
-    report.add("list 10000 rows, cache size 0", "list 10000 rows, cache 100", m);
+    report.add(
+        "list 10000 rows, cache size 0",
+        "list 10000 rows, cache 100",
+        m,
+    );
 
     // Through the pool (a checkout per call) against a bare client and its statement.
     let (pg, _) = (config.pg_config().clone(), ());

@@ -343,11 +343,7 @@ async fn connects_back_off_during_an_outage_and_the_pool_recovers_by_itself() {
     });
     let results = futures_util::future::join_all(tasks).await;
     let checkouts: u32 = results.iter().map(|r| r.as_ref().unwrap().0).sum();
-    let slowest = results
-        .iter()
-        .map(|r| r.as_ref().unwrap().1)
-        .max()
-        .unwrap();
+    let slowest = results.iter().map(|r| r.as_ref().unwrap().1).max().unwrap();
     let attempts = pool.status().connect_attempts;
     let per_second = attempts as f64 / outage.as_secs_f64();
     eprintln!(
@@ -357,7 +353,10 @@ async fn connects_back_off_during_an_outage_and_the_pool_recovers_by_itself() {
     // Fail fast, and back off: a few attempts a second, not one per checkout.
     assert!(slowest < Duration::from_secs(1), "{slowest:?}");
     assert!(checkouts > 10_000, "{checkouts}");
-    assert!(per_second < 10.0, "{per_second} connect attempts per second");
+    assert!(
+        per_second < 10.0,
+        "{per_second} connect attempts per second"
+    );
 
     // The server comes back where the pool expects it; the pool recovers by itself.
     let _server = TempServer::builder()
