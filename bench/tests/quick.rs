@@ -35,7 +35,7 @@ fn quick_mode_measures_every_workload() {
             "missing {workload:?} in:\n{stdout}"
         );
     }
-    assert!(stdout.contains("21 workloads measured"), "{stdout}");
+    assert!(stdout.contains("22 workloads measured"), "{stdout}");
     assert!(
         stdout.contains("allocations, list 10000 rows: skelly-db "),
         "{stdout}"
