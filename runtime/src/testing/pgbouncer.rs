@@ -3,10 +3,10 @@
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use super::server::{
     free_port, no_server, unique_dir, wait_ready, write_owned, ServerUser, Supervisor,
+    SupervisorSlot,
 };
 use crate::error::Result;
 
@@ -28,7 +28,7 @@ use crate::error::Result;
 pub struct TempPgBouncer {
     port: u16,
     dir: PathBuf,
-    supervisor: Mutex<Option<Supervisor>>,
+    supervisor: SupervisorSlot,
 }
 
 impl std::fmt::Debug for TempPgBouncer {
@@ -92,7 +92,7 @@ impl TempPgBouncerBuilder {
         let mut bouncer = TempPgBouncer {
             port: 0,
             dir,
-            supervisor: Mutex::new(None),
+            supervisor: SupervisorSlot::default(),
         };
         let mut last = String::new();
         for _ in 0..5 {
@@ -169,33 +169,20 @@ impl TempPgBouncer {
         "#;
         let supervisor =
             Supervisor::spawn(user, script, &[program.as_os_str(), self.dir.as_os_str()])?;
-        *self.supervisor.lock().unwrap_or_else(|e| e.into_inner()) = Some(supervisor);
+        self.supervisor.set(supervisor);
         wait_ready(
             "pgbouncer",
             || {
                 std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
                     && self.log().contains("process up")
             },
-            || {
-                self.supervisor
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_mut()
-                    .is_none_or(Supervisor::exited)
-            },
+            || self.supervisor.exited(),
             || self.log(),
         )
     }
 
     fn stop(&self) {
-        let taken = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(supervisor) = taken {
-            supervisor.stop();
-        }
+        self.supervisor.stop();
     }
 }
 

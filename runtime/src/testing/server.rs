@@ -38,7 +38,7 @@ pub struct TempServer {
     port: u16,
     dir: PathBuf,
     data: PathBuf,
-    supervisor: Mutex<Option<Supervisor>>,
+    supervisor: SupervisorSlot,
 }
 
 impl std::fmt::Debug for TempServer {
@@ -131,7 +131,7 @@ impl TempServer {
             port: 0,
             dir: dir.clone(),
             data: data.clone(),
-            supervisor: Mutex::new(None),
+            supervisor: SupervisorSlot::default(),
         };
         // From here on, dropping `server` removes the directory.
         let initdb = user
@@ -200,21 +200,13 @@ impl TempServer {
                 self.port.to_string().as_ref(),
             ],
         )?;
-        *self.supervisor.lock().unwrap_or_else(|e| e.into_inner()) = Some(supervisor);
+        self.supervisor.set(supervisor);
         wait_ready(
             "the server",
             || self.accepts_connections(),
-            || self.exited() || self.log().contains("could not bind"),
+            || self.supervisor.exited() || self.log().contains("could not bind"),
             || self.log(),
         )
-    }
-
-    fn exited(&self) -> bool {
-        self.supervisor
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-            .is_none_or(Supervisor::exited)
     }
 
     fn accepts_connections(&self) -> bool {
@@ -226,14 +218,7 @@ impl TempServer {
     }
 
     fn stop(&self) {
-        let taken = self
-            .supervisor
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some(supervisor) = taken {
-            supervisor.stop();
-        }
+        self.supervisor.stop();
     }
 }
 
@@ -272,6 +257,32 @@ impl Supervisor {
         let Supervisor { mut child, stdin } = self;
         drop(stdin);
         let _ = child.wait();
+    }
+}
+
+/// The supervisor of a running process, if any: set when started, taken when stopped.
+#[derive(Default)]
+pub(super) struct SupervisorSlot(Mutex<Option<Supervisor>>);
+
+impl SupervisorSlot {
+    pub(super) fn set(&self, supervisor: Supervisor) {
+        *self.lock() = Some(supervisor);
+    }
+
+    /// Whether the supervised process is gone (or was never started).
+    pub(super) fn exited(&self) -> bool {
+        self.lock().as_mut().is_none_or(Supervisor::exited)
+    }
+
+    pub(super) fn stop(&self) {
+        let taken = self.lock().take();
+        if let Some(supervisor) = taken {
+            supervisor.stop();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Supervisor>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
