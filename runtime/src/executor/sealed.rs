@@ -125,20 +125,13 @@ impl<'a> Session<'a> {
             Kind::Pooled(object) => Ok(Dedicated::Owned(Object::take(object))),
             Kind::Borrowed { client, .. } => Ok(Dedicated::Borrowed(client)),
             #[cfg(feature = "testing")]
-            Kind::Mock(_) => Err(self
-                .real_client(what)
-                .err()
-                .unwrap_or_else(|| Error::Mock(format!("{what} needs a real database")))),
+            Kind::Mock(_) => Err(needs_database(what)),
         }
     }
 
     /// The connection's client; an error naming `what` on a mock.
     pub(crate) fn real_client(&self, what: &str) -> Result<&Client> {
-        self.client().ok_or_else(|| {
-            Error::Mock(format!(
-                "{what} needs a real database; MockDb only answers typed table operations"
-            ))
-        })
+        self.client().ok_or_else(|| needs_database(what))
     }
 
     fn client(&self) -> Option<&Client> {
@@ -370,6 +363,12 @@ impl Drop for TxScope<'_> {
             drop(Object::take(object));
         }
     }
+}
+
+fn needs_database(what: &str) -> Error {
+    Error::Mock(format!(
+        "{what} needs a real database; MockDb only answers typed table operations"
+    ))
 }
 
 fn is_stale_plan(e: &tokio_postgres::Error) -> bool {
