@@ -297,8 +297,14 @@ async fn create_table_sql_creates_the_table_the_struct_reads() {
         ),
         "{ddl}"
     );
-    assert!(ddl.contains("CREATE UNIQUE INDEX \"users_email_key\" ON \"user\".\"users\" (\"email\") WHERE \"deleted_at\" IS NULL;"), "{ddl}");
+    assert!(ddl.contains("CREATE UNIQUE INDEX IF NOT EXISTS \"users_email_key\" ON \"user\".\"users\" (\"email\") WHERE \"deleted_at\" IS NULL;"), "{ddl}");
     assert_eq!(ddl, skelly_db::ddl::<User>());
+    assert!(
+        ddl.contains("CREATE TABLE IF NOT EXISTS \"user\".\"users\" ("),
+        "{ddl}"
+    );
+    pool.batch_execute(&ddl).await.unwrap();
+    // Safe to run again: every statement says IF NOT EXISTS.
     pool.batch_execute(&ddl).await.unwrap();
     // Same columns, types, nullability and defaults as the hand-written reference migration.
     assert_eq!(

@@ -272,11 +272,13 @@ async fn attributes_shape_the_ddl_and_the_generated_structs() {
     );
     assert!(ddl.contains("CONSTRAINT \"posts_author_id_fkey\" FOREIGN KEY (\"author_id\") REFERENCES \"blog\".\"authors\" (\"id\")"), "{ddl}");
     assert!(
-        ddl.contains("CREATE INDEX \"posts_author_id_idx\" ON \"blog\".\"posts\" (\"author_id\");"),
+        ddl.contains("CREATE INDEX IF NOT EXISTS \"posts_author_id_idx\" ON \"blog\".\"posts\" (\"author_id\");"),
         "{ddl}"
     );
     assert!(
-        ddl.contains("CREATE INDEX \"posts_title_idx\" ON \"blog\".\"posts\" (\"title\");"),
+        ddl.contains(
+            "CREATE INDEX IF NOT EXISTS \"posts_title_idx\" ON \"blog\".\"posts\" (\"title\");"
+        ),
         "{ddl}"
     );
     assert!(ddl.contains("\"created_at\" timestamptz,"), "{ddl}");
@@ -290,6 +292,7 @@ async fn attributes_shape_the_ddl_and_the_generated_structs() {
     pool.batch_execute(&Author::create_table_sql())
         .await
         .unwrap();
+    pool.batch_execute(&ddl).await.unwrap();
     pool.batch_execute(&ddl).await.unwrap();
     let author = Author::insert(
         pool,

@@ -6,7 +6,7 @@ use crate::sql::{qualified, quote_ident, quote_literal};
 /// The DDL `T`'s description implies: schema, table with types, NOT NULL, defaults, primary
 /// key, named CHECK constraints for text enums, foreign keys, unique constraints (partial
 /// unique indexes `WHERE deleted_at IS NULL` on soft-delete tables) and indexes (every foreign
-/// key gets one).
+/// key gets one). Every statement says `IF NOT EXISTS`, so running it again changes nothing.
 pub fn ddl<T: Table>() -> String {
     let table = T::qualified_name();
     let soft = T::soft_delete_column();
@@ -58,7 +58,7 @@ pub fn ddl<T: Table>() -> String {
             match soft {
                 // A soft-deleted row must not block re-creating it.
                 Some(deleted) => after.push(format!(
-                    "CREATE UNIQUE INDEX {name} ON {table} ({column}) WHERE {} IS NULL;",
+                    "CREATE UNIQUE INDEX IF NOT EXISTS {name} ON {table} ({column}) WHERE {} IS NULL;",
                     quote_ident(deleted.name)
                 )),
                 None => lines.push(format!("    CONSTRAINT {name} UNIQUE ({column})")),
@@ -66,13 +66,13 @@ pub fn ddl<T: Table>() -> String {
         }
         if (c.index || c.references.is_some()) && !c.unique && c.role != ColumnRole::PrimaryKey {
             after.push(format!(
-                "CREATE INDEX {} ON {table} ({column});",
+                "CREATE INDEX IF NOT EXISTS {} ON {table} ({column});",
                 quote_ident(&format!("{}_{}_idx", T::NAME, c.name))
             ));
         }
     }
     let mut out = format!(
-        "CREATE SCHEMA IF NOT EXISTS {};\nCREATE TABLE {table} (\n{}\n);\n",
+        "CREATE SCHEMA IF NOT EXISTS {};\nCREATE TABLE IF NOT EXISTS {table} (\n{}\n);\n",
         quote_ident(T::SCHEMA),
         lines.join(",\n")
     );
