@@ -19,7 +19,7 @@ type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 pub enum Op {
     /// `T::insert`.
     Insert,
-    /// `T::insert_many`.
+    /// `T::insert_many` (rows) and `T::insert_many_count` (a count).
     InsertMany,
     /// `T::insert_or_ignore`.
     InsertOrIgnore,
@@ -27,7 +27,7 @@ pub enum Op {
     Upsert,
     /// `T::find`, `T::get`, `T::find_with_deleted`.
     Find,
-    /// `T::update` (by key).
+    /// `T::update` (by key; rows) and `T::patch` (a count).
     Update,
     /// `T::delete` (by key).
     Delete,

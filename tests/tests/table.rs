@@ -391,3 +391,50 @@ fn metadata_describes_the_table() {
     assert_eq!(User::COLUMNS[5].sql_type, "timestamptz");
     assert_eq!(User::EMAIL.name(), "email");
 }
+
+#[tokio::test]
+async fn count_only_writes_insert_and_patch_without_sending_rows_back() {
+    let db = common::reference_db().await;
+    let pool = db.pool();
+    let rows = (0..250)
+        .map(|i| new_user(&format!("c{i}@example.com")))
+        .collect();
+    assert_eq!(User::insert_many_count(pool, rows).await.unwrap(), 250);
+    assert_eq!(
+        User::insert_many_count(pool, vec![new_user("one@example.com")])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(User::insert_many_count(pool, Vec::new()).await.unwrap(), 0);
+    assert_eq!(User::query().count(pool).await.unwrap(), 251);
+    // A duplicate in the batch fails the whole statement: nothing of it is left.
+    let err = User::insert_many_count(
+        pool,
+        vec![new_user("dup@example.com"), new_user("dup@example.com")],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), "unique_violation");
+    assert_eq!(User::query().count(pool).await.unwrap(), 251);
+
+    let user = User::query()
+        .filter(User::EMAIL.eq("c7@example.com"))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let patch = || UserPatch {
+        bio: Some(Some("patched".into())),
+        ..Default::default()
+    };
+    assert!(User::patch(pool, user.id, patch()).await.unwrap());
+    let after = User::get(pool, user.id).await.unwrap();
+    assert_eq!(after.bio.as_deref(), Some("patched"));
+    assert!(after.updated_at > user.updated_at);
+    assert!(!User::patch(pool, uuid::Uuid::new_v4(), patch())
+        .await
+        .unwrap());
+    // A soft-deleted row is not patched.
+    User::delete(pool, user.id).await.unwrap();
+    assert!(!User::patch(pool, user.id, patch()).await.unwrap());
+}

@@ -217,6 +217,15 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
             #p::insert_many::<#ident>(db, &rows).await
         }
 
+        /// Inserts every row like `insert_many` and returns how many were inserted, without
+        /// sending the rows back (cheaper when the caller does not need them).
+        #vis async fn insert_many_count(
+            db: &impl #p::Executor,
+            rows: ::std::vec::Vec<#new_ident>,
+        ) -> #p::Result<u64> {
+            #p::insert_many_count::<#ident>(db, &rows).await
+        }
+
         /// The live row with this id, if any.
         #vis async fn find(
             db: &impl #p::Executor,
@@ -238,6 +247,16 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
             patch: #patch_ident,
         ) -> #p::Result<#ident> {
             #p::update::<#ident>(db, &id, &patch).await
+        }
+
+        /// Writes the `Some` fields of the patch (and `updated_at = now()`) without sending the
+        /// row back; false when there is no live row with this id.
+        #vis async fn patch(
+            db: &impl #p::Executor,
+            id: #pk_ty,
+            patch: #patch_ident,
+        ) -> #p::Result<bool> {
+            #p::patch::<#ident>(db, &id, &patch).await
         }
 
         #[doc = #delete_doc]

@@ -7,5 +7,6 @@ mod write;
 
 pub use read::{find, find_with_deleted, get};
 pub use write::{
-    delete, hard_delete, insert, insert_many, insert_or_ignore, restore, update, upsert,
+    delete, hard_delete, insert, insert_many, insert_many_count, insert_or_ignore, patch, restore,
+    update, upsert,
 };

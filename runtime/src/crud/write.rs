@@ -54,7 +54,7 @@ async fn insert_values<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> Res
         return Ok(out);
     }
     for chunk in new_rows.chunks(MAX_PARAMS / statements.inserted) {
-        let sql = statements.insert_values(chunk.len());
+        let sql = statements.insert_values(chunk.len(), true);
         let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * statements.inserted);
         for new in chunk {
             new.bind(&mut params);
@@ -62,6 +62,44 @@ async fn insert_values<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> Res
         out.extend(rows::<T>(db, Op::InsertMany, &sql, &params).await?);
     }
     Ok(out)
+}
+
+/// Inserts many rows like [`insert_many`] and returns how many were inserted, without sending
+/// them back.
+pub async fn insert_many_count<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> Result<u64> {
+    let statements = T::statements();
+    match new_rows {
+        [] => return Ok(0),
+        [new] => {
+            let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
+            new.bind(&mut params);
+            return affected::<T>(db, Op::InsertMany, &statements.insert_count, &params).await;
+        }
+        _ => {}
+    }
+    if let Some(sql) = &statements.insert_many_count {
+        let mut arrays: Vec<Box<dyn ToSql + Sync + Send + '_>> =
+            Vec::with_capacity(statements.inserted);
+        T::New::bind_columns(new_rows, &mut arrays);
+        let params: Vec<Param<'_>> = arrays.iter().map(|a| &**a as Param<'_>).collect();
+        return affected::<T>(db, Op::InsertMany, sql, &params).await;
+    }
+    let mut count = 0;
+    if statements.inserted == 0 {
+        for _ in new_rows {
+            count += affected::<T>(db, Op::InsertMany, &statements.insert_count, &[]).await?;
+        }
+        return Ok(count);
+    }
+    for chunk in new_rows.chunks(MAX_PARAMS / statements.inserted) {
+        let sql = statements.insert_values(chunk.len(), false);
+        let mut params: Vec<Param<'_>> = Vec::with_capacity(chunk.len() * statements.inserted);
+        for new in chunk {
+            new.bind(&mut params);
+        }
+        count += affected::<T>(db, Op::InsertMany, &sql, &params).await?;
+    }
+    Ok(count)
 }
 
 /// Inserts the row unless it conflicts with a unique constraint or index (`ON CONFLICT DO
@@ -107,6 +145,24 @@ pub async fn update<T: Table>(db: &impl Executor, key: Param<'_>, patch: &T::Pat
     row::<T>(db, Op::Update, &sql, &params)
         .await?
         .ok_or_else(|| statements.not_found())
+}
+
+/// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key` without
+/// sending the row back; false when there is no such live row.
+pub async fn patch<T: Table>(db: &impl Executor, key: Param<'_>, patch: &T::Patch) -> Result<bool> {
+    let statements = T::statements();
+    let by_key = statements.key()?;
+    let mut sets = Vec::with_capacity(T::COLUMNS.len());
+    patch.bind(&mut sets);
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + 1);
+    params.push(key);
+    let mut sql = String::with_capacity(statements.table.len() + by_key.patch_tail.len() + 96);
+    sql.push_str("UPDATE ");
+    sql.push_str(&statements.table);
+    sql.push_str(" SET ");
+    statements.push_set_clause(&mut sql, &sets, &mut params);
+    sql.push_str(&by_key.patch_tail);
+    Ok(affected::<T>(db, Op::Update, &sql, &params).await? > 0)
 }
 
 /// Soft-deletes the live row `key` (sets `deleted_at` once), or deletes it where the table has

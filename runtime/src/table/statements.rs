@@ -34,6 +34,9 @@ pub struct Statements {
     /// `INSERT ... SELECT ... FROM UNNEST($1::t[], ...) RETURNING ...`; `None` where a column is
     /// an array (UNNEST would flatten it) or nothing is inserted.
     pub(crate) insert_many: Option<String>,
+    /// The same two inserts without RETURNING, for the count-only variants.
+    pub(crate) insert_count: String,
+    pub(crate) insert_many_count: Option<String>,
     /// The statements by primary key; `None` for a table without one.
     pub(crate) key: Option<KeyStatements>,
     upserts: Box<[OnceLock<String>]>,
@@ -53,6 +56,8 @@ pub(crate) struct KeyStatements {
     pub(crate) hard_delete: String,
     /// ` WHERE "id" = $1 [AND live] RETURNING ...`: the end of an update by key.
     pub(crate) update_tail: String,
+    /// The same without RETURNING, for `patch`.
+    pub(crate) patch_tail: String,
 }
 
 impl Statements {
@@ -128,9 +133,20 @@ impl Statements {
                 restore,
                 hard_delete,
                 update_tail: format!(" WHERE {pk_ident} = $1{and_live} RETURNING {columns}"),
+                patch_tail: format!(" WHERE {pk_ident} = $1{and_live}"),
             }
         });
+        let returning = format!(" RETURNING {columns}");
+        let without_returning = |sql: &String| {
+            sql.strip_suffix(returning.as_str())
+                .unwrap_or(sql)
+                .to_string()
+        };
+        let insert_count = without_returning(&insert);
+        let insert_many_count = insert_many.as_ref().map(without_returning);
         Statements {
+            insert_count,
+            insert_many_count,
             columns_def,
             table,
             columns,
@@ -216,8 +232,9 @@ impl Statements {
         Some(sql)
     }
 
-    /// Multi-row `INSERT ... VALUES (...), (...) RETURNING ...` for `rows` rows.
-    pub(crate) fn insert_values(&self, rows: usize) -> String {
+    /// Multi-row `INSERT ... VALUES (...), (...)` for `rows` rows, with `RETURNING ...` when
+    /// `returning`.
+    pub(crate) fn insert_values(&self, rows: usize, returning: bool) -> String {
         let mut sql = self.insert_prefix.clone();
         let mut n = 0;
         for i in 0..rows {
@@ -235,8 +252,10 @@ impl Statements {
             }
             sql.push(')');
         }
-        sql.push_str(" RETURNING ");
-        sql.push_str(&self.columns);
+        if returning {
+            sql.push_str(" RETURNING ");
+            sql.push_str(&self.columns);
+        }
         sql
     }
 
