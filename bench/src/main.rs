@@ -698,6 +698,49 @@ async fn main() -> skelly_db::Result<()> {
             )
             .await;
             report.add(&format!("insert {n} rows"), "binary COPY (no rows back)", m);
+            if n == 100 || n == 10_000 {
+                // Count-only: no rows back on either side.
+                let unnest_stmt = client
+                    .prepare(
+                        "INSERT INTO \"user\".users (email, display_name, role, bio, created_at, updated_at) \
+                         SELECT u.*, now(), now() FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS u",
+                    )
+                    .await?;
+                let m = interleave(
+                    iterations,
+                    |i| {
+                        let rows = batch(i);
+                        let conn = &conn;
+                        async move {
+                            let inserted = User::insert_many_count(conn, rows).await.unwrap();
+                            assert_eq!(inserted as usize, n);
+                        }
+                    },
+                    |i| {
+                        let stmt = &unnest_stmt;
+                        let rows = batch(i);
+                        async move {
+                            let emails: Vec<&String> = rows.iter().map(|r| &r.email).collect();
+                            let names: Vec<&String> =
+                                rows.iter().map(|r| &r.display_name).collect();
+                            let roles: Vec<Role> = rows.iter().map(|r| r.role).collect();
+                            let bios: Vec<&Option<String>> = rows.iter().map(|r| &r.bio).collect();
+                            let inserted = client
+                                .execute(stmt, &[&emails, &names, &roles, &bios])
+                                .await
+                                .unwrap();
+                            assert_eq!(inserted as usize, n);
+                        }
+                    },
+                    truncate,
+                )
+                .await;
+                report.add(
+                    &format!("insert_many_count {n} rows"),
+                    "UNNEST, no RETURNING",
+                    m,
+                );
+            }
         }
     }
 

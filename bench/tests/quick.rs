@@ -29,13 +29,15 @@ fn quick_mode_measures_every_workload() {
         "find by id via pool",
         "update by id via pool",
         "throughput, 200 tasks on 10 connections",
+        "insert_many_count 100 rows",
+        "insert_many_count 10000 rows",
     ] {
         assert!(
             stdout.contains(workload),
             "missing {workload:?} in:\n{stdout}"
         );
     }
-    assert!(stdout.contains("22 workloads measured"), "{stdout}");
+    assert!(stdout.contains("24 workloads measured"), "{stdout}");
     assert!(
         stdout.contains("allocations, list 10000 rows: skelly-db "),
         "{stdout}"
