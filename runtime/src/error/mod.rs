@@ -2,9 +2,12 @@
 
 use std::fmt;
 
+mod connection;
+mod map;
 mod migration;
 mod server;
 
+pub use connection::ConnectionKind;
 pub use migration::MigrationError;
 pub use server::{ConstraintKind, ConstraintViolation, ServerError};
 
@@ -279,50 +282,6 @@ impl Error {
     }
 }
 
-/// Why a connection failed: [`Error::Connection`]'s `kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConnectionKind {
-    /// Nothing listens on the host and port (`connection_refused`).
-    Refused,
-    /// The host name does not resolve (`host_not_found`).
-    HostNotFound,
-    /// TLS could not be set up: the server does not offer it, or its certificate was not
-    /// trusted (`tls`).
-    Tls,
-    /// Wrong password or no such role (SQLSTATE 28P01, 28000; `auth_failed`).
-    AuthFailed,
-    /// No such database (3D000; `database_not_found`).
-    DatabaseNotFound,
-    /// The server has no free connection slots (53300; `too_many_connections`).
-    TooManyConnections,
-    /// The server is shutting down or restarting (57P01–57P03; `server_shutdown`).
-    ServerShutdown,
-    /// The connection was closed under a statement (`connection_closed`).
-    Closed,
-    /// Anything else: a broken socket, a protocol error, a closed pool (`connection`).
-    Other,
-}
-
-impl ConnectionKind {
-    /// The stable code: `connection_refused`, `host_not_found`, `tls`, `auth_failed`,
-    /// `database_not_found`, `too_many_connections`, `server_shutdown`, `connection_closed`,
-    /// `connection`.
-    pub fn code(self) -> &'static str {
-        match self {
-            ConnectionKind::Refused => "connection_refused",
-            ConnectionKind::HostNotFound => "host_not_found",
-            ConnectionKind::Tls => "tls",
-            ConnectionKind::AuthFailed => "auth_failed",
-            ConnectionKind::DatabaseNotFound => "database_not_found",
-            ConnectionKind::TooManyConnections => "too_many_connections",
-            ConnectionKind::ServerShutdown => "server_shutdown",
-            ConnectionKind::Closed => "connection_closed",
-            ConnectionKind::Other => "connection",
-        }
-    }
-}
-
 // The deepest source's text: the OS's or the TLS library's own words.
 fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
     let mut current = err;
@@ -336,151 +295,5 @@ fn is_retryable_state(state: &str) -> bool {
     state == "40001" || state == "40P01"
 }
 
-/// The one SQLSTATE -> variant mapping.
-impl From<tokio_postgres::Error> for Error {
-    fn from(err: tokio_postgres::Error) -> Error {
-        let Some(db) = err.as_db_error() else {
-            if err.is_closed() {
-                return Error::Connection {
-                    kind: ConnectionKind::Closed,
-                    message: "the connection is closed".into(),
-                    source: Some(Box::new(err)),
-                };
-            }
-            // Errors without SQLSTATE are I/O, TLS, protocol, or client-side conversion failures.
-            let text = err.to_string();
-            let cause = std::error::Error::source(&err);
-            let io = cause
-                .and_then(|s| s.downcast_ref::<std::io::Error>())
-                .map(|e| e.kind());
-            let cause_text = cause.map(innermost).unwrap_or_default();
-            let kind = if text.contains("TLS") || text.contains("tls") {
-                Some(ConnectionKind::Tls)
-            } else if io == Some(std::io::ErrorKind::ConnectionRefused) {
-                Some(ConnectionKind::Refused)
-            } else if cause_text.contains("lookup address")
-                || cause_text.contains("Name or service not known")
-                || cause_text.contains("nodename nor servname")
-                || cause_text.contains("No address associated")
-            {
-                Some(ConnectionKind::HostNotFound)
-            } else if io.is_some()
-                || text.starts_with("error connecting")
-                || text.starts_with("timeout")
-                || text.contains("connection")
-            {
-                Some(ConnectionKind::Other)
-            } else {
-                None
-            };
-            return match (io, kind) {
-                (Some(std::io::ErrorKind::TimedOut), _) => Error::Timeout {
-                    kind: TimeoutKind::Connect,
-                    message: text,
-                    source: Some(Box::new(err)),
-                },
-                (_, Some(kind)) => Error::Connection {
-                    kind,
-                    message: text,
-                    source: Some(Box::new(err)),
-                },
-                // Client side: a parameter that would not serialize, a wrong parameter count.
-                (_, None) => Error::Query(ServerError {
-                    sqlstate: "".into(),
-                    message: text.into(),
-                    detail: None,
-                    hint: None,
-                    source: err,
-                }),
-            };
-        };
-        let state = db.code().code();
-        let kind = match state {
-            "23505" => Some(ConstraintKind::Unique),
-            "23503" => Some(ConstraintKind::ForeignKey),
-            "23514" => Some(ConstraintKind::Check),
-            "23502" => Some(ConstraintKind::NotNull),
-            "23P01" => Some(ConstraintKind::Exclusion),
-            _ => None,
-        };
-        if let Some(kind) = kind {
-            return Error::Constraint(ConstraintViolation {
-                kind,
-                constraint: db.constraint().map(Into::into),
-                schema: db.schema().map(Into::into),
-                table: db.table().map(Into::into),
-                column: db.column().map(Into::into),
-                detail: db.detail().map(Into::into),
-                source: Some(err),
-            });
-        }
-        let message = db.message().to_string();
-        match state {
-            "57014" => Error::Timeout {
-                kind: TimeoutKind::Statement,
-                message,
-                source: Some(Box::new(err)),
-            },
-            "55P03" => Error::Timeout {
-                kind: TimeoutKind::Lock,
-                message,
-                source: Some(Box::new(err)),
-            },
-            "57P01" | "57P02" | "57P03" => Error::Connection {
-                kind: ConnectionKind::ServerShutdown,
-                message,
-                source: Some(Box::new(err)),
-            },
-            "28P01" | "28000" => Error::Connection {
-                kind: ConnectionKind::AuthFailed,
-                message,
-                source: Some(Box::new(err)),
-            },
-            "3D000" => Error::Connection {
-                kind: ConnectionKind::DatabaseNotFound,
-                message,
-                source: Some(Box::new(err)),
-            },
-            "53300" => Error::Connection {
-                kind: ConnectionKind::TooManyConnections,
-                message,
-                source: Some(Box::new(err)),
-            },
-            s if s.starts_with("08") => Error::connection(message, Some(Box::new(err))),
-            _ => Error::Query(ServerError {
-                sqlstate: state.into(),
-                detail: db.detail().map(Into::into),
-                hint: db.hint().map(Into::into),
-                message: message.into(),
-                source: err,
-            }),
-        }
-    }
-}
-
-impl From<deadpool::managed::PoolError<Error>> for Error {
-    fn from(err: deadpool::managed::PoolError<Error>) -> Error {
-        use deadpool::managed::{PoolError, TimeoutType};
-        match err {
-            // Connect failures are classified and name the server already.
-            PoolError::Backend(e) => e,
-            PoolError::Timeout(TimeoutType::Wait) => Error::Timeout {
-                kind: TimeoutKind::PoolWait,
-                message: "no pooled connection became free within the wait timeout".into(),
-                source: None,
-            },
-            PoolError::Timeout(TimeoutType::Create) => Error::Timeout {
-                kind: TimeoutKind::Connect,
-                message: "could not connect within the connect timeout".into(),
-                source: None,
-            },
-            PoolError::Timeout(TimeoutType::Recycle) => Error::Timeout {
-                kind: TimeoutKind::Connect,
-                message: "checking a pooled connection took longer than the connect timeout".into(),
-                source: None,
-            },
-            PoolError::Closed => Error::connection("the pool is closed", None),
-            other => Error::connection(other.to_string(), None),
-        }
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -113,13 +113,8 @@ impl<E: Sealed + Sync + ?Sized> Executor for E {}
 
 /// The private half of [`Executor`]: how to reach a connection. Outside this crate it can be
 /// neither named nor implemented, which is what seals `Executor`.
+mod impls;
 mod sealed;
-
-impl Sealed for tokio_postgres::Client {
-    async fn session(&self) -> Result<Session<'_>> {
-        Ok(Session::borrowed(self, None, false))
-    }
-}
 
 /// Rows arriving one at a time from [`Executor::query_stream`]. When it came from a pool it
 /// holds the connection until the stream is dropped.

@@ -5,7 +5,6 @@ use std::fmt;
 
 use super::{Conn, Object, PoolConfig, StatementCache};
 use crate::error::Result;
-use crate::executor::{Sealed, Session};
 
 /// A connection checked out of a [`Pool`](crate::Pool); it goes back when dropped.
 ///
@@ -100,8 +99,8 @@ impl DetachedConnection {
 
 /// A transaction on a [`Connection`]; rolls back when dropped without [`Transaction::commit`].
 pub struct Transaction<'a> {
-    inner: tokio_postgres::Transaction<'a>,
-    cache: &'a StatementCache,
+    pub(crate) inner: tokio_postgres::Transaction<'a>,
+    pub(crate) cache: &'a StatementCache,
 }
 
 impl fmt::Debug for Transaction<'_> {
@@ -140,36 +139,5 @@ impl<'a> Transaction<'a> {
     /// The underlying tokio-postgres client.
     pub fn client(&self) -> &tokio_postgres::Client {
         self.inner.client()
-    }
-}
-
-impl Sealed for Connection {
-    async fn session(&self) -> Result<Session<'_>> {
-        Ok(Session::borrowed(
-            &self.inner.client,
-            Some(&self.inner.cache),
-            false,
-        ))
-    }
-}
-
-impl Sealed for DetachedConnection {
-    async fn session(&self) -> Result<Session<'_>> {
-        Ok(Session::borrowed(
-            &self.inner.client,
-            Some(&self.inner.cache),
-            false,
-        ))
-    }
-}
-
-impl Sealed for Transaction<'_> {
-    async fn session(&self) -> Result<Session<'_>> {
-        // Statements on the transaction's client run inside the transaction: it is server state.
-        Ok(Session::borrowed(
-            self.inner.client(),
-            Some(self.cache),
-            true,
-        ))
     }
 }

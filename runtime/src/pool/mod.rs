@@ -22,7 +22,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::error::Result;
-use crate::executor::{Sealed, Session};
 
 /// A pool of PostgreSQL connections; cheap to clone, one per process.
 ///
@@ -182,7 +181,7 @@ impl Pool {
     }
 
     // A checkout; a failure to open a new connection names the server.
-    async fn checkout(&self) -> Result<Object> {
+    pub(crate) async fn checkout(&self) -> Result<Object> {
         Ok(self.inner.get().await?)
     }
 }
@@ -205,10 +204,4 @@ pub(crate) fn target(config: &tokio_postgres::Config) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
-}
-
-impl Sealed for Pool {
-    async fn session(&self) -> Result<Session<'_>> {
-        Ok(Session::pooled(self.checkout().await?))
-    }
 }

@@ -1,6 +1,7 @@
 //! The typed query builder: [`Select`] (`User::query()`), typed [`Column`]s
 //! (`User::EMAIL`) and the [`Expr`]essions and [`Order`]s built from them.
 
+mod array;
 mod expr;
 mod select;
 

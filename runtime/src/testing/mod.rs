@@ -24,6 +24,7 @@
 mod mock;
 mod pgbouncer;
 mod server;
+mod supervisor;
 
 pub use crate::op::Op;
 pub use mock::{Call, Expect, MockDb};

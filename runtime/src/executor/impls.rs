@@ -1,0 +1,50 @@
+//! `Executor` for the pool's types and the plain tokio-postgres client. Here rather than in
+//! `pool`, so that the pool does not depend on the executor (the executor runs on the pool's
+//! connections).
+
+use super::{Sealed, Session};
+use crate::error::Result;
+use crate::pool::{Connection, DetachedConnection, Pool, Transaction};
+
+impl Sealed for Pool {
+    async fn session(&self) -> Result<Session<'_>> {
+        Ok(Session::pooled(self.checkout().await?))
+    }
+}
+
+impl Sealed for Connection {
+    async fn session(&self) -> Result<Session<'_>> {
+        Ok(Session::borrowed(
+            &self.inner.client,
+            Some(&self.inner.cache),
+            false,
+        ))
+    }
+}
+
+impl Sealed for DetachedConnection {
+    async fn session(&self) -> Result<Session<'_>> {
+        Ok(Session::borrowed(
+            &self.inner.client,
+            Some(&self.inner.cache),
+            false,
+        ))
+    }
+}
+
+impl Sealed for Transaction<'_> {
+    async fn session(&self) -> Result<Session<'_>> {
+        // Statements on the transaction's client run inside the transaction: it is server state.
+        Ok(Session::borrowed(
+            self.inner.client(),
+            Some(self.cache),
+            true,
+        ))
+    }
+}
+
+impl Sealed for tokio_postgres::Client {
+    async fn session(&self) -> Result<Session<'_>> {
+        Ok(Session::borrowed(self, None, false))
+    }
+}
