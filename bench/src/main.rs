@@ -742,6 +742,48 @@ async fn main() -> skelly_db::Result<()> {
                 );
             }
         }
+        {
+            // COPY against count-only insert_many, both skelly-db, 100,000 rows.
+            // A smoke run only shows that the workload runs.
+            let n = if smoke { 100 } else { 100_000 };
+            let iterations = if smoke {
+                2
+            } else if quick {
+                3
+            } else {
+                20
+            };
+            let batch = |i: usize| -> Vec<NewUser> {
+                (0..n).map(|j| new_user(i * 1_000_000 + j)).collect()
+            };
+            let m = interleave(
+                iterations,
+                |i| {
+                    let rows = batch(i);
+                    let conn = &conn;
+                    async move {
+                        assert_eq!(User::copy_in(conn, rows).await.unwrap() as usize, n);
+                    }
+                },
+                |i| {
+                    let rows = batch(i + 500);
+                    let conn = &conn;
+                    async move {
+                        assert_eq!(
+                            User::insert_many_count(conn, rows).await.unwrap() as usize,
+                            n
+                        );
+                    }
+                },
+                truncate,
+            )
+            .await;
+            report.add(
+                &format!("copy_in {n} rows"),
+                "insert_many_count (skelly-db)",
+                m,
+            );
+        }
     }
 
     drop(conn);

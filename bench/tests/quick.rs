@@ -31,13 +31,14 @@ fn quick_mode_measures_every_workload() {
         "throughput, 200 tasks on 10 connections",
         "insert_many_count 100 rows",
         "insert_many_count 10000 rows",
+        "copy_in 100 rows",
     ] {
         assert!(
             stdout.contains(workload),
             "missing {workload:?} in:\n{stdout}"
         );
     }
-    assert!(stdout.contains("24 workloads measured"), "{stdout}");
+    assert!(stdout.contains("25 workloads measured"), "{stdout}");
     assert!(
         stdout.contains("allocations, list 10000 rows: skelly-db "),
         "{stdout}"

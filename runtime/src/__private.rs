@@ -6,8 +6,8 @@ use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 use tokio_postgres::Row;
 
 pub use crate::crud::{
-    delete, find, find_with_deleted, get, hard_delete, insert, insert_many, insert_many_count,
-    insert_or_ignore, patch, restore, update, upsert,
+    copy_in, delete, find, find_with_deleted, get, hard_delete, insert, insert_many,
+    insert_many_count, insert_or_ignore, patch, restore, update, upsert,
 };
 pub use crate::error::Result;
 pub use crate::executor::{Executor, Param};

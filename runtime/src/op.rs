@@ -21,6 +21,8 @@ pub enum Op {
     Insert,
     /// `T::insert_many` (rows) and `T::insert_many_count` (a count).
     InsertMany,
+    /// `T::copy_in` (a count).
+    CopyIn,
     /// `T::insert_or_ignore`.
     InsertOrIgnore,
     /// `T::upsert`.

@@ -221,6 +221,7 @@ async fn writes_of_every_kind_run_against_the_mock() {
     db.expect::<User>(Op::InsertOrIgnore).returns([]);
     db.expect::<User>(Op::Upsert).returns([a.clone()]);
     db.expect::<User>(Op::HardDelete).count(1);
+    db.expect::<User>(Op::CopyIn).count(2);
     let many = User::insert_many(
         &db,
         vec![
@@ -244,7 +245,24 @@ async fn writes_of_every_kind_run_against_the_mock() {
         a
     );
     assert!(User::hard_delete(&db, a.id).await.unwrap());
+    let copied = User::copy_in(
+        &db,
+        vec![
+            common::new_user("c1@example.com"),
+            common::new_user("c2@example.com"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(copied, 2);
     let calls = db.calls();
+    assert!(
+        calls[4]
+            .sql
+            .starts_with("COPY \"user\".\"users\" (\"email\""),
+        "{}",
+        calls[4].sql
+    );
     assert!(calls[0].sql.contains("FROM UNNEST("), "{}", calls[0].sql);
     assert!(calls[1].sql.contains("ON CONFLICT DO NOTHING"));
     assert!(calls[2]

@@ -438,3 +438,58 @@ async fn count_only_writes_insert_and_patch_without_sending_rows_back() {
     User::delete(pool, user.id).await.unwrap();
     assert!(!User::patch(pool, user.id, patch()).await.unwrap());
 }
+
+#[tokio::test]
+async fn copy_in_writes_rows_with_defaults_and_fails_whole_with_a_typed_error() {
+    let db = common::reference_db().await;
+    let pool = db.pool();
+    let rows: Vec<_> = (0..2_000)
+        .map(|i| {
+            let mut u = new_user(&format!("copy{i}@example.com"));
+            u.bio = (i % 2 == 0).then(|| format!("bio {i}"));
+            u
+        })
+        .collect();
+    assert_eq!(User::copy_in(pool, rows).await.unwrap(), 2_000);
+    let copied = User::query()
+        .filter(User::EMAIL.eq("copy10@example.com"))
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    // The database filled in what insert fills in.
+    assert_eq!(copied.bio.as_deref(), Some("bio 10"));
+    assert_eq!(copied.created_at, copied.updated_at);
+    assert!(copied.deleted_at.is_none());
+    assert_eq!(User::copy_in(pool, Vec::new()).await.unwrap(), 0);
+
+    // A unique violation in the middle: the typed error, and none of the batch is left.
+    let mut batch: Vec<_> = (0..100)
+        .map(|i| new_user(&format!("batch{i}@example.com")))
+        .collect();
+    batch.push(new_user("copy5@example.com"));
+    let err = User::copy_in(pool, batch).await.unwrap_err();
+    let v = err.as_constraint().expect("a constraint violation");
+    assert_eq!(
+        (v.kind, v.constraint.as_deref()),
+        (skelly_db::ConstraintKind::Unique, Some("users_email_key"))
+    );
+    assert_eq!(
+        User::query()
+            .filter(User::EMAIL.like("batch%"))
+            .count(pool)
+            .await
+            .unwrap(),
+        0
+    );
+    // Through a transaction too.
+    let mut conn = pool.get().await.unwrap();
+    let tx = conn.begin().await.unwrap();
+    assert_eq!(
+        User::copy_in(&tx, vec![new_user("in-tx@example.com")])
+            .await
+            .unwrap(),
+        1
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(User::query().count(pool).await.unwrap(), 2_000);
+}

@@ -496,3 +496,24 @@ async fn decoders_agree_with_tokio_postgres() {
         format!("cannot decode column `note`: {expected}")
     );
 }
+
+#[tokio::test]
+async fn copy_in_sends_every_type_including_ones_it_asks_the_server_about() {
+    // `addr` is `sql_type = "inet"`: its type is learnt from the server, the rest are built in.
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    pool.batch_execute(&Sample::create_table_sql())
+        .await
+        .unwrap();
+    let rows: Vec<NewSample> = (0..20).map(|i| sample(i, i % 2 == 1)).collect();
+    assert_eq!(Sample::copy_in(pool, rows).await.unwrap(), 20);
+    let stored = Sample::query()
+        .order_by(Sample::INT.asc())
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 20);
+    for (i, row) in stored.iter().enumerate() {
+        assert_matches(row, &sample(i as i32, i % 2 == 1));
+    }
+}

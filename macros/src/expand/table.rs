@@ -226,6 +226,16 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
             #p::insert_many_count::<#ident>(db, &rows).await
         }
 
+        /// Writes every row with one binary `COPY ... FROM STDIN` (the fastest bulk path) and
+        /// returns how many; the database fills in the id and timestamps from their defaults.
+        /// A failure anywhere leaves no row behind.
+        #vis async fn copy_in(
+            db: &impl #p::Executor,
+            rows: ::std::vec::Vec<#new_ident>,
+        ) -> #p::Result<u64> {
+            #p::copy_in::<#ident>(db, &rows).await
+        }
+
         /// The live row with this id, if any.
         #vis async fn find(
             db: &impl #p::Executor,

@@ -2,9 +2,11 @@
 //! `User::find`, ...). Not public: generated code reaches them through `__private`, where the
 //! derive's typed signatures (the key's own type, the table's insert struct) stand in front.
 
+mod copy;
 mod read;
 mod write;
 
+pub use copy::copy_in;
 pub use read::{find, find_with_deleted, get};
 pub use write::{
     delete, hard_delete, insert, insert_many, insert_many_count, insert_or_ignore, patch, restore,

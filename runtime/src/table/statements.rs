@@ -37,6 +37,12 @@ pub struct Statements {
     /// The same two inserts without RETURNING, for the count-only variants.
     pub(crate) insert_count: String,
     pub(crate) insert_many_count: Option<String>,
+    /// `COPY t (<inserted columns>) FROM STDIN BINARY`, and those columns' types where the
+    /// SQL type names a built-in one (`None` for any other: learnt from the server).
+    pub(crate) copy_in: String,
+    pub(crate) copy_types: Option<Vec<tokio_postgres::types::Type>>,
+    /// `SELECT <inserted columns> FROM t LIMIT 0`: describes the COPY columns' types.
+    pub(crate) copy_describe: String,
     /// The statements by primary key; `None` for a table without one.
     pub(crate) key: Option<KeyStatements>,
     upserts: Box<[OnceLock<String>]>,
@@ -143,8 +149,15 @@ impl Statements {
                 .to_string()
         };
         let insert_count = without_returning(&insert);
+        let inserted_names = join(inserted.iter().map(|c| quote_ident(c.name)));
+        let copy_in = format!("COPY {table} ({inserted_names}) FROM STDIN BINARY");
+        let copy_describe = format!("SELECT {inserted_names} FROM {table} LIMIT 0");
+        let copy_types = inserted.iter().map(|c| builtin_type(c.sql_type)).collect();
         let insert_many_count = insert_many.as_ref().map(without_returning);
         Statements {
+            copy_in,
+            copy_types,
+            copy_describe,
             insert_count,
             insert_many_count,
             columns_def,
@@ -297,6 +310,32 @@ impl Statements {
             )
         })
     }
+}
+
+/// The built-in type an SQL type name of `SqlType` stands for.
+fn builtin_type(sql_type: &str) -> Option<tokio_postgres::types::Type> {
+    use tokio_postgres::types::Type;
+    let (base, array) = match sql_type.strip_suffix("[]") {
+        Some(base) => (base, true),
+        None => (sql_type, false),
+    };
+    let (scalar, list) = match base {
+        "text" => (Type::TEXT, Type::TEXT_ARRAY),
+        "uuid" => (Type::UUID, Type::UUID_ARRAY),
+        "boolean" => (Type::BOOL, Type::BOOL_ARRAY),
+        "smallint" => (Type::INT2, Type::INT2_ARRAY),
+        "integer" => (Type::INT4, Type::INT4_ARRAY),
+        "bigint" => (Type::INT8, Type::INT8_ARRAY),
+        "real" => (Type::FLOAT4, Type::FLOAT4_ARRAY),
+        "double precision" => (Type::FLOAT8, Type::FLOAT8_ARRAY),
+        "timestamptz" => (Type::TIMESTAMPTZ, Type::TIMESTAMPTZ_ARRAY),
+        "timestamp" => (Type::TIMESTAMP, Type::TIMESTAMP_ARRAY),
+        "date" => (Type::DATE, Type::DATE_ARRAY),
+        "bytea" => (Type::BYTEA, Type::BYTEA_ARRAY),
+        "jsonb" => (Type::JSONB, Type::JSONB_ARRAY),
+        _ => return None,
+    };
+    Some(if array { list } else { scalar })
 }
 
 fn find_role(columns: &'static [ColumnDef], role: ColumnRole) -> Option<&'static ColumnDef> {
