@@ -17,6 +17,7 @@ pub enum Role {
     CreatedAt,
     UpdatedAt,
     DeletedAt,
+    Version,
 }
 
 pub struct Container<'a> {
@@ -130,6 +131,10 @@ impl<'a> Container<'a> {
         self.fields.iter().find(|f| f.role == Role::PrimaryKey)
     }
 
+    pub fn version(&self) -> Option<&Field<'a>> {
+        self.fields.iter().find(|f| f.role == Role::Version)
+    }
+
     pub fn soft_delete(&self) -> bool {
         self.fields.iter().any(|f| f.role == Role::DeletedAt)
     }
@@ -162,6 +167,8 @@ impl<'a> Field<'a> {
         let attrs = &self.attrs;
         let role = if attrs.primary_key.get().is_some() {
             Role::PrimaryKey
+        } else if attrs.version.get().is_some() {
+            Role::Version
         } else if attrs.created_at.get().is_some() {
             Role::CreatedAt
         } else if attrs.updated_at.get().is_some() {
@@ -191,6 +198,8 @@ impl<'a> Field<'a> {
                     Some("gen_random_uuid()".to_string())
                 }
                 Role::CreatedAt | Role::UpdatedAt => Some("now()".to_string()),
+                // A new row is version 1; every update by key checks and increments it.
+                Role::Version => Some("1".to_string()),
                 _ => None,
             },
         };

@@ -207,6 +207,7 @@ pub struct TableField {
     pub updated_at: Attr<()>,
     pub deleted_at: Attr<()>,
     pub plain: Attr<()>,
+    pub version: Attr<()>,
 }
 
 impl TableField {
@@ -224,6 +225,7 @@ impl TableField {
             updated_at: Attr::none(UPDATED_AT),
             deleted_at: Attr::none(DELETED_AT),
             plain: Attr::none(PLAIN),
+            version: Attr::none(VERSION),
         };
         each_nested(cx, &field.attrs, TABLE, |meta| {
             let strings: [(Symbol, &mut Attr<LitStr>); 4] = [
@@ -244,7 +246,7 @@ impl TableField {
                     return;
                 }
             }
-            let flags: [(Symbol, &mut Attr<()>); 8] = [
+            let flags: [(Symbol, &mut Attr<()>); 9] = [
                 // #[table(primary_key)]
                 (PRIMARY_KEY, &mut out.primary_key),
                 // #[table(unique)]
@@ -261,6 +263,8 @@ impl TableField {
                 (DELETED_AT, &mut out.deleted_at),
                 // #[table(plain)]
                 (PLAIN, &mut out.plain),
+                // #[table(version)]
+                (VERSION, &mut out.version),
             ];
             for (key, slot) in flags {
                 if meta.path == key {

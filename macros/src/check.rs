@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use quote::ToTokens;
 
-use crate::ast::{is_timestamp, Container, Role, TextEnum};
+use crate::ast::{is_named, is_timestamp, Container, Role, TextEnum};
 use crate::ctxt::Ctxt;
 
 /// PostgreSQL's identifier limit.
@@ -151,19 +151,34 @@ fn check_conventions(cx: &Ctxt, cont: &Container) {
             Role::CreatedAt => "created_at",
             Role::UpdatedAt => "updated_at",
             Role::DeletedAt => "deleted_at",
+            Role::Version => "version",
             _ => continue,
         };
         if let Some(first) = roles.get(&field.role) {
+            let fix = if field.role == Role::Version {
+                "a table has one version; remove `#[table(version)]` from one of them"
+            } else {
+                "mark only one field, or add `#[table(plain)]` to this one"
+            };
             cx.error_spanned_by(
                 field.ident,
-                format!(
-                    "`{first}` is already the {name} column; mark only one field, or add `#[table(plain)]` to this one"
-                ),
+                format!("`{first}` is already the {name} column; {fix}"),
             );
             continue;
         }
         roles.insert(field.role, field.ident);
         match field.role {
+            Role::Version => {
+                if !(is_named(field.ty, "i32") || is_named(field.ty, "i64")) {
+                    cx.error_spanned_by(
+                        field.ty,
+                        format!(
+                            "the version column `{}` must be `i32` or `i64` (it counts the row's updates)",
+                            field.ident
+                        ),
+                    );
+                }
+            }
             Role::DeletedAt => {
                 if !field.option_inner.is_some_and(is_timestamp) {
                     cx.error_spanned_by(

@@ -29,6 +29,7 @@ pub const CREATED_AT: Symbol = Symbol("created_at");
 pub const UPDATED_AT: Symbol = Symbol("updated_at");
 pub const DELETED_AT: Symbol = Symbol("deleted_at");
 pub const PLAIN: Symbol = Symbol("plain");
+pub const VERSION: Symbol = Symbol("version");
 
 pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[SCHEMA, NAME, CRATE];
 pub const TABLE_FIELD_KEYS: &[Symbol] = &[
@@ -44,6 +45,7 @@ pub const TABLE_FIELD_KEYS: &[Symbol] = &[
     UPDATED_AT,
     DELETED_AT,
     PLAIN,
+    VERSION,
 ];
 pub const TEXT_ENUM_CONTAINER_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];
 pub const TEXT_ENUM_VARIANT_KEYS: &[Symbol] = &[RENAME];

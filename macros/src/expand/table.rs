@@ -152,6 +152,7 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
         Role::CreatedAt => quote!(CreatedAt),
         Role::UpdatedAt => quote!(UpdatedAt),
         Role::DeletedAt => quote!(DeletedAt),
+        Role::Version => quote!(Version),
     };
     quote! {
         #p::ColumnDef {
@@ -203,6 +204,56 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
     });
     let insert_doc =
         format!("Inserts a row into {table}; the database fills in the id and timestamps.");
+    let update_fns = match cont.version() {
+        // Optimistic locking: the caller says which version it read.
+        Some(version) => {
+            let version_ty = version.ty;
+            quote! {
+                /// Writes the `Some` fields of the patch (and `updated_at = now()`) if the row is
+                /// still at `version`, and increments the version; `Error::StaleVersion` when
+                /// another update came first, `Error::NotFound` when there is no live row.
+                #vis async fn update(
+                    db: &impl #p::Executor,
+                    id: #pk_ty,
+                    version: #version_ty,
+                    patch: #patch_ident,
+                ) -> #p::Result<#ident> {
+                    #p::update_versioned::<#ident>(db, &id, &version, &patch).await
+                }
+
+                /// As `update`, without sending the row back; false when there is no live row.
+                #vis async fn patch(
+                    db: &impl #p::Executor,
+                    id: #pk_ty,
+                    version: #version_ty,
+                    patch: #patch_ident,
+                ) -> #p::Result<bool> {
+                    #p::patch_versioned::<#ident>(db, &id, &version, &patch).await
+                }
+            }
+        }
+        None => quote! {
+            /// Writes the `Some` fields of the patch (and `updated_at = now()`); `Error::NotFound`
+            /// when there is no live row with this id.
+            #vis async fn update(
+                db: &impl #p::Executor,
+                id: #pk_ty,
+                patch: #patch_ident,
+            ) -> #p::Result<#ident> {
+                #p::update::<#ident>(db, &id, &patch).await
+            }
+
+            /// Writes the `Some` fields of the patch (and `updated_at = now()`) without sending the
+            /// row back; false when there is no live row with this id.
+            #vis async fn patch(
+                db: &impl #p::Executor,
+                id: #pk_ty,
+                patch: #patch_ident,
+            ) -> #p::Result<bool> {
+                #p::patch::<#ident>(db, &id, &patch).await
+            }
+        },
+    };
     quote! {
         #[doc = #insert_doc]
         #vis async fn insert(db: &impl #p::Executor, new: #new_ident) -> #p::Result<#ident> {
@@ -249,25 +300,7 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
             #p::get::<#ident>(db, &id).await
         }
 
-        /// Writes the `Some` fields of the patch (and `updated_at = now()`); `Error::NotFound`
-        /// when there is no live row with this id.
-        #vis async fn update(
-            db: &impl #p::Executor,
-            id: #pk_ty,
-            patch: #patch_ident,
-        ) -> #p::Result<#ident> {
-            #p::update::<#ident>(db, &id, &patch).await
-        }
-
-        /// Writes the `Some` fields of the patch (and `updated_at = now()`) without sending the
-        /// row back; false when there is no live row with this id.
-        #vis async fn patch(
-            db: &impl #p::Executor,
-            id: #pk_ty,
-            patch: #patch_ident,
-        ) -> #p::Result<bool> {
-            #p::patch::<#ident>(db, &id, &patch).await
-        }
+        #update_fns
 
         #[doc = #delete_doc]
         #vis async fn delete(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<bool> {

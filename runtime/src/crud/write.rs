@@ -9,6 +9,7 @@ use crate::executor::{Executor, Param};
 use crate::fetch::{affected, row, rows};
 use crate::op::Op;
 use crate::query::Column;
+use crate::sql::{push_ident, push_placeholder};
 use crate::table::{Insert, Patch, Table};
 
 /// PostgreSQL's limit on bind parameters in one statement.
@@ -163,6 +164,117 @@ pub async fn patch<T: Table>(db: &impl Executor, key: Param<'_>, patch: &T::Patc
     statements.push_set_clause(&mut sql, &sets, &mut params);
     sql.push_str(&by_key.patch_tail);
     Ok(affected::<T>(db, Op::Update, &sql, &params).await? > 0)
+}
+
+/// [`update`] on a versioned table: only while the row is at `version`, which it increments.
+pub async fn update_versioned<T: Table>(
+    db: &impl Executor,
+    key: Param<'_>,
+    version: Param<'_>,
+    patch: &T::Patch,
+) -> Result<T> {
+    let (sql, params) = versioned_update::<T>(key, version, patch, true)?;
+    match row::<T>(db, Op::Update, &sql, &params).await? {
+        Some(row) => Ok(row),
+        None => Err(why_not_updated::<T>(db, key, version).await),
+    }
+}
+
+/// [`patch`] on a versioned table: only while the row is at `version`, which it increments;
+/// false when there is no live row.
+pub async fn patch_versioned<T: Table>(
+    db: &impl Executor,
+    key: Param<'_>,
+    version: Param<'_>,
+    patch: &T::Patch,
+) -> Result<bool> {
+    let (sql, params) = versioned_update::<T>(key, version, patch, false)?;
+    if affected::<T>(db, Op::Update, &sql, &params).await? > 0 {
+        return Ok(true);
+    }
+    match why_not_updated::<T>(db, key, version).await {
+        crate::Error::NotFound { .. } => Ok(false),
+        other => Err(other),
+    }
+}
+
+// `UPDATE t SET ..., "version" = "version" + 1 WHERE pk = $1 AND "version" = $n [AND live]`.
+fn versioned_update<'a, T: Table>(
+    key: Param<'a>,
+    version: Param<'a>,
+    patch: &'a T::Patch,
+    returning: bool,
+) -> Result<(String, Vec<Param<'a>>)> {
+    let statements = T::statements();
+    let by_key = statements.key()?;
+    let Some(version_column) = statements.version else {
+        return Err(crate::Error::Config(format!(
+            "{} has no version column; mark one `#[table(version)]`",
+            statements.table
+        )));
+    };
+    let mut sets = Vec::with_capacity(T::COLUMNS.len());
+    patch.bind(&mut sets);
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + 2);
+    params.push(key);
+    let mut sql = String::with_capacity(statements.table.len() + by_key.update_tail.len() + 128);
+    sql.push_str("UPDATE ");
+    sql.push_str(&statements.table);
+    sql.push_str(" SET ");
+    statements.push_set_clause(&mut sql, &sets, &mut params);
+    params.push(version);
+    // The key's tail begins ` WHERE "id" = $1`; the version condition goes right after it.
+    let tail = if returning {
+        &by_key.update_tail
+    } else {
+        &by_key.patch_tail
+    };
+    let key_condition = tail
+        .find(" AND ")
+        .or_else(|| tail.find(" RETURNING "))
+        .unwrap_or(tail.len());
+    sql.push_str(&tail[..key_condition]);
+    sql.push_str(" AND ");
+    push_ident(&mut sql, version_column);
+    sql.push_str(" = ");
+    push_placeholder(&mut sql, params.len());
+    sql.push_str(&tail[key_condition..]);
+    Ok((sql, params))
+}
+
+// After a versioned update changed nothing: stale (the row is at another version), or not
+// found.
+async fn why_not_updated<T: Table>(
+    db: &impl Executor,
+    key: Param<'_>,
+    version: Param<'_>,
+) -> crate::Error {
+    let statements = T::statements();
+    let Some(column) = statements.version else {
+        return statements.not_found();
+    };
+    let mut sql = String::from("SELECT ");
+    push_ident(&mut sql, column);
+    sql.push_str("::int8 FROM ");
+    sql.push_str(&statements.table);
+    let tail = statements
+        .key
+        .as_ref()
+        .map_or("", |k| k.patch_tail.as_str());
+    sql.push_str(tail);
+    match db.query_opt(&sql, &[key]).await {
+        Ok(Some(row)) => match row.try_get::<_, i64>(0) {
+            Ok(found) => crate::Error::StaleVersion {
+                table: statements.table.clone(),
+                key: format!("{key:?}"),
+                expected: format!("{version:?}"),
+                found,
+            },
+            Err(e) => crate::Error::decode(column, e),
+        },
+        Ok(None) => statements.not_found(),
+        Err(e) => e,
+    }
 }
 
 /// Soft-deletes the live row `key` (sets `deleted_at` once), or deletes it where the table has

@@ -90,6 +90,19 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// An update by key on a versioned table (`#[table(version)]`) found the row at another
+    /// version than the caller read: another update came first. Read the row again.
+    #[error("stale version: {table} row {key} is at version {found}, not {expected}; another update came first, read the row again")]
+    StaleVersion {
+        /// The qualified table name.
+        table: String,
+        /// The row's key, as written in Rust.
+        key: String,
+        /// The version the caller gave.
+        expected: String,
+        /// The version the row has.
+        found: i64,
+    },
     /// A `MockDb` (feature `testing`) was asked for something its script does not answer; the
     /// message names the operation, the table and the statement.
     #[error("mock: {0}")]
@@ -158,6 +171,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::Decode { .. } => "decode",
             Error::Mock(_) => "mock",
+            Error::StaleVersion { .. } => "stale_version",
             Error::Seed { source, .. } => source.code(),
         }
     }
@@ -174,6 +188,7 @@ impl Error {
                 ConstraintKind::Check | ConstraintKind::NotNull => 400,
             },
             Error::NotFound { .. } => 404,
+            Error::StaleVersion { .. } => 409,
             Error::Connection { .. } => 503,
             Error::Timeout { .. } => 504,
             Error::Seed { source, .. } => source.status(),

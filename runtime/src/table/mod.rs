@@ -56,6 +56,9 @@ pub enum ColumnRole {
     UpdatedAt,
     /// Soft delete: NULL while the row is live.
     DeletedAt,
+    /// Optimistic locking (`#[table(version)]`): 1 for a new row, checked and incremented by
+    /// every update by key, incremented by bulk updates.
+    Version,
 }
 
 /// A table described by `#[derive(Table)]`. Implemented by the derive, which also generates

@@ -20,8 +20,11 @@ pub struct Statements {
     pub(crate) columns: String,
     /// The soft-delete column's name.
     pub(crate) soft_delete: Option<&'static str>,
-    /// `"updated_at" = now()` on tables with an updated_at column.
+    /// `"updated_at" = now()` on tables with an updated_at column, and `"version" = "version" +
+    /// 1` on versioned ones, comma-joined: what every update also sets.
     touch: Option<String>,
+    /// The version column's name (`#[table(version)]`).
+    pub(crate) version: Option<&'static str>,
     /// How many parameters one inserted row binds.
     pub(crate) inserted: usize,
     /// `INSERT INTO t (...) VALUES ($1, ..., now()) RETURNING ...`.
@@ -73,8 +76,13 @@ impl Statements {
         let columns = join(columns_def.iter().map(|c| quote_ident(c.name)));
         let soft_delete = find_role(columns_def, ColumnRole::DeletedAt).map(|c| c.name);
         let live_filter = soft_delete.map(|s| format!("{} IS NULL", quote_ident(s)));
-        let touch = find_role(columns_def, ColumnRole::UpdatedAt)
-            .map(|c| format!("{} = now()", quote_ident(c.name)));
+        let version = find_role(columns_def, ColumnRole::Version).map(|c| c.name);
+        let touches: Vec<String> = find_role(columns_def, ColumnRole::UpdatedAt)
+            .map(|c| format!("{} = now()", quote_ident(c.name)))
+            .into_iter()
+            .chain(version.map(|v| format!("{0} = {0} + 1", quote_ident(v))))
+            .collect();
+        let touch = (!touches.is_empty()).then(|| touches.join(", "));
 
         let inserted: Vec<&ColumnDef> = columns_def.iter().filter(|c| c.inserted).collect();
         let stamped: Vec<&ColumnDef> = columns_def
@@ -155,6 +163,7 @@ impl Statements {
         let copy_types = inserted.iter().map(|c| builtin_type(c.sql_type)).collect();
         let insert_many_count = insert_many.as_ref().map(without_returning);
         Statements {
+            version,
             copy_in,
             copy_types,
             copy_describe,
