@@ -208,6 +208,7 @@ pub struct TableField {
     pub deleted_at: Attr<()>,
     pub plain: Attr<()>,
     pub version: Attr<()>,
+    pub supplied: Attr<()>,
 }
 
 impl TableField {
@@ -226,6 +227,7 @@ impl TableField {
             deleted_at: Attr::none(DELETED_AT),
             plain: Attr::none(PLAIN),
             version: Attr::none(VERSION),
+            supplied: Attr::none(SUPPLIED),
         };
         each_nested(cx, &field.attrs, TABLE, |meta| {
             let strings: [(Symbol, &mut Attr<LitStr>); 4] = [
@@ -246,7 +248,7 @@ impl TableField {
                     return;
                 }
             }
-            let flags: [(Symbol, &mut Attr<()>); 9] = [
+            let flags: [(Symbol, &mut Attr<()>); 10] = [
                 // #[table(primary_key)]
                 (PRIMARY_KEY, &mut out.primary_key),
                 // #[table(unique)]
@@ -265,6 +267,8 @@ impl TableField {
                 (PLAIN, &mut out.plain),
                 // #[table(version)]
                 (VERSION, &mut out.version),
+                // #[table(primary_key, supplied)]
+                (SUPPLIED, &mut out.supplied),
             ];
             for (key, slot) in flags {
                 if meta.path == key {

@@ -107,6 +107,16 @@ fn check_primary_key(cx: &Ctxt, cont: &Container) {
                     key.ty,
                     "the primary key cannot be an `Option`; a primary key is never NULL",
                 );
+            } else if is_named(key.ty, "f32") || is_named(key.ty, "f64") {
+                cx.error_spanned_by(
+                    key.ty,
+                    "a floating-point primary key compares inexactly; use an integer (`i64`), a `String` or a `uuid::Uuid`",
+                );
+            } else if is_named(key.ty, "Value") || is_named(key.ty, "Vec") {
+                cx.error_spanned_by(
+                    key.ty,
+                    "a JSON value or an array cannot be a primary key; use an integer (`i64`), a `String` or a `uuid::Uuid`",
+                );
             }
         }
         [_, extra @ ..] => {
@@ -204,6 +214,15 @@ fn check_conventions(cx: &Ctxt, cont: &Container) {
         }
     }
     for field in &cont.fields {
+        if field.attrs.supplied.get().is_some() && field.role != Role::PrimaryKey {
+            cx.error_spanned_by(
+                field.attrs.supplied.tokens(),
+                format!(
+                    "`supplied` says the caller gives the primary key's value, and `{}` is not the primary key; remove it, or add `primary_key`",
+                    field.ident
+                ),
+            );
+        }
         if field.attrs.skip_patch.get().is_some() && field.role != Role::NoPatch {
             cx.error_spanned_by(
                 field.attrs.skip_patch.tokens(),
@@ -222,14 +241,20 @@ fn check_references(cx: &Ctxt, cont: &Container) {
             continue;
         };
         let value = lit.value();
-        let parts: Vec<&str> = value.split('.').collect();
-        let valid =
-            matches!(parts.len(), 1 | 2) && parts.iter().all(|p| invalid_identifier(p).is_none());
+        // "schema.table", or "schema.table(column)" for a key not named `id`.
+        let (table, column) = match value.strip_suffix(')').and_then(|v| v.split_once('(')) {
+            Some((table, column)) => (table, Some(column)),
+            None => (value.as_str(), None),
+        };
+        let parts: Vec<&str> = table.split('.').collect();
+        let valid = matches!(parts.len(), 1 | 2)
+            && parts.iter().all(|p| invalid_identifier(p).is_none())
+            && column.is_none_or(|c| invalid_identifier(c).is_none());
         if !valid {
             cx.error_spanned_by(
                 lit,
                 format!(
-                    "`{value}` is not a table; write `references = \"schema.table\"`, e.g. `references = \"user.users\"`"
+                    "`{value}` is not a table; write `references = \"schema.table\"`, e.g. `references = \"user.users\"`, or `\"schema.table(column)\"` for a key not named `id`"
                 ),
             );
         }

@@ -30,6 +30,7 @@ pub const UPDATED_AT: Symbol = Symbol("updated_at");
 pub const DELETED_AT: Symbol = Symbol("deleted_at");
 pub const PLAIN: Symbol = Symbol("plain");
 pub const VERSION: Symbol = Symbol("version");
+pub const SUPPLIED: Symbol = Symbol("supplied");
 
 pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[SCHEMA, NAME, CRATE];
 pub const TABLE_FIELD_KEYS: &[Symbol] = &[
@@ -46,6 +47,7 @@ pub const TABLE_FIELD_KEYS: &[Symbol] = &[
     DELETED_AT,
     PLAIN,
     VERSION,
+    SUPPLIED,
 ];
 pub const TEXT_ENUM_CONTAINER_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];
 pub const TEXT_ENUM_VARIANT_KEYS: &[Symbol] = &[RENAME];

@@ -134,6 +134,7 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
         ),
     };
     let inserted = f.inserted();
+    let identity = f.identity;
     let patched = f.patched();
     let unique = f.attrs.unique.get().is_some();
     let index = f.attrs.index.get().is_some();
@@ -167,6 +168,7 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
             role: #p::ColumnRole::#role,
             inserted: #inserted,
             patched: #patched,
+            identity: #identity,
         }
     }
 }
@@ -178,7 +180,13 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
     let p = quote!(#krate::__private);
     // check_primary_key established that there is exactly one.
     let pk = cont.primary_key().expect("checked: one primary key");
-    let pk_ty = pk.ty;
+    let pk_ty_raw = pk.ty;
+    // A `String` key is passed as `&str`; every other key type by value.
+    let pk_ty = if crate::ast::is_named(pk.ty, "String") {
+        quote!(&str)
+    } else {
+        quote!(#pk_ty_raw)
+    };
     let table = format!("\"{}\".\"{}\"", cont.schema, cont.name);
     let soft = cont.soft_delete();
     let delete_doc = if soft {
