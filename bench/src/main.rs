@@ -401,6 +401,10 @@ async fn main() -> skelly_db::Result<()> {
         return Ok(());
     }
 
+    if wants("keys") {
+        integer_keys(&conn, client, quick, smoke, &mut report).await?;
+    }
+
     if wants("find") {
         // 1. find by primary key
         let find_sql =
@@ -1058,5 +1062,109 @@ async fn production(
         totals[0] as f64 / totals[1] as f64
     );
     ours.close().await;
+    Ok(())
+}
+
+/// A table with an identity key, for the integer-key rows.
+#[derive(skelly_db::Table, Debug, Clone, PartialEq)]
+#[table(schema = "bench", name = "items")]
+pub struct Item {
+    pub id: i64,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn map_item(row: &Row) -> Item {
+    Item {
+        id: row.get(0),
+        name: row.get(1),
+        created_at: row.get(2),
+    }
+}
+
+/// Issue 12's rows: find and insert on an `i64` identity key against hand-written code, on the
+/// same connection.
+async fn integer_keys(
+    conn: &Connection,
+    client: &Client,
+    quick: bool,
+    smoke: bool,
+    report: &mut Report,
+) -> skelly_db::Result<()> {
+    let rounds = |n: usize| {
+        if smoke {
+            2
+        } else if quick {
+            n / 10
+        } else {
+            n
+        }
+    };
+    client.batch_execute(&Item::create_table_sql()).await?;
+    let items = Item::insert_many(
+        conn,
+        (0..10_000)
+            .map(|i| NewItem {
+                name: format!("item {i}"),
+            })
+            .collect(),
+    )
+    .await?;
+    let ids: Vec<i64> = items.iter().map(|i| i.id).collect();
+    let pick = |i: usize| ids[(i * 7919) % ids.len()];
+    let find_stmt = client
+        .prepare("SELECT id, name, created_at FROM bench.items WHERE id = $1")
+        .await?;
+    let m = interleave(
+        rounds(2_000),
+        |i| async move {
+            Item::find(conn, pick(i)).await.unwrap().unwrap();
+        },
+        |i| {
+            let stmt = &find_stmt;
+            async move {
+                let row = client.query_opt(stmt, &[&pick(i)]).await.unwrap().unwrap();
+                std::hint::black_box(map_item(&row));
+            }
+        },
+        nothing,
+    )
+    .await;
+    report.add("find by id (i64 identity key)", "query_opt + map", m);
+    let insert_stmt = client
+        .prepare(
+            "INSERT INTO bench.items (name, created_at) VALUES ($1, now()) \
+             RETURNING id, name, created_at",
+        )
+        .await?;
+    let m = interleave(
+        rounds(2_000),
+        |i| async move {
+            Item::insert(
+                conn,
+                NewItem {
+                    name: format!("n{i}"),
+                },
+            )
+            .await
+            .unwrap();
+        },
+        |i| {
+            let stmt = &insert_stmt;
+            async move {
+                let name = format!("n{i}");
+                let row = client.query_one(stmt, &[&name]).await.unwrap();
+                std::hint::black_box(map_item(&row));
+            }
+        },
+        nothing,
+    )
+    .await;
+    report.add(
+        "insert 1 row (i64 identity key)",
+        "prepared INSERT + map",
+        m,
+    );
+    client.batch_execute("DROP SCHEMA bench CASCADE").await?;
     Ok(())
 }

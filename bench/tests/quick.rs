@@ -32,13 +32,15 @@ fn quick_mode_measures_every_workload() {
         "insert_many_count 100 rows",
         "insert_many_count 10000 rows",
         "copy_in 100 rows",
+        "find by id (i64 identity key)",
+        "insert 1 row (i64 identity key)",
     ] {
         assert!(
             stdout.contains(workload),
             "missing {workload:?} in:\n{stdout}"
         );
     }
-    assert!(stdout.contains("25 workloads measured"), "{stdout}");
+    assert!(stdout.contains("27 workloads measured"), "{stdout}");
     assert!(
         stdout.contains("allocations, list 10000 rows: skelly-db "),
         "{stdout}"
