@@ -143,6 +143,11 @@ pub struct TableContainer {
     pub schema: Attr<LitStr>,
     pub name: Attr<LitStr>,
     pub krate: Attr<syn::Path>,
+    /// Derives and attributes for the generated insert and patch structs.
+    pub insert_derive: Vec<syn::Path>,
+    pub patch_derive: Vec<syn::Path>,
+    pub insert_attr: Vec<syn::Meta>,
+    pub patch_attr: Vec<syn::Meta>,
 }
 
 impl TableContainer {
@@ -151,9 +156,25 @@ impl TableContainer {
             schema: Attr::none(SCHEMA),
             name: Attr::none(NAME),
             krate: Attr::none(CRATE),
+            insert_derive: Vec::new(),
+            patch_derive: Vec::new(),
+            insert_attr: Vec::new(),
+            patch_attr: Vec::new(),
         };
         each_nested(cx, &input.attrs, TABLE, |meta| {
-            if meta.path == SCHEMA {
+            if meta.path == INSERT_DERIVE {
+                // #[table(insert_derive(serde::Deserialize, Debug))]
+                out.insert_derive.extend(paths(cx, meta));
+            } else if meta.path == PATCH_DERIVE {
+                // #[table(patch_derive(serde::Deserialize))]
+                out.patch_derive.extend(paths(cx, meta));
+            } else if meta.path == INSERT_ATTR {
+                // #[table(insert_attr(serde(deny_unknown_fields)))]
+                out.insert_attr.extend(metas(cx, meta));
+            } else if meta.path == PATCH_ATTR {
+                // #[table(patch_attr(serde(rename_all = "camelCase")))]
+                out.patch_attr.extend(metas(cx, meta));
+            } else if meta.path == SCHEMA {
                 // #[table(schema = "user")]
                 if let Some(s) = string(cx, meta) {
                     out.schema.set(cx, "table", &meta.path, s);
@@ -173,6 +194,58 @@ impl TableContainer {
             }
         });
         out
+    }
+}
+
+// Whether a forwarding key has its parenthesized list; else an error saying how to write it.
+fn has_list(cx: &Ctxt, meta: &ParseNestedMeta, example: &str) -> bool {
+    if meta.input.peek(syn::token::Paren) {
+        return true;
+    }
+    let key = meta
+        .path
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    cx.error_spanned_by(
+        &meta.path,
+        format!("`{key}` takes a list in parentheses, e.g. `#[table({key}({example}))]`"),
+    );
+    skip_value(meta);
+    false
+}
+
+// `(A, b::C)`: the paths of derives to forward.
+fn paths(cx: &Ctxt, meta: &ParseNestedMeta) -> Vec<syn::Path> {
+    let mut out = Vec::new();
+    if !has_list(cx, meta, "serde::Deserialize, Debug") {
+        return out;
+    }
+    if let Err(err) = meta.parse_nested_meta(|inner| {
+        out.push(inner.path.clone());
+        Ok(())
+    }) {
+        cx.syn_error(err);
+    }
+    out
+}
+
+// `(serde(...), doc = "...")`: attributes to forward, each written as it would stand in `#[...]`.
+fn metas(cx: &Ctxt, meta: &ParseNestedMeta) -> Vec<syn::Meta> {
+    if !has_list(cx, meta, "serde(rename_all = \"camelCase\")") {
+        return Vec::new();
+    }
+    let parsed = (|| {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        syn::punctuated::Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated(&content)
+    })();
+    match parsed {
+        Ok(list) => list.into_iter().collect(),
+        Err(err) => {
+            cx.syn_error(err);
+            Vec::new()
+        }
     }
 }
 

@@ -15,6 +15,10 @@ pub const SCHEMA: Symbol = Symbol("schema");
 pub const NAME: Symbol = Symbol("name");
 pub const CRATE: Symbol = Symbol("crate");
 pub const RENAME_ALL: Symbol = Symbol("rename_all");
+pub const INSERT_DERIVE: Symbol = Symbol("insert_derive");
+pub const PATCH_DERIVE: Symbol = Symbol("patch_derive");
+pub const INSERT_ATTR: Symbol = Symbol("insert_attr");
+pub const PATCH_ATTR: Symbol = Symbol("patch_attr");
 
 // field / variant
 pub const RENAME: Symbol = Symbol("rename");
@@ -32,7 +36,15 @@ pub const PLAIN: Symbol = Symbol("plain");
 pub const VERSION: Symbol = Symbol("version");
 pub const SUPPLIED: Symbol = Symbol("supplied");
 
-pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[SCHEMA, NAME, CRATE];
+pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[
+    SCHEMA,
+    NAME,
+    CRATE,
+    INSERT_DERIVE,
+    PATCH_DERIVE,
+    INSERT_ATTR,
+    PATCH_ATTR,
+];
 pub const TABLE_FIELD_KEYS: &[Symbol] = &[
     RENAME,
     PRIMARY_KEY,

@@ -105,3 +105,16 @@ pub fn text_enum_from_sql<T: TextEnum>(ty: &Type, raw: &[u8]) -> std::result::Re
 pub fn text_enum_from_str<T: TextEnum>(text: &str) -> std::result::Result<T, UnknownVariant> {
     T::from_text(text).ok_or_else(|| UnknownVariant::new::<T>(text))
 }
+
+/// `deserialize_with` of a nullable column's field in a patch struct that derives
+/// `serde::Deserialize`: a present `null` is `Some(None)` (write NULL), a present value
+/// `Some(Some(v))`; an absent field stays `None` (leave the column) through `#[serde(default)]`.
+pub fn deserialize_nullable<'de, D, T>(
+    deserializer: D,
+) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

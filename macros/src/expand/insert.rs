@@ -19,8 +19,13 @@ pub fn expand_struct(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
         "A row to insert into `{}.{}`: every column without a database default.",
         cont.schema, cont.name
     );
+    let derives = &cont.attrs.insert_derive;
+    let derive = (!derives.is_empty()).then(|| quote!(#[derive(#(#derives),*)]));
+    let attrs = &cont.attrs.insert_attr;
     quote! {
         #[doc = #doc]
+        #derive
+        #(#[#attrs])*
         #vis struct #new_ident {
             #(#fields,)*
         }

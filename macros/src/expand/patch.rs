@@ -8,24 +8,41 @@ use crate::ast::Container;
 
 pub fn expand_struct(cont: &Container, patch_ident: &syn::Ident) -> TokenStream {
     let vis = cont.vis;
+    // With serde's Deserialize forwarded, a nullable column keeps "absent" (leave it) and
+    // `null` (write NULL) apart: `Option<Option<T>>` would read both as `None`.
+    let serde = cont
+        .attrs
+        .patch_derive
+        .iter()
+        .any(|p| p.segments.last().is_some_and(|s| s.ident == "Deserialize"));
+    let krate = &cont.krate;
+    let nullable_with = format!(
+        "{}::__private::deserialize_nullable",
+        quote!(#krate).to_string().replace(' ', "")
+    );
     let fields = cont.fields.iter().filter(|f| f.patched()).map(|f| {
         let field_vis = f.vis;
         let field = f.ident;
         let ty = f.ty;
+        let serde_attr = (serde && f.option_inner.is_some())
+            .then(|| quote!(#[serde(default, deserialize_with = #nullable_with)]));
         let doc = format!(
             "New value of the `{}` column; `None` leaves it as it is.",
             f.column
         );
         // A nullable column's patch is `Option<Option<T>>`: `Some(None)` writes NULL.
-        quote!(#[doc = #doc] #field_vis #field: ::core::option::Option<#ty>)
+        quote!(#[doc = #doc] #serde_attr #field_vis #field: ::core::option::Option<#ty>)
     });
     let doc = format!(
         "Changes to a row of `{}.{}`: only the `Some` fields are written, and `updated_at` is always set.",
         cont.schema, cont.name
     );
+    let derives = &cont.attrs.patch_derive;
+    let attrs = &cont.attrs.patch_attr;
     quote! {
         #[doc = #doc]
-        #[derive(Default)]
+        #[derive(Default, #(#derives),*)]
+        #(#[#attrs])*
         #vis struct #patch_ident {
             #(#fields,)*
         }
