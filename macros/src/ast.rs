@@ -103,6 +103,12 @@ impl<'a> Container<'a> {
         for field in &mut fields {
             field.resolve_role(explicit_pk);
         }
+        // A composite key's parts are supplied by the caller: no identity numbering.
+        if fields.iter().filter(|f| f.role == Role::PrimaryKey).count() > 1 {
+            for field in fields.iter_mut().filter(|f| f.role == Role::PrimaryKey) {
+                field.identity = false;
+            }
+        }
         let schema = attrs
             .schema
             .get()
@@ -132,8 +138,12 @@ impl<'a> Container<'a> {
         Some(container)
     }
 
-    pub fn primary_key(&self) -> Option<&Field<'a>> {
-        self.fields.iter().find(|f| f.role == Role::PrimaryKey)
+    /// The primary key's fields, in field order (several for a composite key).
+    pub fn primary_key(&self) -> Vec<&Field<'a>> {
+        self.fields
+            .iter()
+            .filter(|f| f.role == Role::PrimaryKey)
+            .collect()
     }
 
     pub fn version(&self) -> Option<&Field<'a>> {

@@ -93,42 +93,32 @@ fn check_primary_key(cx: &Ctxt, cont: &Container) {
         .iter()
         .filter(|f| f.role == Role::PrimaryKey)
         .collect();
-    match keys.as_slice() {
-        [] => cx.error_spanned_by(
+    if keys.is_empty() {
+        cx.error_spanned_by(
             cont.ident,
             format!(
                 "`{}` has no primary key; add a field `id: uuid::Uuid` or mark one with `#[table(primary_key)]`",
                 cont.ident
             ),
-        ),
-        [key] => {
-            if key.option_inner.is_some() {
-                cx.error_spanned_by(
-                    key.ty,
-                    "the primary key cannot be an `Option`; a primary key is never NULL",
-                );
-            } else if is_named(key.ty, "f32") || is_named(key.ty, "f64") {
-                cx.error_spanned_by(
-                    key.ty,
-                    "a floating-point primary key compares inexactly; use an integer (`i64`), a `String` or a `uuid::Uuid`",
-                );
-            } else if is_named(key.ty, "Value") || is_named(key.ty, "Vec") {
-                cx.error_spanned_by(
-                    key.ty,
-                    "a JSON value or an array cannot be a primary key; use an integer (`i64`), a `String` or a `uuid::Uuid`",
-                );
-            }
-        }
-        [_, extra @ ..] => {
-            for key in extra {
-                cx.error_spanned_by(
-                    key.attrs.primary_key.tokens(),
-                    format!(
-                        "`{}` has more than one primary key; keep `#[table(primary_key)]` on one field",
-                        cont.ident
-                    ),
-                );
-            }
+        );
+    }
+    // Several keys make a composite key, in field order.
+    for key in &keys {
+        if key.option_inner.is_some() {
+            cx.error_spanned_by(
+                key.ty,
+                "the primary key cannot be an `Option`; a primary key is never NULL",
+            );
+        } else if is_named(key.ty, "f32") || is_named(key.ty, "f64") {
+            cx.error_spanned_by(
+                key.ty,
+                "a floating-point primary key compares inexactly; use an integer (`i64`), a `String` or a `uuid::Uuid`",
+            );
+        } else if is_named(key.ty, "Value") || is_named(key.ty, "Vec") {
+            cx.error_spanned_by(
+                key.ty,
+                "a JSON value or an array cannot be a primary key; use an integer (`i64`), a `String` or a `uuid::Uuid`",
+            );
         }
     }
 }

@@ -264,3 +264,77 @@ async fn supplied_integer_keys_and_foreign_keys_to_every_kind() {
         assert_eq!(err.code(), "foreign_key_violation", "{err}");
     }
 }
+
+/// A composite key: two fields marked `primary_key`, a tuple in field order.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "keys", name = "memberships")]
+pub struct Membership {
+    #[table(primary_key)]
+    pub team: String,
+    #[table(primary_key)]
+    pub user_id: i64,
+    pub role: String,
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[tokio::test]
+async fn composite_keys_take_a_tuple_in_field_order() {
+    let ddl = Membership::create_table_sql();
+    assert!(
+        ddl.contains("CONSTRAINT \"memberships_pkey\" PRIMARY KEY (\"team\", \"user_id\")"),
+        "{ddl}"
+    );
+    // No identity on a part of a composite key: the caller gives both.
+    assert!(!ddl.contains("IDENTITY"), "{ddl}");
+    let db = keys_db().await;
+    let pool = db.pool();
+    pool.batch_execute(&ddl).await.unwrap();
+    let new = |team: &str, user_id: i64| NewMembership {
+        team: team.into(),
+        user_id,
+        role: "member".into(),
+    };
+    Membership::insert(pool, new("red", 7)).await.unwrap();
+    Membership::insert(pool, new("red", 8)).await.unwrap();
+    Membership::insert(pool, new("blue", 7)).await.unwrap();
+    assert_eq!(
+        Membership::insert(pool, new("red", 7))
+            .await
+            .unwrap_err()
+            .code(),
+        "unique_violation"
+    );
+    assert_eq!(
+        Membership::insert_or_ignore(pool, new("red", 7))
+            .await
+            .unwrap(),
+        None
+    );
+    let red7 = Membership::get(pool, ("red", 7)).await.unwrap();
+    assert_eq!((red7.team.as_str(), red7.user_id), ("red", 7));
+    let updated = Membership::update(
+        pool,
+        ("red", 7),
+        MembershipPatch {
+            role: Some("owner".into()),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(updated.role, "owner");
+    // Only that row changed.
+    assert_eq!(
+        Membership::get(pool, ("red", 8)).await.unwrap().role,
+        "member"
+    );
+    assert_eq!(
+        Membership::get(pool, ("blue", 7)).await.unwrap().role,
+        "member"
+    );
+    assert!(Membership::delete(pool, ("red", 8)).await.unwrap());
+    assert_eq!(Membership::find(pool, ("red", 8)).await.unwrap(), None);
+    assert!(Membership::restore(pool, ("red", 8)).await.unwrap());
+    assert!(Membership::hard_delete(pool, ("blue", 7)).await.unwrap());
+    assert_eq!(Membership::find(pool, ("blue", 7)).await.unwrap(), None);
+    assert_eq!(Membership::query().count(pool).await.unwrap(), 2);
+}

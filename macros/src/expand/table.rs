@@ -178,14 +178,25 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
     let vis = cont.vis;
     let krate = &cont.krate;
     let p = quote!(#krate::__private);
-    // check_primary_key established that there is exactly one.
-    let pk = cont.primary_key().expect("checked: one primary key");
-    let pk_ty_raw = pk.ty;
-    // A `String` key is passed as `&str`; every other key type by value.
-    let pk_ty = if crate::ast::is_named(pk.ty, "String") {
-        quote!(&str)
-    } else {
-        quote!(#pk_ty_raw)
+    // check_primary_key established that there is at least one; several make a composite key,
+    // passed as a tuple in field order.
+    let keys = cont.primary_key();
+    // A `String` key part is passed as `&str`; every other type by value.
+    let key_ty = |f: &crate::ast::Field| {
+        let ty = f.ty;
+        if crate::ast::is_named(ty, "String") {
+            quote!(&str)
+        } else {
+            quote!(#ty)
+        }
+    };
+    let (pk_ty, key) = match keys.as_slice() {
+        [one] => (key_ty(one), quote!(&[&id])),
+        many => {
+            let tys = many.iter().map(|f| key_ty(f));
+            let parts = (0..many.len()).map(syn::Index::from);
+            (quote!((#(#tys),*)), quote!(&[#(&id.#parts),*]))
+        }
     };
     let table = format!("\"{}\".\"{}\"", cont.schema, cont.name);
     let soft = cont.soft_delete();
@@ -198,7 +209,7 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
         quote! {
             /// Clears `deleted_at` of a soft-deleted row; false when there is no such row.
             #vis async fn restore(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<bool> {
-                #p::restore::<#ident>(db, &id).await
+                #p::restore::<#ident>(db, #key).await
             }
 
             /// The row with this id, soft-deleted or not.
@@ -206,7 +217,7 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
                 db: &impl #p::Executor,
                 id: #pk_ty,
             ) -> #p::Result<::core::option::Option<#ident>> {
-                #p::find_with_deleted::<#ident>(db, &id).await
+                #p::find_with_deleted::<#ident>(db, #key).await
             }
         }
     });
@@ -226,7 +237,7 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
                     version: #version_ty,
                     patch: #patch_ident,
                 ) -> #p::Result<#ident> {
-                    #p::update_versioned::<#ident>(db, &id, &version, &patch).await
+                    #p::update_versioned::<#ident>(db, #key, &version, &patch).await
                 }
 
                 /// As `update`, without sending the row back; false when there is no live row.
@@ -236,7 +247,7 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
                     version: #version_ty,
                     patch: #patch_ident,
                 ) -> #p::Result<bool> {
-                    #p::patch_versioned::<#ident>(db, &id, &version, &patch).await
+                    #p::patch_versioned::<#ident>(db, #key, &version, &patch).await
                 }
             }
         }
@@ -248,7 +259,7 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
                 id: #pk_ty,
                 patch: #patch_ident,
             ) -> #p::Result<#ident> {
-                #p::update::<#ident>(db, &id, &patch).await
+                #p::update::<#ident>(db, #key, &patch).await
             }
 
             /// Writes the `Some` fields of the patch (and `updated_at = now()`) without sending the
@@ -258,7 +269,7 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
                 id: #pk_ty,
                 patch: #patch_ident,
             ) -> #p::Result<bool> {
-                #p::patch::<#ident>(db, &id, &patch).await
+                #p::patch::<#ident>(db, #key, &patch).await
             }
         },
     };
@@ -300,24 +311,24 @@ fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident)
             db: &impl #p::Executor,
             id: #pk_ty,
         ) -> #p::Result<::core::option::Option<#ident>> {
-            #p::find::<#ident>(db, &id).await
+            #p::find::<#ident>(db, #key).await
         }
 
         /// The live row with this id, or `Error::NotFound`.
         #vis async fn get(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<#ident> {
-            #p::get::<#ident>(db, &id).await
+            #p::get::<#ident>(db, #key).await
         }
 
         #update_fns
 
         #[doc = #delete_doc]
         #vis async fn delete(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<bool> {
-            #p::delete::<#ident>(db, &id).await
+            #p::delete::<#ident>(db, #key).await
         }
 
         /// Removes the row for good, soft-deleted or not; false when there is no such row.
         #vis async fn hard_delete(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<bool> {
-            #p::hard_delete::<#ident>(db, &id).await
+            #p::hard_delete::<#ident>(db, #key).await
         }
 
         #restore

@@ -130,13 +130,17 @@ pub async fn upsert<T: Table, V>(db: &impl Executor, new: &T::New, key: Column<T
 }
 
 /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key`.
-pub async fn update<T: Table>(db: &impl Executor, key: Param<'_>, patch: &T::Patch) -> Result<T> {
+pub async fn update<T: Table>(
+    db: &impl Executor,
+    key: &[Param<'_>],
+    patch: &T::Patch,
+) -> Result<T> {
     let statements = T::statements();
     let by_key = statements.key()?;
     let mut sets = Vec::with_capacity(T::COLUMNS.len());
     patch.bind(&mut sets);
-    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + 1);
-    params.push(key);
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + key.len());
+    params.extend_from_slice(key);
     let mut sql = String::with_capacity(statements.table.len() + by_key.update_tail.len() + 96);
     sql.push_str("UPDATE ");
     sql.push_str(&statements.table);
@@ -150,13 +154,17 @@ pub async fn update<T: Table>(db: &impl Executor, key: Param<'_>, patch: &T::Pat
 
 /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key` without
 /// sending the row back; false when there is no such live row.
-pub async fn patch<T: Table>(db: &impl Executor, key: Param<'_>, patch: &T::Patch) -> Result<bool> {
+pub async fn patch<T: Table>(
+    db: &impl Executor,
+    key: &[Param<'_>],
+    patch: &T::Patch,
+) -> Result<bool> {
     let statements = T::statements();
     let by_key = statements.key()?;
     let mut sets = Vec::with_capacity(T::COLUMNS.len());
     patch.bind(&mut sets);
-    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + 1);
-    params.push(key);
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + key.len());
+    params.extend_from_slice(key);
     let mut sql = String::with_capacity(statements.table.len() + by_key.patch_tail.len() + 96);
     sql.push_str("UPDATE ");
     sql.push_str(&statements.table);
@@ -169,7 +177,7 @@ pub async fn patch<T: Table>(db: &impl Executor, key: Param<'_>, patch: &T::Patc
 /// [`update`] on a versioned table: only while the row is at `version`, which it increments.
 pub async fn update_versioned<T: Table>(
     db: &impl Executor,
-    key: Param<'_>,
+    key: &[Param<'_>],
     version: Param<'_>,
     patch: &T::Patch,
 ) -> Result<T> {
@@ -184,7 +192,7 @@ pub async fn update_versioned<T: Table>(
 /// false when there is no live row.
 pub async fn patch_versioned<T: Table>(
     db: &impl Executor,
-    key: Param<'_>,
+    key: &[Param<'_>],
     version: Param<'_>,
     patch: &T::Patch,
 ) -> Result<bool> {
@@ -200,7 +208,7 @@ pub async fn patch_versioned<T: Table>(
 
 // `UPDATE t SET ..., "version" = "version" + 1 WHERE pk = $1 AND "version" = $n [AND live]`.
 fn versioned_update<'a, T: Table>(
-    key: Param<'a>,
+    key: &[Param<'a>],
     version: Param<'a>,
     patch: &'a T::Patch,
     returning: bool,
@@ -215,8 +223,8 @@ fn versioned_update<'a, T: Table>(
     };
     let mut sets = Vec::with_capacity(T::COLUMNS.len());
     patch.bind(&mut sets);
-    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + 2);
-    params.push(key);
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + key.len() + 1);
+    params.extend_from_slice(key);
     let mut sql = String::with_capacity(statements.table.len() + by_key.update_tail.len() + 128);
     sql.push_str("UPDATE ");
     sql.push_str(&statements.table);
@@ -246,7 +254,7 @@ fn versioned_update<'a, T: Table>(
 // found.
 async fn why_not_updated<T: Table>(
     db: &impl Executor,
-    key: Param<'_>,
+    key: &[Param<'_>],
     version: Param<'_>,
 ) -> crate::Error {
     let statements = T::statements();
@@ -262,7 +270,7 @@ async fn why_not_updated<T: Table>(
         .as_ref()
         .map_or("", |k| k.patch_tail.as_str());
     sql.push_str(tail);
-    match db.query_opt(&sql, &[key]).await {
+    match db.query_opt(&sql, key).await {
         Ok(Some(row)) => match row.try_get::<_, i64>(0) {
             Ok(found) => crate::Error::StaleVersion {
                 table: statements.table.clone(),
@@ -279,21 +287,21 @@ async fn why_not_updated<T: Table>(
 
 /// Soft-deletes the live row `key` (sets `deleted_at` once), or deletes it where the table has
 /// no soft-delete column. False when there was no such live row.
-pub async fn delete<T: Table>(db: &impl Executor, key: Param<'_>) -> Result<bool> {
+pub async fn delete<T: Table>(db: &impl Executor, key: &[Param<'_>]) -> Result<bool> {
     let sql = &T::statements().key()?.delete;
-    Ok(affected::<T>(db, Op::Delete, sql, &[key]).await? > 0)
+    Ok(affected::<T>(db, Op::Delete, sql, key).await? > 0)
 }
 
 /// Clears `deleted_at` of the soft-deleted row `key`. False when there was no such row.
-pub async fn restore<T: Table>(db: &impl Executor, key: Param<'_>) -> Result<bool> {
+pub async fn restore<T: Table>(db: &impl Executor, key: &[Param<'_>]) -> Result<bool> {
     let Some(sql) = &T::statements().key()?.restore else {
         return Ok(false);
     };
-    Ok(affected::<T>(db, Op::Restore, sql, &[key]).await? > 0)
+    Ok(affected::<T>(db, Op::Restore, sql, key).await? > 0)
 }
 
 /// Removes the row `key` for good, soft-deleted or not. False when there was no such row.
-pub async fn hard_delete<T: Table>(db: &impl Executor, key: Param<'_>) -> Result<bool> {
+pub async fn hard_delete<T: Table>(db: &impl Executor, key: &[Param<'_>]) -> Result<bool> {
     let sql = &T::statements().key()?.hard_delete;
-    Ok(affected::<T>(db, Op::HardDelete, sql, &[key]).await? > 0)
+    Ok(affected::<T>(db, Op::HardDelete, sql, key).await? > 0)
 }

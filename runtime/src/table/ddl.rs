@@ -25,11 +25,16 @@ pub fn ddl<T: Table>() -> String {
         }
         lines.push(line);
     }
-    if let Some(pk) = T::primary_key() {
+    let key: Vec<String> = T::COLUMNS
+        .iter()
+        .filter(|c| c.role == ColumnRole::PrimaryKey)
+        .map(|c| quote_ident(c.name))
+        .collect();
+    if !key.is_empty() {
         lines.push(format!(
             "    CONSTRAINT {} PRIMARY KEY ({})",
             quote_ident(&format!("{}_pkey", T::NAME)),
-            quote_ident(pk.name)
+            key.join(", ")
         ));
     }
     for c in T::COLUMNS {

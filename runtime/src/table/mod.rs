@@ -91,7 +91,7 @@ pub trait Table: Sized + Send + Sync + 'static {
         qualified(Self::SCHEMA, Self::NAME)
     }
 
-    /// The primary key column.
+    /// The (first) primary key column; a composite key has more, in field order.
     fn primary_key() -> Option<&'static ColumnDef> {
         Self::COLUMNS
             .iter()

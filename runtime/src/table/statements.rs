@@ -120,34 +120,44 @@ impl Statements {
                  RETURNING {columns}"
             )
         });
-        let key = find_role(columns_def, ColumnRole::PrimaryKey).map(|pk| {
-            let pk_ident = quote_ident(pk.name);
+        let key_columns: Vec<&'static ColumnDef> = columns_def
+            .iter()
+            .filter(|c| c.role == ColumnRole::PrimaryKey)
+            .collect();
+        let key = key_columns.first().map(|pk| {
+            // `"id" = $1`, or `"a" = $1 AND "b" = $2` for a composite key.
+            let key_where = key_columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{} = ${}", quote_ident(c.name), i + 1))
+                .collect::<Vec<_>>()
+                .join(" AND ");
             let and_live = live_filter
                 .as_ref()
                 .map(|f| format!(" AND {f}"))
                 .unwrap_or_default();
             let touch = touch.as_ref().map(|t| format!(", {t}")).unwrap_or_default();
-            let hard_delete = format!("DELETE FROM {table} WHERE {pk_ident} = $1");
+            let hard_delete = format!("DELETE FROM {table} WHERE {key_where}");
             let (delete, restore) = match soft_delete.map(quote_ident) {
                 Some(s) => (
                     format!(
-                        "UPDATE {table} SET {s} = now(){touch} WHERE {pk_ident} = $1 AND {s} IS NULL"
+                        "UPDATE {table} SET {s} = now(){touch} WHERE {key_where} AND {s} IS NULL"
                     ),
                     Some(format!(
-                        "UPDATE {table} SET {s} = NULL{touch} WHERE {pk_ident} = $1 AND {s} IS NOT NULL"
+                        "UPDATE {table} SET {s} = NULL{touch} WHERE {key_where} AND {s} IS NOT NULL"
                     )),
                 ),
                 None => (hard_delete.clone(), None),
             };
             KeyStatements {
                 pk: pk.name,
-                find: format!("SELECT {columns} FROM {table} WHERE {pk_ident} = $1{and_live}"),
-                find_any: format!("SELECT {columns} FROM {table} WHERE {pk_ident} = $1"),
+                find: format!("SELECT {columns} FROM {table} WHERE {key_where}{and_live}"),
+                find_any: format!("SELECT {columns} FROM {table} WHERE {key_where}"),
                 delete,
                 restore,
                 hard_delete,
-                update_tail: format!(" WHERE {pk_ident} = $1{and_live} RETURNING {columns}"),
-                patch_tail: format!(" WHERE {pk_ident} = $1{and_live}"),
+                update_tail: format!(" WHERE {key_where}{and_live} RETURNING {columns}"),
+                patch_tail: format!(" WHERE {key_where}{and_live}"),
             }
         });
         let returning = format!(" RETURNING {columns}");
