@@ -47,36 +47,48 @@ pub trait IntoValue<V> {
     fn into_value(self) -> Value;
 }
 
+// The error names the column's type; the list of these impls would only add noise.
+#[diagnostic::do_not_recommend]
 impl<V: ToSql + Sync + Send + 'static> IntoValue<V> for V {
     fn into_value(self) -> Value {
         Arc::new(self)
     }
 }
 
+// The error names the column's type; the list of these impls would only add noise.
+#[diagnostic::do_not_recommend]
 impl<V: ToSql + Clone + Sync + Send + 'static> IntoValue<V> for &V {
     fn into_value(self) -> Value {
         Arc::new(self.clone())
     }
 }
 
+// The error names the column's type; the list of these impls would only add noise.
+#[diagnostic::do_not_recommend]
 impl<V: ToSql + Sync + Send + 'static> IntoValue<Option<V>> for V {
     fn into_value(self) -> Value {
         Arc::new(Some(self))
     }
 }
 
+// The error names the column's type; the list of these impls would only add noise.
+#[diagnostic::do_not_recommend]
 impl IntoValue<String> for &str {
     fn into_value(self) -> Value {
         Arc::new(self.to_owned())
     }
 }
 
+// The error names the column's type; the list of these impls would only add noise.
+#[diagnostic::do_not_recommend]
 impl IntoValue<Option<String>> for &str {
     fn into_value(self) -> Value {
         Arc::new(Some(self.to_owned()))
     }
 }
 
+// The error names the column's type; the list of these impls would only add noise.
+#[diagnostic::do_not_recommend]
 impl IntoValue<Option<String>> for Option<&str> {
     fn into_value(self) -> Value {
         Arc::new(self.map(str::to_owned))
