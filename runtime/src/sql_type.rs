@@ -48,6 +48,22 @@ pub trait SqlType: for<'a> FromSql<'a> {
     fn decode(ty: &Type, raw: Option<&[u8]>) -> Result<Self, BoxError> {
         from_sql_checked(ty, raw)
     }
+
+    /// Decodes column `index` of `row` through [`SqlType::decode`], naming the column on
+    /// failure: what `from_row` calls for each field. A method of this trait (not a generic
+    /// function bounded by it), so that a field type without a mapping is reported once.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn decode_column(
+        row: &tokio_postgres::Row,
+        index: usize,
+        column: &str,
+    ) -> crate::error::Result<Self>
+    where
+        Self: Sized,
+    {
+        crate::__private::decode::<Self>(row, index, column)
+    }
 }
 
 /// What `Row::try_get` does once it has the column: the type check, then `FromSql`.

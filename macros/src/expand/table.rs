@@ -134,11 +134,15 @@ fn expand(cont: &Container) -> TokenStream {
             let p = super::respan(p.clone(), ty.span());
             // Types with a SqlType decode through it (direct decoders for the common types);
             // a `sql_type = "..."` field only needs FromSql.
-            let decode = match f.attrs.sql_type.get() {
-                Some(_) => quote!(column),
-                None => quote!(decode),
-            };
-            quote_spanned!(ty.span()=> #field: #p::#decode::<#ty>(__row, #i, #column)?)
+            match f.attrs.sql_type.get() {
+                Some(_) => {
+                    quote_spanned!(ty.span()=> #field: #p::column::<#ty>(__row, #i, #column)?)
+                }
+                // Through the trait itself, like COLUMNS: an unmapped type is one error.
+                None => quote_spanned!(ty.span()=>
+                    #field: <#ty as #p::SqlType>::decode_column(__row, #i, #column)?
+                ),
+            }
         })
         .collect();
     let constants = constants(cont);
