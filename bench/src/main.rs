@@ -787,6 +787,62 @@ async fn main() -> skelly_db::Result<()> {
                 "insert_many_count (skelly-db)",
                 m,
             );
+            // What COPY itself gains here: both sides hand-written.
+            let unnest_stmt = client
+                .prepare(
+                    "INSERT INTO \"user\".users (email, display_name, role, bio, created_at, updated_at) \
+                     SELECT u.*, now(), now() FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) AS u",
+                )
+                .await?;
+            let m = interleave(
+                iterations,
+                |i| {
+                    let rows = batch(i);
+                    async move {
+                        let sink = client
+                            .copy_in(
+                                "COPY \"user\".users (email, display_name, role, bio) FROM STDIN BINARY",
+                            )
+                            .await
+                            .unwrap();
+                        let writer = BinaryCopyInWriter::new(
+                            sink,
+                            &[Type::TEXT, Type::TEXT, Type::TEXT, Type::TEXT],
+                        );
+                        pin_mut!(writer);
+                        for r in &rows {
+                            writer
+                                .as_mut()
+                                .write(&[&r.email, &r.display_name, &r.role, &r.bio])
+                                .await
+                                .unwrap();
+                        }
+                        assert_eq!(writer.finish().await.unwrap() as usize, n);
+                    }
+                },
+                |i| {
+                    let stmt = &unnest_stmt;
+                    let rows = batch(i + 500);
+                    async move {
+                        let emails: Vec<&String> = rows.iter().map(|r| &r.email).collect();
+                        let names: Vec<&String> = rows.iter().map(|r| &r.display_name).collect();
+                        let roles: Vec<Role> = rows.iter().map(|r| r.role).collect();
+                        let bios: Vec<&Option<String>> = rows.iter().map(|r| &r.bio).collect();
+                        let inserted = client
+                            .execute(stmt, &[&emails, &names, &roles, &bios])
+                            .await
+                            .unwrap();
+                        assert_eq!(inserted as usize, n);
+                    }
+                },
+                truncate,
+            )
+            .await;
+            report.add(
+                &format!("hand COPY {n} rows (A: hand)"),
+                "hand UNNEST, no RETURNING",
+                m,
+            );
         }
     }
 

@@ -40,7 +40,7 @@ fn quick_mode_measures_every_workload() {
             "missing {workload:?} in:\n{stdout}"
         );
     }
-    assert!(stdout.contains("27 workloads measured"), "{stdout}");
+    assert!(stdout.contains("28 workloads measured"), "{stdout}");
     assert!(
         stdout.contains("allocations, list 10000 rows: skelly-db "),
         "{stdout}"

@@ -101,6 +101,12 @@ async fn identity_keys_are_numbered_by_the_database() {
     .await
     .unwrap();
     assert_eq!((renamed.id, renamed.name.as_str()), (a.id, "A"));
+    // insert_or_ignore on an identity key: no conflict, a new number.
+    let c = Widget::insert_or_ignore(pool, NewWidget { name: "e".into() })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(c.id > b.id);
     assert!(Widget::delete(pool, b.id).await.unwrap());
     assert_eq!(Widget::find(pool, b.id).await.unwrap(), None);
     assert!(!Widget::hard_delete(pool, b.id).await.unwrap());
@@ -194,6 +200,23 @@ async fn natural_keys_are_in_the_insert_struct_and_found_by_their_own_type() {
     .unwrap();
     assert_eq!(PlanPrice::get(pool, Plan::Pro).await.unwrap().cents, 900);
     assert_eq!(PlanPrice::find(pool, Plan::Free).await.unwrap(), None);
+    let repriced = PlanPrice::update(pool, Plan::Pro, PlanPricePatch { cents: Some(1200) })
+        .await
+        .unwrap();
+    assert_eq!(repriced.cents, 1200);
+    let upserted = PlanPrice::upsert(
+        pool,
+        NewPlanPrice {
+            plan: Plan::Pro,
+            cents: 1500,
+        },
+        PlanPrice::PLAN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(upserted.cents, 1500);
+    assert!(PlanPrice::delete(pool, Plan::Pro).await.unwrap());
+    assert_eq!(PlanPrice::find(pool, Plan::Pro).await.unwrap(), None);
 }
 
 #[tokio::test]
@@ -244,6 +267,31 @@ async fn supplied_integer_keys_and_foreign_keys_to_every_kind() {
     .unwrap();
     assert_eq!(ticket.number, 4711);
     assert_eq!(Ticket::get(pool, 4711).await.unwrap(), ticket);
+    let moved = Ticket::update(
+        pool,
+        4711,
+        TicketPatch {
+            plan: Some(Plan::Free),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved.number, 4711);
+    assert_eq!(
+        Ticket::insert_or_ignore(
+            pool,
+            NewTicket {
+                number: 4711,
+                widget_id: widget.id,
+                country: "it".into(),
+                plan: Plan::Free,
+            }
+        )
+        .await
+        .unwrap(),
+        None
+    );
     // Each foreign key holds.
     for (country, plan, widget_id) in [
         ("xx", Plan::Free, widget.id),
@@ -263,6 +311,11 @@ async fn supplied_integer_keys_and_foreign_keys_to_every_kind() {
         .unwrap_err();
         assert_eq!(err.code(), "foreign_key_violation", "{err}");
     }
+    // A referenced natural key cannot go while a ticket points at it.
+    let err = Country::hard_delete(pool, "it").await.unwrap_err();
+    assert_eq!(err.code(), "foreign_key_violation", "{err}");
+    assert!(Ticket::hard_delete(pool, 4711).await.unwrap());
+    assert!(Country::hard_delete(pool, "it").await.unwrap());
 }
 
 /// A composite key: two fields marked `primary_key`, a tuple in field order.
