@@ -1,5 +1,6 @@
 //! Code generation, reading only the validated model.
 
+mod fallback;
 mod insert;
 mod patch;
 mod table;

@@ -4,6 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
+use super::fallback::constants;
 use crate::ast::{Container, Role};
 use crate::ctxt::Ctxt;
 
@@ -17,99 +18,13 @@ pub fn derive_table(input: &syn::DeriveInput) -> syn::Result<TokenStream> {
         let mut out = err.to_compile_error();
         // A generic struct cannot be named without its parameters: no stubs for it.
         if let Some(cont) = cont.as_ref().filter(|_| input.generics.params.is_empty()) {
-            out.extend(fallback(cont));
+            out.extend(super::fallback::fallback(cont));
         }
         return Ok(out);
     }
     // check() returned Ok, so from_ast produced a model.
     let cont = cont.expect("a model when there are no errors");
     Ok(expand(&cont))
-}
-
-/// The derive's items for a struct whose derive failed: the insert and patch structs, the
-/// column constants and the associated functions, over a `Table` impl whose functions are never
-/// reached (the crate does not compile).
-fn fallback(cont: &Container) -> TokenStream {
-    let ident = cont.ident;
-    let krate = &cont.krate;
-    let p = quote!(#krate::__private);
-    let new_ident = format_ident!("New{}", ident);
-    let patch_ident = format_ident!("{}Patch", ident);
-    let new_struct = super::insert::expand_struct(cont, &new_ident);
-    let patch_struct = super::patch::expand_struct(cont, &patch_ident);
-    let constants = constants(cont);
-    let functions = functions(cont, &new_ident, &patch_ident);
-    quote! {
-        #new_struct
-        #patch_struct
-
-        const _: () = {
-            impl #krate::Table for #ident {
-                type New = #new_ident;
-                type Patch = #patch_ident;
-                const SCHEMA: &'static str = "";
-                const NAME: &'static str = "";
-                const COLUMNS: &'static [#p::ColumnDef] = &[];
-                fn from_row(_: &#krate::tokio_postgres::Row) -> #p::Result<Self> {
-                    ::core::unreachable!("the derive failed")
-                }
-                fn statements() -> &'static #p::Statements {
-                    ::core::unreachable!("the derive failed")
-                }
-            }
-            impl #p::Insert for #new_ident {
-                fn bind<'__a>(
-                    &'__a self,
-                    _: &mut ::std::vec::Vec<&'__a (dyn #p::ToSqlTrait + ::core::marker::Sync)>,
-                ) {
-                }
-                fn bind_columns<'__a>(
-                    _: &'__a [Self],
-                    _: &mut ::std::vec::Vec<
-                        ::std::boxed::Box<
-                            dyn #p::ToSqlTrait + ::core::marker::Sync + ::core::marker::Send + '__a,
-                        >,
-                    >,
-                ) {
-                }
-            }
-            impl #p::Patch for #patch_ident {
-                fn bind<'__a>(
-                    &'__a self,
-                    _: &mut ::std::vec::Vec<(usize, &'__a (dyn #p::ToSqlTrait + ::core::marker::Sync))>,
-                ) {
-                }
-            }
-            impl #ident {
-                #(#constants)*
-                #functions
-            }
-        };
-    }
-}
-
-/// `User::EMAIL: Column<User, String>`, one per field.
-fn constants(cont: &Container) -> Vec<TokenStream> {
-    let ident = cont.ident;
-    let krate = &cont.krate;
-    let p = quote!(#krate::__private);
-    cont.fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let field_vis = f.vis;
-            let ty = f.ty;
-            let constant = format_ident!(
-                "{}",
-                f.ident.to_string().trim_start_matches("r#").to_uppercase()
-            );
-            let doc = format!("The `{}` column.", f.column);
-            quote! {
-                #[doc = #doc]
-                #field_vis const #constant: #krate::Column<#ident, #ty> = #p::column_at(#i);
-            }
-        })
-        .collect()
 }
 
 fn expand(cont: &Container) -> TokenStream {
@@ -261,7 +176,11 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
     }
 }
 
-fn functions(cont: &Container, new_ident: &syn::Ident, patch_ident: &syn::Ident) -> TokenStream {
+pub(super) fn functions(
+    cont: &Container,
+    new_ident: &syn::Ident,
+    patch_ident: &syn::Ident,
+) -> TokenStream {
     let ident = cont.ident;
     let vis = cont.vis;
     let krate = &cont.krate;

@@ -1,0 +1,77 @@
+//! `#[text_enum(...)]` on an enum and its variants.
+
+use syn::LitStr;
+
+use super::{crate_path, each_nested, string, unknown, Attr};
+use crate::case::{RenameRule, RULES};
+use crate::ctxt::Ctxt;
+use crate::symbol::*;
+
+/// `#[text_enum(rename_all = "...", crate = "...")]` on the enum.
+pub struct TextEnumContainer {
+    pub rename_all: Attr<RenameRule>,
+    pub krate: Attr<syn::Path>,
+}
+
+impl TextEnumContainer {
+    pub fn from_ast(cx: &Ctxt, input: &syn::DeriveInput) -> TextEnumContainer {
+        let mut out = TextEnumContainer {
+            rename_all: Attr::none(RENAME_ALL),
+            krate: Attr::none(CRATE),
+        };
+        each_nested(cx, &input.attrs, TEXT_ENUM, |meta| {
+            if meta.path == RENAME_ALL {
+                // #[text_enum(rename_all = "kebab-case")]
+                if let Some(s) = string(cx, meta) {
+                    match RenameRule::from_str(&s.value()) {
+                        Some(rule) => out.rename_all.set(cx, "text_enum", &meta.path, rule),
+                        None => cx.error_spanned_by(
+                            &s,
+                            format!(
+                                "unknown rename rule `{}`; expected one of {}",
+                                s.value(),
+                                RULES
+                                    .iter()
+                                    .map(|(n, _)| format!("`{n}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ),
+                    }
+                }
+            } else if meta.path == CRATE {
+                // #[text_enum(crate = "my_skelly")]
+                if let Some(path) = crate_path(cx, meta) {
+                    out.krate.set(cx, "text_enum", &meta.path, path);
+                }
+            } else {
+                unknown(cx, meta, "text_enum", TEXT_ENUM_CONTAINER_KEYS);
+            }
+        });
+        out
+    }
+}
+
+/// `#[text_enum(rename = "...")]` on a variant.
+pub struct TextEnumVariant {
+    pub rename: Attr<LitStr>,
+}
+
+impl TextEnumVariant {
+    pub fn from_ast(cx: &Ctxt, variant: &syn::Variant) -> TextEnumVariant {
+        let mut out = TextEnumVariant {
+            rename: Attr::none(RENAME),
+        };
+        each_nested(cx, &variant.attrs, TEXT_ENUM, |meta| {
+            if meta.path == RENAME {
+                // #[text_enum(rename = "read-only")]
+                if let Some(s) = string(cx, meta) {
+                    out.rename.set(cx, "text_enum", &meta.path, s);
+                }
+            } else {
+                unknown(cx, meta, "text_enum variant", TEXT_ENUM_VARIANT_KEYS);
+            }
+        });
+        out
+    }
+}

@@ -1,0 +1,93 @@
+//! What a failed `#[derive(Table)]` emits besides its errors.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use super::table::functions;
+use crate::ast::Container;
+
+/// The derive's items for a struct whose derive failed: the insert and patch structs, the
+/// column constants and the associated functions, over a `Table` impl whose functions are never
+/// reached (the crate does not compile).
+pub fn fallback(cont: &Container) -> TokenStream {
+    let ident = cont.ident;
+    let krate = &cont.krate;
+    let p = quote!(#krate::__private);
+    let new_ident = format_ident!("New{}", ident);
+    let patch_ident = format_ident!("{}Patch", ident);
+    let new_struct = super::insert::expand_struct(cont, &new_ident);
+    let patch_struct = super::patch::expand_struct(cont, &patch_ident);
+    let constants = constants(cont);
+    let functions = functions(cont, &new_ident, &patch_ident);
+    quote! {
+        #new_struct
+        #patch_struct
+
+        const _: () = {
+            impl #krate::Table for #ident {
+                type New = #new_ident;
+                type Patch = #patch_ident;
+                const SCHEMA: &'static str = "";
+                const NAME: &'static str = "";
+                const COLUMNS: &'static [#p::ColumnDef] = &[];
+                fn from_row(_: &#krate::tokio_postgres::Row) -> #p::Result<Self> {
+                    ::core::unreachable!("the derive failed")
+                }
+                fn statements() -> &'static #p::Statements {
+                    ::core::unreachable!("the derive failed")
+                }
+            }
+            impl #p::Insert for #new_ident {
+                fn bind<'__a>(
+                    &'__a self,
+                    _: &mut ::std::vec::Vec<&'__a (dyn #p::ToSqlTrait + ::core::marker::Sync)>,
+                ) {
+                }
+                fn bind_columns<'__a>(
+                    _: &'__a [Self],
+                    _: &mut ::std::vec::Vec<
+                        ::std::boxed::Box<
+                            dyn #p::ToSqlTrait + ::core::marker::Sync + ::core::marker::Send + '__a,
+                        >,
+                    >,
+                ) {
+                }
+            }
+            impl #p::Patch for #patch_ident {
+                fn bind<'__a>(
+                    &'__a self,
+                    _: &mut ::std::vec::Vec<(usize, &'__a (dyn #p::ToSqlTrait + ::core::marker::Sync))>,
+                ) {
+                }
+            }
+            impl #ident {
+                #(#constants)*
+                #functions
+            }
+        };
+    }
+}
+
+/// `User::EMAIL: Column<User, String>`, one per field.
+pub(super) fn constants(cont: &Container) -> Vec<TokenStream> {
+    let ident = cont.ident;
+    let krate = &cont.krate;
+    let p = quote!(#krate::__private);
+    cont.fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let field_vis = f.vis;
+            let ty = f.ty;
+            let constant = format_ident!(
+                "{}",
+                f.ident.to_string().trim_start_matches("r#").to_uppercase()
+            );
+            let doc = format!("The `{}` column.", f.column);
+            quote! {
+                #[doc = #doc]
+                #field_vis const #constant: #krate::Column<#ident, #ty> = #p::column_at(#i);
+            }
+        })
+        .collect()
+}
