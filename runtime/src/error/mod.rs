@@ -90,6 +90,17 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// [`Pool::transaction`](crate::Pool::transaction) ran out of attempts: every one failed
+    /// with a serialization failure or a deadlock. `code()` and `status()` are the last
+    /// failure's.
+    #[error("transaction failed after {attempts} attempts: {source}")]
+    Retried {
+        /// How many times the transaction ran.
+        attempts: u32,
+        /// The last attempt's error.
+        #[source]
+        source: Box<Error>,
+    },
     /// An update by key on a versioned table (`#[table(version)]`) found the row at another
     /// version than the caller read: another update came first. Read the row again.
     #[error("stale version: {table} row {key} is at version {found}, not {expected}; another update came first, read the row again")]
@@ -172,7 +183,7 @@ impl Error {
             Error::Decode { .. } => "decode",
             Error::Mock(_) => "mock",
             Error::StaleVersion { .. } => "stale_version",
-            Error::Seed { source, .. } => source.code(),
+            Error::Seed { source, .. } | Error::Retried { source, .. } => source.code(),
         }
     }
 
@@ -191,7 +202,7 @@ impl Error {
             Error::StaleVersion { .. } => 409,
             Error::Connection { .. } => 503,
             Error::Timeout { .. } => 504,
-            Error::Seed { source, .. } => source.status(),
+            Error::Seed { source, .. } | Error::Retried { source, .. } => source.status(),
             _ => 500,
         }
     }

@@ -5,6 +5,7 @@ mod cache;
 mod config;
 mod connection;
 mod manager;
+mod retry;
 mod tls;
 
 pub(crate) use cache::StatementCache;
@@ -15,6 +16,7 @@ pub use config::{
 };
 pub use connection::{Connection, DetachedConnection, Transaction};
 pub(crate) use manager::Conn;
+pub use retry::{Isolation, TxFuture, TxOptions};
 pub use tls::{RootCert, SslMode};
 
 use std::fmt;
