@@ -135,21 +135,10 @@ pub async fn update<T: Table>(
     key: &[Param<'_>],
     patch: &T::Patch,
 ) -> Result<T> {
-    let statements = T::statements();
-    let by_key = statements.key()?;
-    let mut sets = Vec::with_capacity(T::COLUMNS.len());
-    patch.bind(&mut sets);
-    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + key.len());
-    params.extend_from_slice(key);
-    let mut sql = String::with_capacity(statements.table.len() + by_key.update_tail.len() + 96);
-    sql.push_str("UPDATE ");
-    sql.push_str(&statements.table);
-    sql.push_str(" SET ");
-    statements.push_set_clause(&mut sql, &sets, &mut params);
-    sql.push_str(&by_key.update_tail);
+    let (sql, params) = key_update::<T>(key, None, patch, true)?;
     row::<T>(db, Op::Update, &sql, &params)
         .await?
-        .ok_or_else(|| statements.not_found())
+        .ok_or_else(|| T::statements().not_found())
 }
 
 /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key` without
@@ -159,18 +148,7 @@ pub async fn patch<T: Table>(
     key: &[Param<'_>],
     patch: &T::Patch,
 ) -> Result<bool> {
-    let statements = T::statements();
-    let by_key = statements.key()?;
-    let mut sets = Vec::with_capacity(T::COLUMNS.len());
-    patch.bind(&mut sets);
-    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + key.len());
-    params.extend_from_slice(key);
-    let mut sql = String::with_capacity(statements.table.len() + by_key.patch_tail.len() + 96);
-    sql.push_str("UPDATE ");
-    sql.push_str(&statements.table);
-    sql.push_str(" SET ");
-    statements.push_set_clause(&mut sql, &sets, &mut params);
-    sql.push_str(&by_key.patch_tail);
+    let (sql, params) = key_update::<T>(key, None, patch, false)?;
     Ok(affected::<T>(db, Op::Update, &sql, &params).await? > 0)
 }
 
@@ -181,7 +159,7 @@ pub async fn update_versioned<T: Table>(
     version: Param<'_>,
     patch: &T::Patch,
 ) -> Result<T> {
-    let (sql, params) = versioned_update::<T>(key, version, patch, true)?;
+    let (sql, params) = key_update::<T>(key, Some(version), patch, true)?;
     match row::<T>(db, Op::Update, &sql, &params).await? {
         Some(row) => Ok(row),
         None => Err(why_not_updated::<T>(db, key, version).await),
@@ -196,7 +174,7 @@ pub async fn patch_versioned<T: Table>(
     version: Param<'_>,
     patch: &T::Patch,
 ) -> Result<bool> {
-    let (sql, params) = versioned_update::<T>(key, version, patch, false)?;
+    let (sql, params) = key_update::<T>(key, Some(version), patch, false)?;
     if affected::<T>(db, Op::Update, &sql, &params).await? > 0 {
         return Ok(true);
     }
@@ -206,37 +184,43 @@ pub async fn patch_versioned<T: Table>(
     }
 }
 
-// `UPDATE t SET ..., "version" = "version" + 1 WHERE pk = $1 AND "version" = $n [AND live]`.
-fn versioned_update<'a, T: Table>(
+// `UPDATE t SET <patch>, <touch> WHERE <key> [AND "version" = $n] [AND live] [RETURNING ...]`:
+// every update by key, with the version condition on versioned tables.
+fn key_update<'a, T: Table>(
     key: &[Param<'a>],
-    version: Param<'a>,
+    version: Option<Param<'a>>,
     patch: &'a T::Patch,
     returning: bool,
 ) -> Result<(String, Vec<Param<'a>>)> {
     let statements = T::statements();
     let by_key = statements.key()?;
+    let mut sets = Vec::with_capacity(T::COLUMNS.len());
+    patch.bind(&mut sets);
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + key.len() + 1);
+    params.extend_from_slice(key);
+    let tail = if returning {
+        &by_key.update_tail
+    } else {
+        &by_key.patch_tail
+    };
+    let mut sql = String::with_capacity(statements.table.len() + tail.len() + 128);
+    sql.push_str("UPDATE ");
+    sql.push_str(&statements.table);
+    sql.push_str(" SET ");
+    statements.push_set_clause(&mut sql, &sets, &mut params);
+    let Some(version) = version else {
+        sql.push_str(tail);
+        return Ok((sql, params));
+    };
     let Some(version_column) = statements.version else {
         return Err(crate::Error::Config(format!(
             "{} has no version column; mark one `#[table(version)]`",
             statements.table
         )));
     };
-    let mut sets = Vec::with_capacity(T::COLUMNS.len());
-    patch.bind(&mut sets);
-    let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + key.len() + 1);
-    params.extend_from_slice(key);
-    let mut sql = String::with_capacity(statements.table.len() + by_key.update_tail.len() + 128);
-    sql.push_str("UPDATE ");
-    sql.push_str(&statements.table);
-    sql.push_str(" SET ");
-    statements.push_set_clause(&mut sql, &sets, &mut params);
     params.push(version);
-    // The key's tail begins ` WHERE "id" = $1`; the version condition goes right after it.
-    let tail = if returning {
-        &by_key.update_tail
-    } else {
-        &by_key.patch_tail
-    };
+    // The tail begins ` WHERE "id" = $1`; the version condition goes right after the first key
+    // condition (AND is commutative, so a composite key's rest may follow it).
     let key_condition = tail
         .find(" AND ")
         .or_else(|| tail.find(" RETURNING "))
