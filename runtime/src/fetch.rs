@@ -3,7 +3,7 @@
 //! operations and the query builder.
 
 use crate::error::Result;
-use crate::executor::{Executor, Param};
+use crate::executor::{with_session, Executor, Param};
 use crate::op::Op;
 use crate::table::Table;
 
@@ -14,18 +14,15 @@ pub(crate) async fn rows<T: Table>(
     sql: &str,
     params: &[Param<'_>],
 ) -> Result<Vec<T>> {
-    let session = db.session().await?;
-    #[cfg(feature = "testing")]
-    if let Some(mock) = session.as_mock() {
-        return scripted_rows::<T>(mock, op, sql, params);
-    }
+    let rows = with_session!(db, |session| {
+        #[cfg(feature = "testing")]
+        if let Some(mock) = session.as_mock() {
+            return scripted_rows::<T>(mock, op, sql, params);
+        }
+        session.query(sql, params).await
+    })?;
     let _ = op;
-    session
-        .query(sql, params)
-        .await?
-        .iter()
-        .map(T::from_row)
-        .collect()
+    rows.iter().map(T::from_row).collect()
 }
 
 /// Runs a statement of table `T` that returns at most one row.
@@ -35,15 +32,17 @@ pub(crate) async fn row<T: Table>(
     sql: &str,
     params: &[Param<'_>],
 ) -> Result<Option<T>> {
-    let session = db.session().await?;
-    #[cfg(feature = "testing")]
-    if let Some(mock) = session.as_mock() {
-        return Ok(scripted_rows::<T>(mock, op, sql, params)?
-            .into_iter()
-            .next());
-    }
+    let row = with_session!(db, |session| {
+        #[cfg(feature = "testing")]
+        if let Some(mock) = session.as_mock() {
+            return Ok(scripted_rows::<T>(mock, op, sql, params)?
+                .into_iter()
+                .next());
+        }
+        session.query_opt(sql, params).await
+    })?;
     let _ = op;
-    match session.query_opt(sql, params).await? {
+    match row {
         Some(row) => T::from_row(&row).map(Some),
         None => Ok(None),
     }
@@ -56,13 +55,14 @@ pub(crate) async fn affected<T: Table>(
     sql: &str,
     params: &[Param<'_>],
 ) -> Result<u64> {
-    let session = db.session().await?;
-    #[cfg(feature = "testing")]
-    if let Some(mock) = session.as_mock() {
-        return mock.answer_count(&T::statements().table, op, sql, params);
-    }
     let _ = op;
-    session.execute(sql, params).await
+    with_session!(db, |session| {
+        #[cfg(feature = "testing")]
+        if let Some(mock) = session.as_mock() {
+            return mock.answer_count(&T::statements().table, op, sql, params);
+        }
+        session.execute(sql, params).await
+    })
 }
 
 /// Runs `SELECT count(*)` (op `Count`) or `SELECT EXISTS` (op `Exists`) on table `T`.
@@ -75,15 +75,17 @@ pub(crate) async fn scalar<T: Table, V>(
 where
     V: for<'r> tokio_postgres::types::FromSql<'r> + FromCount,
 {
-    let session = db.session().await?;
-    #[cfg(feature = "testing")]
-    if let Some(mock) = session.as_mock() {
-        return mock
-            .answer_count(&T::statements().table, op, sql, params)
-            .map(V::from_count);
-    }
+    let row = with_session!(db, |session| {
+        #[cfg(feature = "testing")]
+        if let Some(mock) = session.as_mock() {
+            return mock
+                .answer_count(&T::statements().table, op, sql, params)
+                .map(V::from_count);
+        }
+        session.query_opt(sql, params).await
+    })?;
     let _ = op;
-    match session.query_opt(sql, params).await? {
+    match row {
         Some(row) => row
             .try_get(0)
             .map_err(|e| crate::error::Error::decode("?column?", e)),

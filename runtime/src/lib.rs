@@ -87,6 +87,7 @@ pub mod table;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod text_enum;
+mod trace;
 
 #[doc(hidden)]
 pub mod __private;
@@ -96,8 +97,8 @@ pub use error::{
 };
 pub use executor::{Executor, Param, RowStream};
 pub use pool::{
-    Connection, DetachedConnection, Health, Pool, PoolConfig, PoolStatus, RootCert, SslMode,
-    Transaction,
+    Connection, DetachedConnection, Health, Pool, PoolConfig, PoolMetrics, PoolStatus, Replica,
+    RootCert, SslMode, Transaction,
 };
 pub use query::{Column, Expr, IntoValue, Order, Select};
 pub use skelly_db_macros::*;

@@ -230,6 +230,17 @@ impl Error {
         }
     }
 
+    /// Whether the connection was lost under the call (closed, or the server shut down).
+    pub(crate) fn is_lost_connection(&self) -> bool {
+        matches!(
+            self,
+            Error::Connection {
+                kind: ConnectionKind::Closed | ConnectionKind::ServerShutdown,
+                ..
+            }
+        )
+    }
+
     /// Whether running the same transaction again may succeed: serialization failures
     /// (40001) and deadlocks (40P01).
     pub fn is_retryable(&self) -> bool {

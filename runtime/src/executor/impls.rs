@@ -4,11 +4,21 @@
 
 use super::{Sealed, Session};
 use crate::error::Result;
-use crate::pool::{Connection, DetachedConnection, Pool, Transaction};
+use crate::pool::{Connection, DetachedConnection, Pool, Replica, Transaction};
 
 impl Sealed for Pool {
     async fn session(&self) -> Result<Session<'_>> {
         Ok(Session::pooled(self.checkout().await?))
+    }
+}
+
+impl Sealed for Replica {
+    async fn session(&self) -> Result<Session<'_>> {
+        Ok(Session::pooled(self.checkout().await?))
+    }
+
+    fn reruns_on_lost_connection(&self) -> bool {
+        true
     }
 }
 
@@ -17,6 +27,7 @@ impl Sealed for Connection {
         Ok(Session::borrowed(
             &self.inner.client,
             Some(&self.inner.cache),
+            Some(&self.inner.peer),
             false,
         ))
     }
@@ -27,6 +38,7 @@ impl Sealed for DetachedConnection {
         Ok(Session::borrowed(
             &self.inner.client,
             Some(&self.inner.cache),
+            Some(&self.inner.peer),
             false,
         ))
     }
@@ -38,6 +50,7 @@ impl Sealed for Transaction<'_> {
         Ok(Session::borrowed(
             self.inner.client(),
             Some(self.cache),
+            Some(self.peer),
             true,
         ))
     }
@@ -45,6 +58,6 @@ impl Sealed for Transaction<'_> {
 
 impl Sealed for tokio_postgres::Client {
     async fn session(&self) -> Result<Session<'_>> {
-        Ok(Session::borrowed(self, None, false))
+        Ok(Session::borrowed(self, None, None, false))
     }
 }

@@ -13,7 +13,7 @@ use tokio_postgres::Row;
 
 use crate::error::Result;
 
-pub(crate) use sealed::{Sealed, Session};
+pub(crate) use sealed::{with_session, Sealed, Session, LOST_CONNECTION_RERUNS};
 
 /// A statement parameter, as tokio-postgres takes it.
 pub type Param<'a> = &'a (dyn ToSql + Sync);
@@ -57,7 +57,7 @@ pub trait Executor: Sealed + Sync {
         sql: &str,
         params: &[Param<'_>],
     ) -> impl Future<Output = Result<Vec<Row>>> + Send {
-        async move { self.session().await?.query(sql, params).await }
+        async move { with_session!(self, |s| s.query(sql, params).await) }
     }
 
     /// Runs a statement that returns at most one row.
@@ -66,7 +66,7 @@ pub trait Executor: Sealed + Sync {
         sql: &str,
         params: &[Param<'_>],
     ) -> impl Future<Output = Result<Option<Row>>> + Send {
-        async move { self.session().await?.query_opt(sql, params).await }
+        async move { with_session!(self, |s| s.query_opt(sql, params).await) }
     }
 
     /// Runs a statement that returns exactly one row; no row is
@@ -88,7 +88,7 @@ pub trait Executor: Sealed + Sync {
 
     /// Runs a statement and returns the number of rows it affected.
     fn execute(&self, sql: &str, params: &[Param<'_>]) -> impl Future<Output = Result<u64>> + Send {
-        async move { self.session().await?.execute(sql, params).await }
+        async move { with_session!(self, |s| s.execute(sql, params).await) }
     }
 
     /// Runs a statement and returns its rows as a stream, decoded as they arrive.
@@ -99,13 +99,13 @@ pub trait Executor: Sealed + Sync {
         sql: &str,
         params: &[Param<'_>],
     ) -> impl Future<Output = Result<RowStream<'s>>> + Send {
-        async move { self.session().await?.query_stream(sql, params).await }
+        async move { with_session!(self, |s| s.query_stream(sql, params).await) }
     }
 
     /// Runs one or more statements separated by `;` with the simple protocol, without
     /// parameters or results (e.g. DDL).
     fn batch_execute(&self, sql: &str) -> impl Future<Output = Result<()>> + Send {
-        async move { self.session().await?.batch_execute(sql).await }
+        async move { with_session!(self, |s| s.batch_execute(sql).await) }
     }
 }
 
@@ -140,11 +140,6 @@ impl RowStream<'_> {
             _conn: conn,
             _borrow: PhantomData,
         }
-    }
-
-    /// The driver's stream, for hot loops that convert errors only when one occurs.
-    pub(crate) fn raw(&mut self) -> Pin<&mut tokio_postgres::RowStream> {
-        self.inner.as_mut()
     }
 
     /// Rows affected, known once the stream has ended.

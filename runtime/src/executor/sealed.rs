@@ -8,17 +8,55 @@ use tokio_postgres::{Client, Row, Statement};
 use super::{Param, RowStream};
 use crate::error::{Error, Result};
 use crate::pool::{Conn, Object, StatementCache};
+use crate::trace::{self, Peer, Rows};
 
 pub trait Sealed {
     /// The connection statements run on; for a pool, a checkout.
     fn session(&self) -> impl Future<Output = Result<Session<'_>>> + Send;
+
+    /// Whether a call that finds its connection lost may run again on a fresh session: only
+    /// for reads on replicas, where nothing can have been written.
+    fn reruns_on_lost_connection(&self) -> bool {
+        false
+    }
 }
 
 impl<E: Sealed + Sync + ?Sized> Sealed for &E {
     fn session(&self) -> impl Future<Output = Result<Session<'_>>> + Send {
         (**self).session()
     }
+
+    fn reruns_on_lost_connection(&self) -> bool {
+        (**self).reruns_on_lost_connection()
+    }
 }
+
+/// How many times a call may run again after finding its connection lost (the other idle
+/// connections to a server that went away are discarded at checkout once their tasks have
+/// seen the end, which the failed call gives them time to).
+pub(crate) const LOST_CONNECTION_RERUNS: u32 = 2;
+
+/// Runs `$body` with `$session` bound to a session of `$db`; an executor that allows it (a
+/// replica) runs the body again on a fresh session when the connection turned out lost.
+macro_rules! with_session {
+    ($db:expr, |$session:ident| $body:expr) => {{
+        let mut reruns = 0;
+        loop {
+            let $session = $db.session().await?;
+            match $body {
+                Err(e)
+                    if reruns < $crate::executor::LOST_CONNECTION_RERUNS
+                        && e.is_lost_connection()
+                        && $crate::executor::Sealed::reruns_on_lost_connection($db) =>
+                {
+                    reruns += 1;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use with_session;
 
 /// The connection one call runs on. Opaque outside this crate.
 pub struct Session<'a>(pub(crate) Kind<'a>);
@@ -30,6 +68,7 @@ pub(crate) enum Kind<'a> {
     Borrowed {
         client: &'a Client,
         cache: Option<&'a StatementCache>,
+        peer: Option<&'a Peer>,
         in_transaction: bool,
     },
     Pooled(Object),
@@ -69,11 +108,13 @@ impl<'a> Session<'a> {
     pub(crate) fn borrowed(
         client: &'a Client,
         cache: Option<&'a StatementCache>,
+        peer: Option<&'a Peer>,
         in_transaction: bool,
     ) -> Session<'a> {
         Session(Kind::Borrowed {
             client,
             cache,
+            peer,
             in_transaction,
         })
     }
@@ -109,8 +150,18 @@ impl<'a> Session<'a> {
     /// The same connection, borrowed, as seen from inside a transaction on it.
     pub(crate) fn in_transaction_view(&self) -> Session<'_> {
         match &self.0 {
-            Kind::Borrowed { client, cache, .. } => Session::borrowed(client, *cache, true),
-            Kind::Pooled(object) => Session::borrowed(&object.client, Some(&object.cache), true),
+            Kind::Borrowed {
+                client,
+                cache,
+                peer,
+                ..
+            } => Session::borrowed(client, *cache, *peer, true),
+            Kind::Pooled(object) => Session::borrowed(
+                &object.client,
+                Some(&object.cache),
+                Some(&object.peer),
+                true,
+            ),
             #[cfg(feature = "testing")]
             Kind::Mock(mock) => Session(Kind::Mock(*mock)),
         }
@@ -138,6 +189,15 @@ impl<'a> Session<'a> {
         match &self.0 {
             Kind::Borrowed { client, .. } => Some(client),
             Kind::Pooled(object) => Some(&object.client),
+            #[cfg(feature = "testing")]
+            Kind::Mock(_) => None,
+        }
+    }
+
+    fn peer(&self) -> Option<&Peer> {
+        match &self.0 {
+            Kind::Borrowed { peer, .. } => *peer,
+            Kind::Pooled(object) => Some(&object.peer),
             #[cfg(feature = "testing")]
             Kind::Mock(_) => None,
         }
@@ -231,21 +291,24 @@ impl<'a> Session<'a> {
     }
 
     pub(crate) async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
-        self.run(sql, params, |client, plan| async move {
+        let run = self.run(sql, params, |client, plan| async move {
             match plan {
                 Plan::Named(stmt) => client.query(&stmt, params).await,
                 Plan::Unnamed(typed) => client.query_typed(sql, &typed).await,
             }
-        })
-        .await
+        });
+        trace::statement(self.peer(), sql, run, |rows| Rows::Returned(rows.len())).await
     }
 
     pub(crate) async fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>> {
-        self.run(sql, params, |client, plan| async move {
+        let run = self.run(sql, params, |client, plan| async move {
             match plan {
                 Plan::Named(stmt) => client.query_opt(&stmt, params).await,
                 Plan::Unnamed(typed) => client.query_typed_opt(sql, &typed).await,
             }
+        });
+        trace::statement(self.peer(), sql, run, |row| {
+            Rows::Returned(usize::from(row.is_some()))
         })
         .await
     }
@@ -255,13 +318,13 @@ impl<'a> Session<'a> {
         if let Kind::Mock(mock) = &self.0 {
             return mock.answer_count("", crate::op::Op::Execute, sql, params);
         }
-        self.run(sql, params, |client, plan| async move {
+        let run = self.run(sql, params, |client, plan| async move {
             match plan {
                 Plan::Named(stmt) => client.execute(&stmt, params).await,
                 Plan::Unnamed(typed) => client.execute_typed(sql, &typed).await,
             }
-        })
-        .await
+        });
+        trace::statement(self.peer(), sql, run, |n| Rows::Affected(*n)).await
     }
 
     pub(crate) async fn query_stream<'s>(
@@ -272,14 +335,8 @@ impl<'a> Session<'a> {
     where
         'a: 's,
     {
-        let inner = self
-            .run(sql, params, |client, plan| async move {
-                match plan {
-                    Plan::Named(stmt) => client.query_raw(&stmt, params.iter().copied()).await,
-                    Plan::Unnamed(typed) => client.query_typed_raw(sql, typed).await,
-                }
-            })
-            .await?;
+        let run = self.raw_stream(sql, params);
+        let inner = trace::statement(self.peer(), sql, run, |_| Rows::Unknown).await?;
         let conn = match self.0 {
             Kind::Pooled(object) => Some(object),
             _ => None,
@@ -287,9 +344,46 @@ impl<'a> Session<'a> {
         Ok(RowStream::new(inner, conn))
     }
 
+    async fn raw_stream(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<tokio_postgres::RowStream> {
+        self.run(sql, params, |client, plan| async move {
+            match plan {
+                Plan::Named(stmt) => client.query_raw(&stmt, params.iter().copied()).await,
+                Plan::Unnamed(typed) => client.query_typed_raw(sql, typed).await,
+            }
+        })
+        .await
+    }
+
+    /// Runs a row-returning statement and hands each row to `each` as it arrives (no `Vec` of
+    /// rows in between); the statement's span covers the whole read. Returns the row count.
+    pub(crate) async fn query_each(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        mut each: impl FnMut(Row) -> Result<()> + Send,
+    ) -> Result<usize> {
+        let run = async {
+            let mut stream = std::pin::pin!(self.raw_stream(sql, params).await?);
+            let mut n = 0;
+            while let Some(row) = futures_util::TryStreamExt::try_next(&mut stream).await? {
+                each(row)?;
+                n += 1;
+            }
+            Ok(n)
+        };
+        trace::statement(self.peer(), sql, run, |n| Rows::Returned(*n)).await
+    }
+
     pub(crate) async fn batch_execute(&self, sql: &str) -> Result<()> {
         match self.client() {
-            Some(client) => Ok(client.batch_execute(sql).await?),
+            Some(client) => {
+                let run = async { Ok(client.batch_execute(sql).await?) };
+                trace::statement(self.peer(), sql, run, |_| Rows::Unknown).await
+            }
             None => self.execute(sql, &[]).await.map(drop),
         }
     }

@@ -9,8 +9,9 @@ use super::history::History;
 use super::plan::{self, Request, Step};
 use super::source::{self, Migration};
 use super::MigrationError;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::executor::Executor;
+use crate::trace::Rows;
 
 /// Default schema of the history table.
 pub const DEFAULT_HISTORY_SCHEMA: &str = "public";
@@ -190,7 +191,13 @@ impl Migrator {
         let steps = plan::plan(&self.migrations, &history, request)?;
         let mut done = Vec::with_capacity(steps.len());
         for step in steps {
-            if let Some(applied) = self.apply(&client, key, step).await? {
+            let direction = match step.direction {
+                Direction::Up => "up",
+                Direction::Down => "down",
+            };
+            let id = step.migration.id();
+            let applied = self.apply(&client, key, step);
+            if let Some(applied) = crate::trace::migration(id, direction, applied).await? {
                 done.push(applied);
             }
         }
@@ -332,13 +339,15 @@ impl Migrator {
         for (statement, line) in section.statements.iter().zip(&section.statement_lines) {
             // Each statement on its own message: in a notransaction section, several in one
             // message would run as one implicit transaction.
-            if let Err(e) = client.batch_execute(statement).await {
+            let run = async { Ok(client.batch_execute(statement).await?) };
+            let done = crate::trace::statement(None, statement, run, |_| Rows::Unknown).await;
+            if let Err(e) = done {
                 return Err(MigrationError::Failed {
                     file: m.id().to_string(),
                     line: *line,
                     statement: statement.trim().to_string(),
                     rolled_back: in_tx,
-                    source: Box::new(Error::from(e)),
+                    source: Box::new(e),
                 }
                 .into());
             }

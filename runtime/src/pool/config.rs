@@ -16,6 +16,9 @@ pub const DEFAULT_MAX_SIZE: usize = 10;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default for [`PoolConfig::wait_timeout`].
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default for [`PoolConfig::slow_statement`]: statements slower than this are logged as a
+/// warning (with the `tracing` feature).
+pub const DEFAULT_SLOW_STATEMENT: Duration = Duration::from_secs(1);
 /// Default for [`PoolConfig::close_timeout`].
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -44,7 +47,9 @@ pub struct PoolConfig {
     statement_timeout: Option<Duration>,
     pub(crate) statement_cache_size: usize,
     pub(crate) close_timeout: Duration,
+    pub(crate) slow_statement: Option<Duration>,
     tls: TlsSettings,
+    replicas: Vec<String>,
 }
 
 impl fmt::Debug for PoolConfig {
@@ -61,7 +66,9 @@ impl fmt::Debug for PoolConfig {
             .field("statement_timeout", &self.statement_timeout)
             .field("statement_cache_size", &self.statement_cache_size)
             .field("close_timeout", &self.close_timeout)
+            .field("slow_statement", &self.slow_statement)
             .field("tls", &self.tls)
+            .field("replicas", &self.replicas.len())
             .finish()
     }
 }
@@ -105,13 +112,16 @@ impl PoolConfig {
             statement_timeout: None,
             statement_cache_size: DEFAULT_STATEMENT_CACHE_SIZE,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
+            slow_statement: Some(DEFAULT_SLOW_STATEMENT),
+            replicas: Vec::new(),
         }
     }
 
     /// Reads `DATABASE_URL` (required) and the optional `DATABASE_POOL_MAX_SIZE`,
-    /// `DATABASE_CONNECT_TIMEOUT_MS`, `DATABASE_POOL_WAIT_TIMEOUT_MS` and
-    /// `DATABASE_STATEMENT_TIMEOUT_MS`. A missing or malformed variable is [`Error::Config`]
-    /// naming it.
+    /// `DATABASE_CONNECT_TIMEOUT_MS`, `DATABASE_POOL_WAIT_TIMEOUT_MS`,
+    /// `DATABASE_STATEMENT_TIMEOUT_MS`, `DATABASE_STATEMENT_CACHE_SIZE`,
+    /// `DATABASE_SLOW_STATEMENT_MS` (`0` turns the warning off) and `DATABASE_REPLICA_URLS` (comma-separated; see [`PoolConfig::replica`]). A missing or
+    /// malformed variable is [`Error::Config`] naming it.
     pub fn from_env() -> Result<PoolConfig> {
         let url = match std::env::var("DATABASE_URL") {
             Ok(url) if !url.trim().is_empty() => url,
@@ -146,6 +156,12 @@ impl PoolConfig {
             config.statement_cache_size = usize::try_from(n).map_err(|_| {
                 Error::Config(format!("DATABASE_STATEMENT_CACHE_SIZE is too large: {n}"))
             })?;
+        }
+        if let Some(ms) = env_number("DATABASE_SLOW_STATEMENT_MS")? {
+            config.slow_statement = (ms > 0).then(|| Duration::from_millis(ms));
+        }
+        if let Ok(urls) = std::env::var("DATABASE_REPLICA_URLS") {
+            config.replicas = split_urls(&urls);
         }
         Ok(config)
     }
@@ -196,6 +212,16 @@ impl PoolConfig {
         self
     }
 
+    /// Adds a read replica (a connection string as in [`PoolConfig::new`]): it gets a pool of
+    /// its own with this configuration's size and timeouts, and [`Pool::replica`] spreads
+    /// reads over the replicas. `sslmode` and `sslrootcert` come from the replica's string,
+    /// the root certificate from this configuration when its string names none. A malformed
+    /// string is an error of [`PoolConfig::build`] naming the replica.
+    pub fn replica(mut self, url: &str) -> PoolConfig {
+        self.replicas.push(url.to_string());
+        self
+    }
+
     /// The `sslmode` in force.
     pub fn get_ssl_mode(&self) -> SslMode {
         self.tls.mode
@@ -233,6 +259,14 @@ impl PoolConfig {
         self
     }
 
+    /// Statements that take longer than this are logged as a `tracing` warning (target
+    /// `skelly_db::slow`) with their SQL (never their values) and duration; `None` turns it
+    /// off. Default 1 s; `DATABASE_SLOW_STATEMENT_MS` in the environment.
+    pub fn slow_statement(mut self, threshold: Option<Duration>) -> PoolConfig {
+        self.slow_statement = threshold;
+        self
+    }
+
     /// How long [`Pool::close`] waits for checked-out connections before closing them under
     /// their users (default 30 s).
     pub fn close_timeout(mut self, timeout: Duration) -> PoolConfig {
@@ -245,8 +279,36 @@ impl PoolConfig {
         &self.pg
     }
 
-    /// Builds the pool. No connection is made until the first checkout.
+    /// Builds the pool (and one per replica). No connection is made until the first checkout.
     pub fn build(self) -> Result<Pool> {
+        let replicas = self
+            .replicas
+            .iter()
+            .enumerate()
+            .map(|(i, url)| self.for_replica(i, url)?.build())
+            .collect::<Result<Vec<Pool>>>()?;
+        self.build_one(replicas)
+    }
+
+    // The configuration of replica `i`: its server and TLS mode, our sizes and timeouts.
+    fn for_replica(&self, i: usize, url: &str) -> Result<PoolConfig> {
+        let parsed = PoolConfig::parse(
+            &format!("replica {} of {}", i + 1, self.replicas.len()),
+            url,
+        )?;
+        Ok(PoolConfig {
+            pg: parsed.pg,
+            tls: TlsSettings {
+                mode: parsed.tls.mode,
+                root: parsed.tls.root.or_else(|| self.tls.root.clone()),
+                custom: self.tls.custom.clone(),
+            },
+            replicas: Vec::new(),
+            ..self.clone()
+        })
+    }
+
+    fn build_one(self, replicas: Vec<Pool>) -> Result<Pool> {
         if self.pg.get_hosts().is_empty() {
             return Err(Error::Config(
                 "the connection string names no host; add one, e.g. postgres://user@127.0.0.1:5432/db"
@@ -263,9 +325,33 @@ impl PoolConfig {
             options.push_str(&format!("-c statement_timeout={}", timeout.as_millis()));
             pg.options(&options);
         }
-        let manager = Manager::new(pg, connector, self.statement_cache_size);
-        Pool::with_manager(self, manager)
+        let manager = Manager::new(
+            pg,
+            connector,
+            self.statement_cache_size,
+            self.slow_statement,
+        );
+        Pool::with_manager(self, manager, replicas)
     }
+}
+
+// `DATABASE_REPLICA_URLS`: split at the commas that start another `postgres://` URL, so that a
+// multi-host URL (`postgres://h1,h2/db`) stays whole; key=value strings split at every comma.
+fn split_urls(list: &str) -> Vec<String> {
+    let mut urls: Vec<String> = Vec::new();
+    for piece in list.split(',') {
+        let piece = piece.trim();
+        let starts_url = piece.starts_with("postgres://") || piece.starts_with("postgresql://");
+        match urls.last_mut() {
+            Some(last) if !starts_url && last.contains("://") => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ if piece.is_empty() => {}
+            _ => urls.push(piece.to_string()),
+        }
+    }
+    urls
 }
 
 fn parse_url(what: &str, url: &str) -> Result<tokio_postgres::Config> {
@@ -321,6 +407,36 @@ mod tests {
         assert!(!text.contains("s3cret"), "{text}");
         let debug = format!("{:?}", PoolConfig::new("postgres://u:s3cret@h/db").unwrap());
         assert!(!debug.contains("s3cret"), "{debug}");
+    }
+
+    #[test]
+    fn replica_urls_split_between_urls_only() {
+        assert_eq!(
+            split_urls("postgres://a/db, postgresql://b,c:5433/db,postgres://d/db"),
+            [
+                "postgres://a/db",
+                "postgresql://b,c:5433/db",
+                "postgres://d/db"
+            ]
+        );
+        assert_eq!(
+            split_urls("host=a dbname=x,host=b dbname=x"),
+            ["host=a dbname=x", "host=b dbname=x"]
+        );
+        assert!(split_urls(" ").is_empty());
+    }
+
+    #[test]
+    fn a_malformed_replica_url_names_the_replica() {
+        let err = PoolConfig::new("postgres://u@h/db")
+            .unwrap()
+            .replica("postgres://u@r1/db")
+            .replica("postgres://u:pw@r2:notaport/db")
+            .build()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("replica 2 of 2"), "{text}");
+        assert!(!text.contains("pw"), "{text}");
     }
 
     #[test]

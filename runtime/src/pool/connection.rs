@@ -81,8 +81,9 @@ impl DetachedConnection {
     /// statement cache size.
     pub async fn connect_with(config: &PoolConfig) -> Result<DetachedConnection> {
         let (pg, connector) = config.connect_parts()?;
+        let peer = std::sync::Arc::new(crate::trace::Peer::new(&pg, config.slow_statement));
         Ok(DetachedConnection {
-            inner: Conn::connect(&pg, connector, config.statement_cache_size).await?,
+            inner: Conn::connect(&pg, connector, config.statement_cache_size, peer).await?,
         })
     }
 
@@ -101,6 +102,7 @@ impl DetachedConnection {
 pub struct Transaction<'a> {
     pub(crate) inner: tokio_postgres::Transaction<'a>,
     pub(crate) cache: &'a StatementCache,
+    pub(crate) peer: &'a crate::trace::Peer,
 }
 
 impl fmt::Debug for Transaction<'_> {
@@ -111,10 +113,16 @@ impl fmt::Debug for Transaction<'_> {
 
 impl<'a> Transaction<'a> {
     async fn begin(conn: &'a mut Conn) -> Result<Transaction<'a>> {
-        let Conn { client, cache, .. } = conn;
+        let Conn {
+            client,
+            cache,
+            peer,
+            ..
+        } = conn;
         Ok(Transaction {
             inner: client.transaction().await?,
             cache,
+            peer,
         })
     }
 
@@ -133,6 +141,7 @@ impl<'a> Transaction<'a> {
         Ok(Transaction {
             inner: self.inner.transaction().await?,
             cache: self.cache,
+            peer: self.peer,
         })
     }
 

@@ -24,6 +24,8 @@ const BACKOFF_MAX: Duration = Duration::from_secs(2);
 pub(crate) struct Conn {
     pub(crate) client: Client,
     pub(crate) cache: StatementCache,
+    /// The server and database, for statement spans.
+    pub(crate) peer: std::sync::Arc<crate::trace::Peer>,
     id: u64,
     task: AbortHandle,
     registry: Option<std::sync::Weak<Registry>>,
@@ -44,6 +46,7 @@ impl Conn {
         pg: &tokio_postgres::Config,
         connector: tokio_postgres_rustls::MakeRustlsConnect,
         cache_size: usize,
+        peer: std::sync::Arc<crate::trace::Peer>,
     ) -> Result<Conn> {
         let (client, connection) = pg
             .connect(connector)
@@ -56,6 +59,7 @@ impl Conn {
         Ok(Conn {
             client,
             cache: StatementCache::new(cache_size),
+            peer,
             id: 0,
             task: task.abort_handle(),
             registry: None,
@@ -83,6 +87,8 @@ impl Drop for Conn {
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
     tasks: Mutex<HashMap<u64, AbortHandle>>,
+    /// What the pool's metrics count.
+    pub(crate) counters: Counters,
 }
 
 impl Registry {
@@ -91,12 +97,16 @@ impl Registry {
     }
 
     fn remove(&self, id: u64) {
-        self.lock().remove(&id);
+        if self.lock().remove(&id).is_some() {
+            self.counters.closed.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Ends every registered connection (their clients then report a closed connection).
     pub(crate) fn abort_all(&self) -> usize {
         let tasks: Vec<AbortHandle> = self.lock().drain().map(|(_, t)| t).collect();
+        let n = tasks.len() as u64;
+        self.counters.closed.fetch_add(n, Ordering::Relaxed);
         for task in &tasks {
             task.abort();
         }
@@ -108,19 +118,26 @@ impl Registry {
     }
 }
 
-/// Connection attempts and failures since the pool was built.
+/// What happened in the pool since it was built (the cumulative half of `PoolStatus`).
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) attempts: AtomicU64,
     pub(crate) failures: AtomicU64,
+    /// Connections opened, and closed or taken out of the pool (detached).
+    pub(crate) opened: AtomicU64,
+    pub(crate) closed: AtomicU64,
+    /// Checkouts that succeeded, the time they waited in all, and the ones that timed out.
+    pub(crate) checkouts: AtomicU64,
+    pub(crate) checkout_wait_ns: AtomicU64,
+    pub(crate) checkout_timeouts: AtomicU64,
 }
 
 pub(crate) struct Manager {
     pub(crate) pg: tokio_postgres::Config,
     pub(crate) connector: tokio_postgres_rustls::MakeRustlsConnect,
     pub(crate) cache_size: usize,
+    peer: std::sync::Arc<crate::trace::Peer>,
     pub(crate) registry: std::sync::Arc<Registry>,
-    pub(crate) counters: std::sync::Arc<Counters>,
     next_id: AtomicU64,
     // While the server is unreachable: when the next attempt may go out, and the error to
     // give until then.
@@ -139,13 +156,14 @@ impl Manager {
         pg: tokio_postgres::Config,
         connector: tokio_postgres_rustls::MakeRustlsConnect,
         cache_size: usize,
+        slow: Option<Duration>,
     ) -> Manager {
         Manager {
+            peer: std::sync::Arc::new(crate::trace::Peer::new(&pg, slow)),
             pg,
             connector,
             cache_size,
             registry: Default::default(),
-            counters: Default::default(),
             next_id: AtomicU64::new(1),
             backoff: Mutex::new(None),
         }
@@ -177,17 +195,34 @@ impl deadpool::managed::Manager for Manager {
                 });
             }
         }
-        self.counters.attempts.fetch_add(1, Ordering::Relaxed);
-        match Conn::connect(&self.pg, self.connector.clone(), self.cache_size).await {
+        self.registry
+            .counters
+            .attempts
+            .fetch_add(1, Ordering::Relaxed);
+        match Conn::connect(
+            &self.pg,
+            self.connector.clone(),
+            self.cache_size,
+            self.peer.clone(),
+        )
+        .await
+        {
             Ok(mut conn) => {
                 *self.backoff() = None;
+                self.registry
+                    .counters
+                    .opened
+                    .fetch_add(1, Ordering::Relaxed);
                 conn.id = self.next_id.fetch_add(1, Ordering::Relaxed);
                 self.registry.add(conn.id, conn.task.clone());
                 conn.registry = Some(std::sync::Arc::downgrade(&self.registry));
                 Ok(conn)
             }
             Err(e) => {
-                self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                self.registry
+                    .counters
+                    .failures
+                    .fetch_add(1, Ordering::Relaxed);
                 if let Error::Connection { kind, message, .. } = &e {
                     let mut backoff = self.backoff();
                     let wait = backoff

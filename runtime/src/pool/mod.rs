@@ -5,6 +5,8 @@ mod cache;
 mod config;
 mod connection;
 mod manager;
+mod metrics;
+mod replica;
 mod retry;
 mod tls;
 
@@ -12,10 +14,12 @@ pub(crate) use cache::StatementCache;
 pub use cache::DEFAULT_STATEMENT_CACHE_SIZE;
 pub use config::{
     PoolConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_SIZE,
-    DEFAULT_WAIT_TIMEOUT,
+    DEFAULT_SLOW_STATEMENT, DEFAULT_WAIT_TIMEOUT,
 };
 pub use connection::{Connection, DetachedConnection, Transaction};
 pub(crate) use manager::Conn;
+pub use metrics::{PoolMetrics, ReplicaMetrics};
+pub use replica::{Replica, ReplicaHealth};
 pub use retry::{Isolation, TxFuture, TxOptions};
 pub use tls::{RootCert, SslMode};
 
@@ -46,7 +50,7 @@ pub struct Pool {
     pub(crate) inner: deadpool::managed::Pool<manager::Manager>,
     pub(crate) config: std::sync::Arc<PoolConfig>,
     registry: std::sync::Arc<manager::Registry>,
-    counters: std::sync::Arc<manager::Counters>,
+    replicas: std::sync::Arc<replica::Replicas>,
 }
 
 /// A connection checked out of the pool.
@@ -61,7 +65,7 @@ impl fmt::Debug for Pool {
     }
 }
 
-/// Connection counts of a [`Pool`].
+/// Connection counts of a [`Pool`] now, and what it did since it was built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStatus {
     /// The most connections the pool may hold.
@@ -77,15 +81,28 @@ pub struct PoolStatus {
     pub connect_attempts: u64,
     /// Of those, the ones that failed.
     pub connect_failures: u64,
+    /// Connections opened since the pool was built.
+    pub connections_opened: u64,
+    /// Connections closed since the pool was built (the server closed them, the pool was
+    /// closed, or they were detached from it).
+    pub connections_closed: u64,
+    /// Checkouts that got a connection.
+    pub checkouts: u64,
+    /// The time those checkouts waited, in all (divide by `checkouts` for the mean).
+    pub checkout_wait: Duration,
+    /// Checkouts that found the pool full for the whole wait timeout.
+    pub checkout_timeouts: u64,
 }
 
 /// The result of [`Pool::health`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Health {
-    /// Checkout plus one `SELECT 1` round trip.
+    /// Checkout plus one `SELECT 1` round trip on the primary.
     pub latency: Duration,
-    /// The pool's counts right after the check.
+    /// The primary pool's counts right after the check.
     pub status: PoolStatus,
+    /// Each replica, in the order configured: whether it answered and how far behind it is.
+    pub replicas: Vec<ReplicaHealth>,
 }
 
 impl Pool {
@@ -111,21 +128,31 @@ impl Pool {
         })
     }
 
-    /// Connection counts: size, available, waiting.
+    /// Connection counts (size, available, waiting) and cumulative counters (connections
+    /// opened and closed, checkouts, their wait, timeouts) of this pool; the replicas' are in
+    /// [`Pool::metrics`].
     pub fn status(&self) -> PoolStatus {
         let s = self.inner.status();
+        let c = &self.registry.counters;
         PoolStatus {
             max_size: s.max_size,
             size: s.size,
             available: s.available,
             waiting: s.waiting,
-            connect_attempts: self.counters.attempts.load(Ordering::Relaxed),
-            connect_failures: self.counters.failures.load(Ordering::Relaxed),
+            connect_attempts: c.attempts.load(Ordering::Relaxed),
+            connect_failures: c.failures.load(Ordering::Relaxed),
+            connections_opened: c.opened.load(Ordering::Relaxed),
+            connections_closed: c.closed.load(Ordering::Relaxed),
+            checkouts: c.checkouts.load(Ordering::Relaxed),
+            checkout_wait: Duration::from_nanos(c.checkout_wait_ns.load(Ordering::Relaxed)),
+            checkout_timeouts: c.checkout_timeouts.load(Ordering::Relaxed),
         }
     }
 
-    /// Checks out a connection and runs `SELECT 1`, returning the round-trip latency and the
-    /// pool counts. When the server is down this fails within the connect timeout.
+    /// Checks out a connection and runs `SELECT 1` on the primary, returning the round-trip
+    /// latency and the pool counts, and checks every replica (concurrently): whether it
+    /// answers, and its replay lag. When the primary is down this fails within the connect
+    /// timeout; a replica that is down is reported in [`Health::replicas`].
     pub async fn health(&self) -> Result<Health> {
         let start = Instant::now();
         let conn = self.get().await?;
@@ -135,6 +162,7 @@ impl Pool {
         Ok(Health {
             latency,
             status: self.status(),
+            replicas: self.replica_health().await,
         })
     }
 
@@ -143,6 +171,9 @@ impl Pool {
     /// been closed, or until the close timeout ([`PoolConfig::close_timeout`], 30 s by
     /// default): then the connections still out are closed under their users.
     pub async fn close(&self) {
+        for replica in &self.replicas.pools {
+            Box::pin(replica.close()).await;
+        }
         self.inner.close();
         let deadline = Instant::now() + self.config.close_timeout;
         while self.inner.status().size > 0 {
@@ -163,9 +194,12 @@ impl Pool {
 }
 
 impl Pool {
-    fn with_manager(config: PoolConfig, manager: manager::Manager) -> Result<Pool> {
+    fn with_manager(
+        config: PoolConfig,
+        manager: manager::Manager,
+        replicas: Vec<Pool>,
+    ) -> Result<Pool> {
         let registry = manager.registry.clone();
-        let counters = manager.counters.clone();
         let inner = deadpool::managed::Pool::builder(manager)
             .max_size(config.max_size)
             .wait_timeout(Some(config.wait_timeout))
@@ -178,13 +212,37 @@ impl Pool {
             inner,
             config: std::sync::Arc::new(config),
             registry,
-            counters,
+            replicas: std::sync::Arc::new(replica::Replicas::new(replicas)),
         })
     }
 
-    // A checkout; a failure to open a new connection names the server.
+    // A checkout, counted; a failure to open a new connection names the server.
+    async fn checkout_counted(&self) -> Result<Object> {
+        let start = Instant::now();
+        let got = self.inner.get().await;
+        let c = &self.registry.counters;
+        match &got {
+            Ok(_) => {
+                c.checkouts.fetch_add(1, Ordering::Relaxed);
+                let waited = start.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+                c.checkout_wait_ns.fetch_add(waited, Ordering::Relaxed);
+            }
+            Err(deadpool::managed::PoolError::Timeout(deadpool::managed::TimeoutType::Wait)) => {
+                c.checkout_timeouts.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {}
+        }
+        Ok(got?)
+    }
+
+    // A checkout inside its tracing span.
     pub(crate) async fn checkout(&self) -> Result<Object> {
-        Ok(self.inner.get().await?)
+        crate::trace::checkout(|| self.target(), self.checkout_counted()).await
+    }
+
+    /// `host:port` of the server (the first, for a multi-host connection string).
+    pub(crate) fn target(&self) -> String {
+        target(self.config.pg_config())
     }
 }
 

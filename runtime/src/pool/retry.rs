@@ -84,7 +84,12 @@ impl<'a> Transaction<'a> {
         conn: &'a mut Conn,
         options: &TxOptions,
     ) -> Result<Transaction<'a>> {
-        let Conn { client, cache, .. } = conn;
+        let Conn {
+            client,
+            cache,
+            peer,
+            ..
+        } = conn;
         let level = match options.isolation {
             Isolation::ReadCommitted => tokio_postgres::IsolationLevel::ReadCommitted,
             Isolation::RepeatableRead => tokio_postgres::IsolationLevel::RepeatableRead,
@@ -96,7 +101,7 @@ impl<'a> Transaction<'a> {
             .read_only(options.read_only)
             .start()
             .await?;
-        Ok(Transaction { inner, cache })
+        Ok(Transaction { inner, cache, peer })
     }
 }
 
@@ -127,14 +132,28 @@ impl Pool {
     /// # let _ = balance;
     /// # Ok(()) }
     /// ```
-    pub async fn transaction<T, F>(&self, options: TxOptions, mut f: F) -> Result<T>
+    pub async fn transaction<T, F>(&self, options: TxOptions, f: F) -> Result<T>
+    where
+        F: for<'t> FnMut(&'t Transaction<'t>) -> TxFuture<'t, T>,
+    {
+        let isolation = match options.isolation {
+            Isolation::ReadCommitted => "read committed",
+            Isolation::RepeatableRead => "repeatable read",
+            Isolation::Serializable => "serializable",
+        };
+        let attempts = self.attempts(options, f);
+        crate::trace::transaction(isolation, options.read_only, attempts).await
+    }
+
+    // The attempts of `transaction`, and how many were made.
+    async fn attempts<T, F>(&self, options: TxOptions, mut f: F) -> (Result<T>, u32)
     where
         F: for<'t> FnMut(&'t Transaction<'t>) -> TxFuture<'t, T>,
     {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = {
+            let outcome = async {
                 let mut conn = self.get().await?;
                 let tx = Transaction::begin_with(&mut conn.inner, &options).await?;
                 match f(&tx).await {
@@ -142,19 +161,21 @@ impl Pool {
                     // Dropping the transaction rolls it back; the connection goes back too.
                     Err(e) => Err(e),
                 }
-            };
+            }
+            .await;
             match outcome {
-                Ok(value) => return Ok(value),
+                Ok(value) => return (Ok(value), attempt),
                 Err(e) if e.is_retryable() && attempt < options.max_attempts => {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(e) if e.is_retryable() => {
-                    return Err(Error::Retried {
+                    let retried = Error::Retried {
                         attempts: attempt,
                         source: Box::new(e),
-                    })
+                    };
+                    return (Err(retried), attempt);
                 }
-                Err(e) => return Err(e),
+                Err(e) => return (Err(e), attempt),
             }
         }
     }

@@ -4,7 +4,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::expr::{Expr, Node, Order};
 use crate::error::Result;
-use crate::executor::{Executor, Param};
+use crate::executor::{with_session, Executor, Param};
 #[cfg(feature = "testing")]
 use crate::fetch::scripted_rows;
 use crate::fetch::{affected, rows, scalar};
@@ -195,19 +195,22 @@ impl<T: Table> Select<T> {
     /// `query()` then map on 10,000 rows (bench/README.md).
     pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<T>> {
         let (sql, params) = self.render_select();
-        let session = db.session().await?;
-        #[cfg(feature = "testing")]
-        if let Some(mock) = session.as_mock() {
-            return scripted_rows::<T>(mock, Op::Select, &sql, &params);
-        }
-        let mut rows = session.query_stream(&sql, &params).await?;
         // With a LIMIT, the result size is bounded: allocate once instead of growing.
         let hint = self.limit.map_or(0, |n| n.clamp(0, 16_384) as usize);
         let mut out = Vec::with_capacity(hint);
-        let mut raw = rows.raw();
-        while let Some(row) = futures_util::TryStreamExt::try_next(&mut raw).await? {
-            out.push(T::from_row(&row)?);
-        }
+        with_session!(db, |session| {
+            #[cfg(feature = "testing")]
+            if let Some(mock) = session.as_mock() {
+                return scripted_rows::<T>(mock, Op::Select, &sql, &params);
+            }
+            out.clear();
+            session
+                .query_each(&sql, &params, |row| {
+                    out.push(T::from_row(&row)?);
+                    Ok(())
+                })
+                .await
+        })?;
         if out.capacity() > 2 * out.len() + 16 {
             out.shrink_to_fit();
         }
@@ -260,15 +263,16 @@ impl<T: Table> Select<T> {
         db: &'e E,
     ) -> Result<impl Stream<Item = Result<T>> + Send + 'e> {
         let (sql, params) = self.render_select();
-        let session = db.session().await?;
-        #[cfg(feature = "testing")]
-        if let Some(mock) = session.as_mock() {
-            let scripted = scripted_rows::<T>(mock, Op::Select, &sql, &params)?;
-            return Ok(futures_util::future::Either::Left(
-                futures_util::stream::iter(scripted.into_iter().map(Ok)),
-            ));
-        }
-        let rows = session.query_stream(&sql, &params).await?;
+        let rows = with_session!(db, |session| {
+            #[cfg(feature = "testing")]
+            if let Some(mock) = session.as_mock() {
+                let scripted = scripted_rows::<T>(mock, Op::Select, &sql, &params)?;
+                return Ok(futures_util::future::Either::Left(
+                    futures_util::stream::iter(scripted.into_iter().map(Ok)),
+                ));
+            }
+            session.query_stream(&sql, &params).await
+        })?;
         let decoded = rows.map(|row| row.and_then(|r| T::from_row(&r)));
         #[cfg(feature = "testing")]
         let decoded = futures_util::future::Either::Right(decoded);

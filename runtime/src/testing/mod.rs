@@ -305,6 +305,7 @@ impl Sealed for RollbackTransaction {
         Ok(Session::borrowed(
             self.conn.client(),
             Some(&self.conn.inner.cache),
+            Some(&self.conn.inner.peer),
             true,
         ))
     }

@@ -58,6 +58,7 @@ pub struct TempServerBuilder {
     settings: Vec<(String, String)>,
     hba: Vec<String>,
     files: Vec<(String, Vec<u8>)>,
+    primary: Option<String>,
 }
 
 impl TempServerBuilder {
@@ -87,7 +88,29 @@ impl TempServerBuilder {
         self
     }
 
-    /// Runs `initdb` and starts the server; returns once it accepts connections.
+    /// Makes the server a streaming replica of the server at `primary_url` instead of a new
+    /// cluster: `pg_basebackup -R` copies the primary (which must allow replication
+    /// connections from 127.0.0.1 in its `pg_hba.conf`), and the copy starts in hot standby,
+    /// read-only, following the primary. The URL's user and password are used; its database
+    /// is ignored.
+    ///
+    /// ```no_run
+    /// use skelly_db::testing::TempServer;
+    ///
+    /// let replica = TempServer::builder()
+    ///     .replica_of("postgres://postgres@127.0.0.1:5432/postgres")
+    ///     .start()?;
+    /// let url = replica.url("test"); // reads only: pg_is_in_recovery() is true there
+    /// # let _ = url;
+    /// # Ok::<(), skelly_db::Error>(())
+    /// ```
+    pub fn replica_of(mut self, primary_url: &str) -> TempServerBuilder {
+        self.primary = Some(primary_url.to_string());
+        self
+    }
+
+    /// Runs `initdb` (or `pg_basebackup`, for a replica) and starts the server; returns once
+    /// it accepts connections.
     pub fn start(self) -> Result<TempServer> {
         TempServer::start(self)
     }
@@ -134,21 +157,34 @@ impl TempServer {
             supervisor: SupervisorSlot::default(),
         };
         // From here on, dropping `server` removes the directory.
-        let initdb = user
-            .command(&bin.join("initdb"))
-            .args(["-D", path_str(&data)?, "-U", "postgres", "--auth=trust"])
-            .args(["-E", "UTF8", "--no-locale", "--no-sync"])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| no_server(&format!("cannot run {}: {e}", bin.join("initdb").display())))?;
-        if !initdb.status.success() {
-            return Err(no_server(&format!(
-                "initdb failed: {}",
-                String::from_utf8_lossy(&initdb.stderr).trim()
-            )));
-        }
         let mut conf = String::from("\n# skelly-db test server\nfsync = off\n");
-        conf.push_str("synchronous_commit = off\nfull_page_writes = off\n");
+        match &options.primary {
+            None => {
+                run_tool(
+                    user.command(&bin.join("initdb"))
+                        .args(["-D", path_str(&data)?, "-U", "postgres", "--auth=trust"])
+                        .args(["-E", "UTF8", "--no-locale", "--no-sync"]),
+                    "initdb",
+                )?;
+                conf.push_str("synchronous_commit = off\nfull_page_writes = off\n");
+            }
+            Some(primary) => {
+                // -R writes standby.signal and primary_conninfo; -X stream copies the WAL the
+                // backup needs over a second connection.
+                run_tool(
+                    user.command(&bin.join("pg_basebackup"))
+                        .args(["-d", primary, "-D", path_str(&data)?])
+                        .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"]),
+                    "pg_basebackup",
+                )?;
+                // A packaged primary keeps its configuration outside the data directory (in
+                // /etc on Debian): the copy gets files of its own, whatever it brought along.
+                write_owned(&user, &data.join("postgresql.conf"), b"hot_standby = on\n")?;
+                if options.hba.is_empty() {
+                    write_owned(&user, &data.join("pg_hba.conf"), DEFAULT_HBA.as_bytes())?;
+                }
+            }
+        }
         for (key, value) in &options.settings {
             conf.push_str(&format!("{key} = '{}'\n", value.replace('\'', "''")));
         }
@@ -189,7 +225,8 @@ impl TempServer {
             read -r _ignored || true
             kill -INT "$pid" 2>/dev/null
             wait "$pid"
-            rm -rf "$2"
+            # Paused (TempServer::pause): the data directory stays for resume().
+            [ -e "$2/paused" ] || rm -rf "$2"
         "#;
         let supervisor = Supervisor::spawn(
             user,
@@ -210,15 +247,40 @@ impl TempServer {
     }
 
     fn accepts_connections(&self) -> bool {
-        // The postmaster answers on the port before it accepts sessions; the log says when.
+        // The postmaster answers on the port before it accepts sessions; the log says when
+        // ("... ready to accept read-only connections" on a hot standby).
         std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok()
-            && self
-                .log()
-                .contains("database system is ready to accept connections")
+            && self.log().contains("database system is ready to accept")
     }
 
     fn stop(&self) {
         self.supervisor.stop();
+    }
+
+    /// Stops the server (a fast shutdown: its sessions end) but keeps its data directory, so
+    /// that [`TempServer::resume`] can start it again on the same port, e.g. to test what
+    /// clients do while a server is down.
+    pub fn pause(&self) -> Result<()> {
+        let user = ServerUser::current()?;
+        write_owned(&user, &self.dir.join("paused"), b"")?;
+        self.stop();
+        Ok(())
+    }
+
+    /// Starts a paused server again on its port, with its data; returns once it accepts
+    /// connections. Does nothing to a server that runs.
+    pub fn resume(&self) -> Result<()> {
+        if !self.supervisor.exited() {
+            return Ok(());
+        }
+        let user = ServerUser::current()?;
+        // The log from before is kept apart, so readiness is judged on this start's lines.
+        let _ = std::fs::rename(self.dir.join("server.log"), self.dir.join("server.log.1"));
+        let _ = std::fs::remove_file(self.dir.join("paused"));
+        self.launch(&find_binaries()?, &user).map_err(|reason| {
+            let _ = std::fs::File::create(self.dir.join("paused"));
+            no_server(&reason)
+        })
     }
 }
 
@@ -275,6 +337,29 @@ impl ServerUser {
     }
 }
 
+/// `pg_hba.conf` of a replica when none is given: trust on the socket and 127.0.0.1.
+const DEFAULT_HBA: &str = "local all all trust\nhost all all 127.0.0.1/32 trust\n";
+
+// Runs initdb or pg_basebackup to the end; a failure says what the tool said.
+fn run_tool(cmd: &mut Command, name: &str) -> Result<()> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| no_server(&format!("cannot run {name}: {e}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr);
+    let mut reason = format!("{name} failed: {}", said.trim());
+    if said.contains("replication connection") && said.contains("pg_hba.conf") {
+        reason.push_str(
+            "; allow replication connections from 127.0.0.1 on the primary, e.g. \
+             `host replication all 127.0.0.1/32 trust` in its pg_hba.conf, then reload it",
+        );
+    }
+    Err(no_server(&reason))
+}
+
 fn id(args: &[&str]) -> Result<u32> {
     let out = Command::new("id")
         .args(args)
@@ -305,7 +390,13 @@ fn find_binaries() -> Result<PathBuf> {
         .unwrap_or_default();
     for dir in on_path {
         if dir.join("initdb").is_file() && dir.join("postgres").is_file() {
-            return Ok(dir);
+            // A link on PATH (e.g. /usr/local/bin/postgres) leads to the installation's own
+            // directory, which has the other tools (pg_basebackup) too.
+            let real = std::fs::canonicalize(dir.join("postgres"))
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .filter(|real| real.join("initdb").is_file());
+            return Ok(real.unwrap_or(dir));
         }
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
