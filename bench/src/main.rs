@@ -7,6 +7,9 @@
 //! cargo run -p skelly-db-bench -- --smoke           # each workload twice: does it run
 //! ```
 
+#[cfg(feature = "tracing")]
+mod traced;
+
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -844,6 +847,14 @@ async fn main() -> skelly_db::Result<()> {
                 m,
             );
         }
+    }
+
+    #[cfg(feature = "tracing")]
+    if wants("tracing") {
+        let find_sql =
+            format!("SELECT {COLUMNS} FROM \"user\".users WHERE id = $1 AND deleted_at IS NULL");
+        let find_stmt = client.prepare(&find_sql).await?;
+        traced::find_with_subscriber(&conn, client, &find_stmt, rounds(2_000), &mut report).await?;
     }
 
     drop(conn);

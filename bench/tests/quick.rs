@@ -34,13 +34,14 @@ fn quick_mode_measures_every_workload() {
         "copy_in 100 rows",
         "find by id (i64 identity key)",
         "insert 1 row (i64 identity key)",
+        "find by id, subscriber reading every span",
     ] {
         assert!(
             stdout.contains(workload),
             "missing {workload:?} in:\n{stdout}"
         );
     }
-    assert!(stdout.contains("28 workloads measured"), "{stdout}");
+    assert!(stdout.contains("29 workloads measured"), "{stdout}");
     assert!(
         stdout.contains("allocations, list 10000 rows: skelly-db "),
         "{stdout}"

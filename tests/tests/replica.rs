@@ -146,3 +146,67 @@ async fn an_unreachable_replica_is_skipped_and_reported() {
     assert!(error.contains("refused"), "{error}");
     assert_eq!(pool.metrics().replicas[0].status.checkouts, 0);
 }
+
+/// The metrics example, pointed at the test database and its replica, serves both pools'
+/// series on /metrics.
+#[tokio::test]
+async fn the_metrics_example_serves_primary_and_replica_series() {
+    use std::io::{Read as _, Write as _};
+
+    let (db, replica, pool) = primary_and_replica().await;
+    pool.close().await;
+    let exe = std::env::current_exe().unwrap();
+    let example = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/metrics");
+    assert!(example.exists(), "{} was not built", example.display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(example)
+        .args(["--serve", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", db.url())
+        .env("DATABASE_REPLICA_URLS", replica.url(db.name()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Polled until the example listens (it connects and runs its queries first).
+    let start = Instant::now();
+    let response = loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            stream
+                .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).unwrap();
+            break response;
+        }
+        if start.elapsed() > Duration::from_secs(30) || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the example did not serve: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    let replica_series = format!(
+        "skelly_db_pool_checkouts_total{{role=\"replica\",server=\"127.0.0.1:{}\"}} 10",
+        replica.port()
+    );
+    assert!(response.contains(&replica_series), "{response}");
+    assert!(
+        response.contains("skelly_db_pool_checkouts_total{role=\"primary\",server=\"127.0.0.1:"),
+        "{response}"
+    );
+}

@@ -1,5 +1,6 @@
 //! Tracing: the spans and events skelly-db emits, captured by a subscriber of the test's own,
 //! with OpenTelemetry's attribute names, and never a bound value.
+#![cfg(feature = "tracing")]
 
 mod common;
 
