@@ -69,7 +69,7 @@ pub(crate) async fn find_with_subscriber(
     report: &mut Report,
 ) -> skelly_db::Result<()> {
     // Earlier sections empty the table: rows of its own to find.
-    let users = User::insert_many(conn, (0..1_000).map(new_user).collect()).await?;
+    let users = User::insert_many(conn, (100_000..101_000).map(new_user).collect()).await?;
     let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
     let pick = |i: usize| ids[(i * 7919) % ids.len()];
     let layer = ReadEverything::default();

@@ -10,6 +10,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+#[cfg(feature = "tracing")]
+use futures_util::future::Either;
+
 /// What a statement's span says about where it ran: the server, the database, and the
 /// slow-statement threshold. One per connection.
 #[derive(Debug, Clone, Default)]
@@ -105,30 +108,45 @@ where
     use tracing::field::Empty;
     use tracing::Instrument as _;
 
-    let span = tracing::info_span!(
-        target: "skelly_db::statement",
-        "db.statement",
-        otel.name = Empty,
-        otel.kind = "client",
-        db.system.name = "postgresql",
-        db.namespace = Empty,
-        db.collection.name = Empty,
-        db.operation.name = Empty,
-        db.query.text = sql,
-        server.address = Empty,
-        server.port = Empty,
-        db.response.returned_rows = Empty,
-        db.response.affected_rows = Empty,
-        db.response.status_code = Empty,
-        error.type = Empty,
-    );
+    // The fields known before it runs, computed (the text parsed) only when a subscriber wants
+    // the span, and given at creation: one call into the subscriber instead of one per field.
+    let span = if tracing::span_enabled!(target: "skelly_db::statement", tracing::Level::INFO) {
+        let (operation, table) = summarize(sql);
+        let otel_name = match &table {
+            Some(table) => format!("{operation} {table}"),
+            None => operation.clone(),
+        };
+        tracing::info_span!(
+            target: "skelly_db::statement",
+            "db.statement",
+            otel.name = otel_name,
+            otel.kind = "client",
+            db.system.name = "postgresql",
+            db.namespace = peer.map(|p| p.database.as_str()),
+            db.collection.name = table.as_deref(),
+            db.operation.name = operation.as_str(),
+            db.query.text = sql,
+            server.address = peer.map(|p| p.address.as_str()),
+            server.port = peer.map(|p| p.port),
+            db.response.returned_rows = Empty,
+            db.response.affected_rows = Empty,
+            db.response.status_code = Empty,
+            error.type = Empty,
+        )
+    } else {
+        tracing::Span::none()
+    };
     let traced = !span.is_disabled();
-    if traced {
-        describe(&span, peer, sql);
+    // Timed only when a subscriber would take the warning: two clock reads saved otherwise.
+    let slow = peer
+        .and_then(|p| p.slow)
+        .filter(|_| tracing::enabled!(target: "skelly_db::slow", tracing::Level::WARN));
+    if !traced && slow.is_none() {
+        // Nobody listens: the statement as it is, not even entering a disabled span per poll.
+        return Either::Right(run);
     }
-    let slow = peer.and_then(|p| p.slow);
     let start = slow.map(|_| std::time::Instant::now());
-    run.instrument(span.clone()).map(move |result| {
+    Either::Left(run.instrument(span.clone()).map(move |result| {
         if traced {
             record(&span, &result, rows);
         }
@@ -136,26 +154,7 @@ where
             warn_if_slow(&span, sql, start.elapsed(), slow);
         }
         result
-    })
-}
-
-// The fields of a statement's span that are known before it runs.
-#[cfg(feature = "tracing")]
-fn describe(span: &tracing::Span, peer: Option<&Peer>, sql: &str) {
-    let (operation, table) = summarize(sql);
-    match &table {
-        Some(table) => span.record("otel.name", format!("{operation} {table}")),
-        None => span.record("otel.name", operation.as_str()),
-    };
-    span.record("db.operation.name", operation.as_str());
-    if let Some(table) = &table {
-        span.record("db.collection.name", table.as_str());
-    }
-    if let Some(peer) = peer {
-        span.record("db.namespace", peer.database.as_str());
-        span.record("server.address", peer.address.as_str());
-        span.record("server.port", peer.port);
-    }
+    }))
 }
 
 // The fields known once it ran: rows, or the error.
@@ -196,15 +195,23 @@ fn warn_if_slow(span: &tracing::Span, sql: &str, took: Duration, slow: Duration)
     }
 }
 
-/// Runs a pool checkout inside a DEBUG span that records how long it waited.
+/// A checkout's span and when it started, when a subscriber wants it.
 #[cfg(feature = "tracing")]
-pub(crate) fn checkout<'a, T>(
-    server: impl FnOnce() -> String,
-    get: impl Future<Output = crate::Result<T>> + 'a,
-) -> impl Future<Output = crate::Result<T>> + 'a {
-    use futures_util::FutureExt as _;
+pub(crate) struct CheckoutSpan {
+    span: tracing::Span,
+    start: std::time::Instant,
+}
+
+/// Without the `tracing` feature there is none.
+#[cfg(not(feature = "tracing"))]
+pub(crate) enum CheckoutSpan {}
+
+/// The DEBUG span of a pool checkout, if a subscriber wants it. Decided before the checkout's
+/// (large) future is made, so that without a subscriber it is awaited as it is, not moved into
+/// a wrapper.
+#[cfg(feature = "tracing")]
+pub(crate) fn checkout_span(server: impl FnOnce() -> String) -> Option<CheckoutSpan> {
     use tracing::field::Empty;
-    use tracing::Instrument as _;
 
     let span = tracing::debug_span!(
         target: "skelly_db::pool",
@@ -213,19 +220,43 @@ pub(crate) fn checkout<'a, T>(
         wait_us = Empty,
         error.type = Empty,
     );
-    let start = (!span.is_disabled()).then(|| {
-        span.record("db.client.connection.pool.name", server());
-        std::time::Instant::now()
-    });
-    get.instrument(span.clone()).map(move |got| {
-        if let Some(start) = start {
-            span.record("wait_us", start.elapsed().as_micros() as u64);
-            if let Err(e) = &got {
-                span.record("error.type", e.code());
-            }
+    if span.is_disabled() {
+        return None;
+    }
+    span.record("db.client.connection.pool.name", server());
+    Some(CheckoutSpan {
+        span,
+        start: std::time::Instant::now(),
+    })
+}
+
+/// Without the `tracing` feature: no span.
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn checkout_span(_server: impl FnOnce() -> String) -> Option<CheckoutSpan> {
+    None
+}
+
+/// Runs a pool checkout inside its span, recording how long it waited.
+pub(crate) async fn traced_checkout<T>(
+    span: CheckoutSpan,
+    get: impl Future<Output = crate::Result<T>>,
+) -> crate::Result<T> {
+    #[cfg(feature = "tracing")]
+    {
+        use tracing::Instrument as _;
+        let got = get.instrument(span.span.clone()).await;
+        let waited = span.start.elapsed().as_micros() as u64;
+        span.span.record("wait_us", waited);
+        if let Err(e) = &got {
+            span.span.record("error.type", e.code());
         }
         got
-    })
+    }
+    #[cfg(not(feature = "tracing"))]
+    {
+        let _ = get;
+        match span {}
+    }
 }
 
 /// Runs a [`Pool::transaction`](crate::Pool::transaction) (all its attempts) inside an INFO
@@ -277,12 +308,6 @@ pub(crate) async fn migration<T>(
         span.record("error.type", e.code());
     }
     result
-}
-
-/// Without the `tracing` feature: the checkout alone.
-#[cfg(not(feature = "tracing"))]
-pub(crate) fn checkout<F: Future>(_server: impl FnOnce() -> String, get: F) -> F {
-    get
 }
 
 /// Without the `tracing` feature: the transaction alone.

@@ -237,7 +237,10 @@ impl Pool {
 
     // A checkout inside its tracing span.
     pub(crate) async fn checkout(&self) -> Result<Object> {
-        crate::trace::checkout(|| self.target(), self.checkout_counted()).await
+        match crate::trace::checkout_span(|| self.target()) {
+            Some(span) => crate::trace::traced_checkout(span, self.checkout_counted()).await,
+            None => self.checkout_counted().await,
+        }
     }
 
     /// `host:port` of the server (the first, for a multi-host connection string).
