@@ -206,9 +206,8 @@ pub(crate) struct CheckoutSpan {
 #[cfg(not(feature = "tracing"))]
 pub(crate) enum CheckoutSpan {}
 
-/// The DEBUG span of a pool checkout, if a subscriber wants it. Decided before the checkout's
-/// (large) future is made, so that without a subscriber it is awaited as it is, not moved into
-/// a wrapper.
+/// The DEBUG span of a pool checkout, if a subscriber wants it: made before the checkout and
+/// closed after it, not wrapped around its (large) future, which is awaited as it is.
 #[cfg(feature = "tracing")]
 pub(crate) fn checkout_span(server: impl FnOnce() -> String) -> Option<CheckoutSpan> {
     use tracing::field::Empty;
@@ -236,25 +235,19 @@ pub(crate) fn checkout_span(_server: impl FnOnce() -> String) -> Option<Checkout
     None
 }
 
-/// Runs a pool checkout inside its span, recording how long it waited.
-pub(crate) async fn traced_checkout<T>(
-    span: CheckoutSpan,
-    get: impl Future<Output = crate::Result<T>>,
-) -> crate::Result<T> {
+/// Records how long a checkout waited, and its error, on its span (then closed).
+pub(crate) fn checkout_done<T>(span: CheckoutSpan, got: &crate::Result<T>) {
     #[cfg(feature = "tracing")]
     {
-        use tracing::Instrument as _;
-        let got = get.instrument(span.span.clone()).await;
-        let waited = span.start.elapsed().as_micros() as u64;
-        span.span.record("wait_us", waited);
-        if let Err(e) = &got {
+        span.span
+            .record("wait_us", span.start.elapsed().as_micros() as u64);
+        if let Err(e) = got {
             span.span.record("error.type", e.code());
         }
-        got
     }
     #[cfg(not(feature = "tracing"))]
     {
-        let _ = get;
+        let _ = got;
         match span {}
     }
 }

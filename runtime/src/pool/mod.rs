@@ -237,10 +237,13 @@ impl Pool {
 
     // A checkout inside its tracing span.
     pub(crate) async fn checkout(&self) -> Result<Object> {
-        match crate::trace::checkout_span(|| self.target()) {
-            Some(span) => crate::trace::traced_checkout(span, self.checkout_counted()).await,
-            None => self.checkout_counted().await,
+        // One await of the (large) checkout future, whether traced or not.
+        let span = crate::trace::checkout_span(|| self.target());
+        let got = self.checkout_counted().await;
+        if let Some(span) = span {
+            crate::trace::checkout_done(span, &got);
         }
+        got
     }
 
     /// `host:port` of the server (the first, for a multi-host connection string).
