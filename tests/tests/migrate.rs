@@ -347,12 +347,242 @@ async fn irreversible_migrations_stop_down() {
     assert!(status[1].irreversible && !status[0].irreversible);
     let err = migration_error(m.down(pool, 3).await.unwrap_err());
     assert!(
-        matches!(err, MigrationError::Irreversible { ref id } if id == "2_data.sql"),
+        matches!(err, MigrationError::Irreversible { ref id, reverted: 1 } if id == "2_data.sql"),
         "{err}"
     );
-    // Refused before reverting anything.
+    assert!(err.to_string().contains("--allow-empty-down"), "{err}");
+    // The one before it (3_c) was reverted, then down stopped at 2_data.
+    assert_eq!(tables(pool).await, ["a"]);
+    assert_eq!(history(pool).await, ["1_a.sql", "2_data.sql"]);
+    let err = migration_error(m.down(pool, 1).await.unwrap_err());
+    assert!(
+        matches!(err, MigrationError::Irreversible { reverted: 0, .. }),
+        "{err}"
+    );
+}
+
+/// sql-migrate's sets: empty and missing Downs. Strict by default (refused, naming the
+/// switch); with `allow_empty_down` they revert as a no-op, and the set goes up, all the way
+/// down and up again.
+#[tokio::test]
+async fn empty_and_missing_downs_round_trip_when_allowed() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[
+        ("1_a.sql", A),
+        (
+            "2_seed.sql",
+            "-- +migrate Up\nINSERT INTO a VALUES (1);\n-- +migrate Down\n",
+        ),
+        (
+            "3_nodown.sql",
+            "-- +migrate Up\nINSERT INTO a VALUES (2);\n",
+        ),
+        ("4_c.sql", C),
+    ]);
+    let strict = dir.migrator().allow_empty_down(false);
+    let err = migration_error(strict.up(pool).await.unwrap_err());
+    assert!(matches!(err, MigrationError::MissingDown { ref file } if file == "3_nodown.sql"));
+    let text = err.to_string();
+    assert!(
+        text.contains("--allow-empty-down") && text.contains("SKELLY_MIGRATE_ALLOW_EMPTY_DOWN=1"),
+        "{text}"
+    );
+    assert!(tables(pool).await.is_empty(), "nothing ran");
+
+    let m = dir.migrator().allow_empty_down(true);
+    assert_eq!(m.up(pool).await.unwrap().len(), 4);
+    assert!(m
+        .status(pool)
+        .await
+        .unwrap()
+        .iter()
+        .all(|s| !s.irreversible));
+    let reverted = m.down(pool, 10).await.unwrap();
+    assert_eq!(reverted.len(), 4);
+    assert!(tables(pool).await.is_empty());
+    assert!(history(pool).await.is_empty());
+    assert_eq!(m.up(pool).await.unwrap().len(), 4);
+    let rows: i64 = pool
+        .query_one("SELECT count(*) FROM a", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 2);
+}
+
+/// `down` reverts in the order the migrations were applied: an out-of-order migration applied
+/// last is reverted first.
+#[tokio::test]
+async fn down_reverts_the_last_applied_first() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[("1_a.sql", A), ("3_c.sql", C)]);
+    dir.migrator().up(pool).await.unwrap();
+    dir.write("2_b.sql", B);
+    let applied = dir.migrator().up(pool).await.unwrap();
+    assert_eq!(applied[0].id, "2_b.sql");
+    let reverted = dir.migrator().down(pool, 1).await.unwrap();
+    assert_eq!(reverted[0].id, "2_b.sql");
     assert_eq!(tables(pool).await, ["a", "c"]);
-    assert_eq!(m.down(pool, 1).await.unwrap().len(), 1);
+}
+
+/// Each migration's start and end are reported as they happen: when the third fails, the
+/// first two have been reported finished (and are committed).
+#[tokio::test]
+async fn progress_is_reported_as_migrations_run() {
+    use skelly_db::migrate::Progress;
+    use std::sync::{Arc, Mutex};
+
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[
+        ("1_a.sql", A),
+        ("2_b.sql", B),
+        (
+            "3_bad.sql",
+            "-- +migrate Up\nSELECT * FROM nowhere;\n-- +migrate Down\n",
+        ),
+    ]);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let m = dir
+        .migrator()
+        .on_progress(move |p| seen.lock().unwrap().push(p.clone()));
+    m.up(pool).await.unwrap_err();
+    let events = events.lock().unwrap().clone();
+    let lines: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            Progress::Started { id, .. } => format!("start {id}"),
+            Progress::Finished(a) => format!("done {}", a.id),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "start 1_a.sql",
+            "done 1_a.sql",
+            "start 2_b.sql",
+            "done 2_b.sql",
+            "start 3_bad.sql"
+        ]
+    );
+    assert_eq!(tables(pool).await, ["a", "b"]);
+}
+
+/// A runner that finds the lock taken says so, and who holds it.
+#[tokio::test]
+async fn a_waiting_runner_says_who_holds_the_lock() {
+    use skelly_db::migrate::Progress;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[
+        ("1_a.sql", A),
+        (
+            "2_slow.sql",
+            "-- +migrate Up\nSELECT pg_sleep(1.5);\n-- +migrate Down\n",
+        ),
+    ]);
+    dir.migrator().up_to(pool, "1_a.sql").await.unwrap();
+    let first_runner = dir.migrator();
+    let first = first_runner.up(pool);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let second = async {
+        // Starts once the first runner is inside 2_slow.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        dir.migrator()
+            .on_progress(move |p| seen.lock().unwrap().push(p.clone()))
+            .up(pool)
+            .await
+    };
+    let (a, b) = tokio::join!(first, second);
+    assert_eq!(a.unwrap().len(), 1);
+    assert!(b.unwrap().is_empty(), "the second runner found it applied");
+    let events = events.lock().unwrap().clone();
+    let holder = events.iter().find_map(|e| match e {
+        Progress::WaitingForLock { holder } => Some(holder.clone()),
+        _ => None,
+    });
+    let holder = holder
+        .expect("a waiting event")
+        .expect("the holder is visible");
+    assert!(holder.starts_with("pid "), "{holder}");
+}
+
+/// Migrations run without the pool's statement_timeout (a long CREATE INDEX is not killed by
+/// the application's timeout), and a migration blocked on a lock past its lock timeout fails,
+/// naming its file, and rolls back.
+#[tokio::test]
+async fn migrations_own_their_statement_and_lock_timeouts() {
+    use std::time::Duration;
+
+    let db = common::empty_db().await;
+    let pool = db
+        .pool_config()
+        .statement_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let dir = Dir::new(&[
+        ("1_a.sql", A),
+        (
+            "2_slow.sql",
+            "-- +migrate Up\nSELECT pg_sleep(0.5);\n-- +migrate Down\nSELECT 1;\n",
+        ),
+        ("3_alter.sql", "-- +migrate Up\nALTER TABLE a ADD COLUMN m int;\n-- +migrate Down\nALTER TABLE a DROP COLUMN m;\n"),
+    ]);
+    // The pool's 200 ms timeout would kill 2_slow; the migration's own (none) does not.
+    dir.migrator().up_to(&pool, "2_slow.sql").await.unwrap();
+    let err = pool.execute("SELECT pg_sleep(0.5)", &[]).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        "statement_timeout",
+        "the pool keeps its own: {err}"
+    );
+    // Given one, it applies.
+    let m = dir
+        .migrator()
+        .statement_timeout(Some(Duration::from_millis(100)));
+    m.down(&pool, 1).await.unwrap();
+    let err = migration_error(m.up_to(&pool, "2_slow.sql").await.unwrap_err());
+    assert!(err.to_string().starts_with("2_slow.sql:2:"), "{err}");
+    dir.migrator().up_to(&pool, "2_slow.sql").await.unwrap();
+
+    // Another session holds a lock on `a`: 3_alter waits at most its lock timeout.
+    let holder = db.pool().get().await.unwrap();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE a IN ACCESS SHARE MODE")
+        .await
+        .unwrap();
+    let m = dir
+        .migrator()
+        .ddl_lock_timeout(Some(Duration::from_millis(300)));
+    let start = std::time::Instant::now();
+    let err = migration_error(m.up(&pool).await.unwrap_err());
+    let waited = start.elapsed();
+    match &err {
+        MigrationError::Failed {
+            file,
+            source,
+            rolled_back,
+            ..
+        } => {
+            assert_eq!(file, "3_alter.sql");
+            assert_eq!(source.code(), "lock_timeout", "{source}");
+            assert!(rolled_back);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    holder.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(history(db.pool()).await, ["1_a.sql", "2_slow.sql"]);
+    dir.migrator().up(&pool).await.unwrap();
+    pool.close().await;
 }
 
 #[tokio::test]
@@ -494,7 +724,15 @@ async fn loading_errors_name_the_file() {
         ("1_a.sql", A),
         ("2_nodown.sql", "-- +migrate Up\nSELECT 1;\n"),
     ]);
-    let err = Migrator::from_dir(dir.path()).unwrap_err().to_string();
+    // It loads; running is refused, naming the file and the switch.
+    let db = common::empty_db().await;
+    let err = Migrator::from_dir(dir.path())
+        .unwrap()
+        .allow_empty_down(false)
+        .up(db.pool())
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("2_nodown.sql: no `-- +migrate Down` section"),
         "{err}"
@@ -619,4 +857,108 @@ async fn embedded_migrations_match_the_directory() {
         from_dir.migrations().len()
     );
     assert!(from_dir.up(db.pool()).await.unwrap().is_empty());
+}
+
+/// A project moving from sql-migrate keeps its history: the rows of `gorp_migrations` (made
+/// as sql-migrate makes it) become skelly-db's, with their times, and `up` runs only the rest.
+/// An applied id without a file, or a row that disagrees, writes nothing.
+#[tokio::test]
+async fn adopts_sql_migrate_history() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    // sql-migrate (gorp's PostgreSQL dialect) creates its table like this.
+    pool.batch_execute(
+        r#"create table if not exists "gorp_migrations" ("id" text not null primary key, "applied_at" timestamp with time zone);
+           CREATE TABLE a (n int); CREATE TABLE b (n int);
+           INSERT INTO gorp_migrations VALUES ('1_a.sql', '2024-01-02 03:04:05+00'), ('2_b.sql', '2024-02-03 04:05:06+00');"#,
+    )
+    .await
+    .unwrap();
+    let dir = Dir::new(&[("1_a.sql", A), ("2_b.sql", B), ("3_c.sql", C)]);
+
+    // An applied migration without its file: refused, nothing written.
+    pool.execute(
+        "INSERT INTO gorp_migrations VALUES ('0_gone.sql', now())",
+        &[],
+    )
+    .await
+    .unwrap();
+    let err = migration_error(
+        dir.migrator()
+            .adopt_sql_migrate(pool, "public", "gorp_migrations")
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err.to_string(),
+        "cannot adopt the history in public.gorp_migrations: 0_gone.sql is applied in \
+         public.gorp_migrations but has no file; nothing was written"
+    );
+    let created: bool = pool
+        .query_one("SELECT to_regclass('skelly_migrations') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!created, "nothing was written, not even the history table");
+    pool.execute("DELETE FROM gorp_migrations WHERE id = '0_gone.sql'", &[])
+        .await
+        .unwrap();
+
+    let adopted = dir
+        .migrator()
+        .adopt_sql_migrate(pool, "public", skelly_db::migrate::SQL_MIGRATE_TABLE)
+        .await
+        .unwrap();
+    assert_eq!(adopted, ["1_a.sql", "2_b.sql"]);
+    let status = dir.migrator().status(pool).await.unwrap();
+    let states: Vec<_> = status.iter().map(|s| s.state).collect();
+    assert_eq!(
+        states,
+        [
+            MigrationState::Applied,
+            MigrationState::Applied,
+            MigrationState::Pending
+        ]
+    );
+    assert_eq!(
+        status[0].applied_at.unwrap().to_rfc3339(),
+        "2024-01-02T03:04:05+00:00"
+    );
+    // Adopting again changes nothing; up runs only 3_c.
+    assert!(dir
+        .migrator()
+        .adopt_sql_migrate(pool, "public", "gorp_migrations")
+        .await
+        .unwrap()
+        .is_empty());
+    let applied = dir.migrator().up(pool).await.unwrap();
+    assert_eq!(applied.len(), 1);
+    assert_eq!(applied[0].id, "3_c.sql");
+
+    // skelly-db's history disagreeing with a file (changed since): refused.
+    pool.execute(
+        "UPDATE skelly_migrations SET checksum = 'x' WHERE id = '2_b.sql'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let err = migration_error(
+        dir.migrator()
+            .adopt_sql_migrate(pool, "public", "gorp_migrations")
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        err.to_string()
+            .contains("2_b.sql is already in skelly-db's history with another checksum"),
+        "{err}"
+    );
+
+    let err = migration_error(
+        dir.migrator()
+            .adopt_sql_migrate(pool, "public", "nope")
+            .await
+            .unwrap_err(),
+    );
+    assert!(err.to_string().contains("no such table"), "{err}");
 }

@@ -15,8 +15,8 @@ pub enum MigrationError {
         /// What is wrong and how to fix it.
         message: String,
     },
-    /// The file has no `-- +migrate Down` marker.
-    #[error("{file}: no `-- +migrate Down` section; add one (an empty Down section marks the migration irreversible)")]
+    /// The file has no `-- +migrate Down` marker, and empty Downs are not allowed.
+    #[error("{file}: no `-- +migrate Down` section; add one (an empty Down section marks the migration irreversible), or allow missing and empty Downs as sql-migrate does (they revert as a no-op) with --allow-empty-down, Migrator::allow_empty_down(true) or SKELLY_MIGRATE_ALLOW_EMPTY_DOWN=1")]
     MissingDown {
         /// The file name.
         file: String,
@@ -48,11 +48,14 @@ pub enum MigrationError {
         /// One line per changed or missing migration.
         problems: Vec<String>,
     },
-    /// `down` would have to pass a migration whose Down section is empty.
-    #[error("migration {id} is irreversible (its Down section is empty); down stops before it")]
+    /// `down` met a migration whose Down section is empty: it reverted the ones before it
+    /// (`reverted`) and stopped.
+    #[error("migration {id} is irreversible (its Down section is empty): down reverted {reverted} migration(s) before it and stopped; to revert empty Downs as a no-op, as sql-migrate does, use --allow-empty-down")]
     Irreversible {
         /// The migration's identity.
         id: String,
+        /// How many migrations down reverted before stopping at it.
+        reverted: usize,
     },
     /// `down` would have to revert an applied migration whose file is gone.
     #[error("applied migration {id} has no file, so it cannot be reverted; restore the file")]
@@ -84,6 +87,14 @@ pub enum MigrationError {
         table: String,
         /// Which column is missing or of another type.
         reason: String,
+    },
+    /// Another tool's history could not be adopted; nothing was written.
+    #[error("cannot adopt the history in {table}: {}; nothing was written", problems.join("; "))]
+    Adopt {
+        /// The other tool's table.
+        table: String,
+        /// Each reason: an applied id without a file, a checksum that disagrees.
+        problems: Vec<String>,
     },
     /// `up_to` named a migration that is not in the set.
     #[error("no migration named `{target}` in the set")]

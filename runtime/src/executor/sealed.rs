@@ -83,7 +83,26 @@ pub(crate) enum Kind<'a> {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Dedicated<'a> {
     Owned(Conn),
-    Borrowed(&'a Client),
+    /// The caller's connection, and whether its statement cache names statements.
+    Borrowed(&'a Client, bool),
+}
+
+impl Dedicated<'_> {
+    /// Whether session settings stay on this connection: not when its pool is set up for a
+    /// transaction-mode pooler (statement cache size 0), where a `SET` outside a transaction
+    /// lands on whichever server connection the pooler picks, and stays there for others.
+    pub(crate) fn keeps_session_settings(&self) -> bool {
+        match self {
+            Dedicated::Owned(c) => c.cache.names_statements(),
+            Dedicated::Borrowed(_, names) => *names,
+        }
+    }
+
+    /// Whether the connection goes back to its owner afterwards (so session settings made
+    /// for the run must be undone).
+    pub(crate) fn is_borrowed(&self) -> bool {
+        matches!(self, Dedicated::Borrowed(..))
+    }
 }
 
 impl std::ops::Deref for Dedicated<'_> {
@@ -92,7 +111,7 @@ impl std::ops::Deref for Dedicated<'_> {
     fn deref(&self) -> &Client {
         match self {
             Dedicated::Owned(c) => &c.client,
-            Dedicated::Borrowed(c) => c,
+            Dedicated::Borrowed(c, _) => c,
         }
     }
 }
@@ -174,7 +193,10 @@ impl<'a> Session<'a> {
     pub(crate) fn dedicated(self, what: &str) -> Result<Dedicated<'a>> {
         match self.0 {
             Kind::Pooled(object) => Ok(Dedicated::Owned(Object::take(object))),
-            Kind::Borrowed { client, .. } => Ok(Dedicated::Borrowed(client)),
+            Kind::Borrowed { client, cache, .. } => Ok(Dedicated::Borrowed(
+                client,
+                cache.is_none_or(StatementCache::names_statements),
+            )),
             #[cfg(feature = "testing")]
             Kind::Mock(_) => Err(needs_database(what)),
         }

@@ -141,6 +141,30 @@ impl History {
         Ok(())
     }
 
+    /// Records a migration another tool applied at `applied_at` (execution time unknown: 0).
+    pub(crate) async fn insert_adopted(
+        &self,
+        client: &Client,
+        id: &str,
+        checksum: &str,
+        applied_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        client
+            .execute_typed(
+                &format!(
+                    "INSERT INTO {} (id, checksum, applied_at, execution_ms) VALUES ($1, $2, $3, 0)",
+                    self.qualified()
+                ),
+                &[
+                    (&id, Type::TEXT),
+                    (&checksum, Type::TEXT),
+                    (&applied_at, Type::TIMESTAMPTZ),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Marks the notransaction migration `m`, claimed with -1, as done.
     pub(crate) async fn finish(
         &self,

@@ -12,12 +12,16 @@
 //! # Ok(()) }
 //! ```
 
+mod adopt;
 mod history;
 mod plan;
+mod progress;
 mod runner;
 mod source;
 
 pub use crate::error::MigrationError;
+pub use adopt::SQL_MIGRATE_TABLE;
+pub use progress::Progress;
 pub use runner::{Applied, Direction, MigrationState, MigrationStatus, Migrator};
 pub use skelly_db_migrate_format::{ParsedMigration, Section};
 pub use source::Migration;

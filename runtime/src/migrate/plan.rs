@@ -38,8 +38,21 @@ pub(crate) struct Step<'m> {
     pub(crate) direction: Direction,
 }
 
+/// What a plan runs, and why it stops early when it does: `down N` reverts the migrations
+/// before an irreversible (or file-less) one, then stops with this error.
+#[derive(Debug)]
+pub(crate) struct Plan<'m> {
+    pub(crate) steps: Vec<Step<'m>>,
+    pub(crate) stop: Option<MigrationError>,
+}
+
 /// Every migration with its state, files and history rows together, in migration order.
-pub(crate) fn statuses(migrations: &[Migration], history: &[HistoryRow]) -> Vec<MigrationStatus> {
+/// With `allow_empty_down`, an empty Down reverts as a no-op: nothing is irreversible.
+pub(crate) fn statuses(
+    migrations: &[Migration],
+    history: &[HistoryRow],
+    allow_empty_down: bool,
+) -> Vec<MigrationStatus> {
     let by_id: HashMap<&str, &HistoryRow> = history.iter().map(|r| (r.id.as_str(), r)).collect();
     let newest_applied = history
         .iter()
@@ -60,7 +73,7 @@ pub(crate) fn statuses(migrations: &[Migration], history: &[HistoryRow]) -> Vec<
                 state,
                 applied_at: row.map(|r| r.applied_at),
                 execution_time: row.map(|r| ms(r.execution_ms)),
-                irreversible: m.is_irreversible(),
+                irreversible: !allow_empty_down && m.is_irreversible(),
                 out_of_order: row.is_none()
                     && newest_applied.is_some_and(|n| compare_ids(m.id(), n) == Ordering::Less),
             }
@@ -82,18 +95,28 @@ pub(crate) fn statuses(migrations: &[Migration], history: &[HistoryRow]) -> Vec<
     out
 }
 
-/// The steps `request` takes from here, or why it must not start: applied files that changed
-/// or disappeared (for up and redo), an unknown target, or a down that would pass an
-/// irreversible or file-less migration. Nothing is planned half: an error means no step.
+/// The steps `request` takes from here, or why it must not start: a file without a Down
+/// marker (unless `allow_empty_down`), applied files that changed or disappeared (for up and
+/// redo), an unknown target, or a redo of an irreversible migration. A down that meets an
+/// irreversible or file-less migration plans the steps before it and the error to stop with.
 pub(crate) fn plan<'m>(
     migrations: &'m [Migration],
     history: &[HistoryRow],
     request: Request<'_>,
-) -> Result<Vec<Step<'m>>, MigrationError> {
+    allow_empty_down: bool,
+) -> Result<Plan<'m>, MigrationError> {
+    if !allow_empty_down {
+        if let Some(m) = migrations.iter().find(|m| !m.has_down_marker()) {
+            return Err(MigrationError::MissingDown {
+                file: m.id().to_string(),
+            });
+        }
+    }
     let step = |migration, direction| Step {
         migration,
         direction,
     };
+    let all = |steps: Vec<Step<'m>>| Plan { steps, stop: None };
     match request {
         Request::Up(target) => {
             if let Some(target) = target {
@@ -104,7 +127,7 @@ pub(crate) fn plan<'m>(
                 }
             }
             check_diverged(migrations, history)?;
-            Ok(migrations
+            Ok(all(migrations
                 .iter()
                 .take_while(|m| target.is_none_or(|t| compare_ids(m.id(), t) != Ordering::Greater))
                 // Not applied, or claimed by a runner that has not finished: the step waits
@@ -115,24 +138,33 @@ pub(crate) fn plan<'m>(
                         .any(|r| r.id == m.id() && r.execution_ms >= 0)
                 })
                 .map(|m| step(m, Direction::Up))
-                .collect())
+                .collect()))
         }
-        Request::Down(steps) => Ok(down_targets(migrations, history, steps)?
-            .into_iter()
-            .map(|m| step(m, Direction::Down))
-            .collect()),
+        Request::Down(steps) => {
+            let (targets, stop) = down_targets(migrations, history, steps, allow_empty_down);
+            Ok(Plan {
+                steps: targets
+                    .into_iter()
+                    .map(|m| step(m, Direction::Down))
+                    .collect(),
+                stop,
+            })
+        }
         Request::Redo => {
             check_diverged(migrations, history)?;
-            Ok(down_targets(migrations, history, 1)?
-                .into_iter()
-                .flat_map(|m| [step(m, Direction::Down), step(m, Direction::Up)])
-                .collect())
+            match down_targets(migrations, history, 1, allow_empty_down) {
+                (_, Some(stop)) => Err(stop),
+                (targets, None) => Ok(all(targets
+                    .into_iter()
+                    .flat_map(|m| [step(m, Direction::Down), step(m, Direction::Up)])
+                    .collect())),
+            }
         }
     }
 }
 
 fn check_diverged(migrations: &[Migration], history: &[HistoryRow]) -> Result<(), MigrationError> {
-    let problems: Vec<String> = statuses(migrations, history)
+    let problems: Vec<String> = statuses(migrations, history, true)
         .iter()
         .filter_map(|s| match s.state {
             MigrationState::Changed => Some(format!("{} was changed after it was applied", s.id)),
@@ -149,29 +181,37 @@ fn check_diverged(migrations: &[Migration], history: &[HistoryRow]) -> Result<()
     }
 }
 
-// The `steps` newest applied migrations, newest first; refuses when one is irreversible or has
-// no file.
+// The `steps` most recently applied migrations, the last applied first (an out-of-order
+// migration applied last is reverted first); the ones before an irreversible or file-less
+// migration, and the error to stop with there.
 fn down_targets<'m>(
     migrations: &'m [Migration],
     history: &[HistoryRow],
     steps: usize,
-) -> Result<Vec<&'m Migration>, MigrationError> {
-    let mut applied: Vec<&str> = history.iter().map(|r| r.id.as_str()).collect();
-    applied.sort_by(|a, b| compare_ids(b, a));
-    applied
-        .into_iter()
-        .take(steps)
-        .map(|id| {
-            let m = migrations
-                .iter()
-                .find(|m| m.id() == id)
-                .ok_or_else(|| MigrationError::MissingFile { id: id.to_string() })?;
-            if m.is_irreversible() {
-                return Err(MigrationError::Irreversible { id: id.to_string() });
-            }
-            Ok(m)
-        })
-        .collect()
+    allow_empty_down: bool,
+) -> (Vec<&'m Migration>, Option<MigrationError>) {
+    let mut applied: Vec<&HistoryRow> = history.iter().collect();
+    applied.sort_by(|a, b| {
+        b.applied_at
+            .cmp(&a.applied_at)
+            .then_with(|| compare_ids(&b.id, &a.id))
+    });
+    let mut targets = Vec::new();
+    for row in applied.into_iter().take(steps) {
+        let Some(m) = migrations.iter().find(|m| m.id() == row.id) else {
+            let stop = MigrationError::MissingFile { id: row.id.clone() };
+            return (targets, Some(stop));
+        };
+        if m.is_irreversible() && !allow_empty_down {
+            let stop = MigrationError::Irreversible {
+                id: row.id.clone(),
+                reverted: targets.len(),
+            };
+            return (targets, Some(stop));
+        }
+        targets.push(m);
+    }
+    (targets, None)
 }
 
 fn ms(n: i64) -> Duration {
@@ -231,7 +271,7 @@ mod tests {
             applied(&set[3]),
             changed("9_gone.sql"),
         ];
-        let s = statuses(&set, &history);
+        let s = statuses(&set, &history, false);
         let states: Vec<_> = s.iter().map(|s| (s.id.as_str(), s.state)).collect();
         assert_eq!(
             states,
@@ -256,29 +296,36 @@ mod tests {
         let set = files(&["10_b.sql", "9_a.sql"]);
         let mut set = set;
         set.sort_by(|a, b| compare_ids(a.id(), b.id()));
-        let plan = plan(&set, &[], Request::Up(None)).unwrap();
-        assert_eq!(steps(&plan), ups(&["9_a.sql", "10_b.sql"]));
+        let plan = plan(&set, &[], Request::Up(None), false).unwrap();
+        assert_eq!(steps(&plan.steps), ups(&["9_a.sql", "10_b.sql"]));
     }
 
     #[test]
     fn up_applies_every_pending_migration_in_order_out_of_order_ones_included() {
         let set = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
         let history = vec![applied(&set[0]), applied(&set[2])];
-        let plan = plan(&set, &history, Request::Up(None)).unwrap();
-        assert_eq!(steps(&plan), ups(&["2_b.sql"]));
-        assert!(super::plan(&set, &[], Request::Up(None)).unwrap().len() == 3);
+        let plan = plan(&set, &history, Request::Up(None), false).unwrap();
+        assert_eq!(steps(&plan.steps), ups(&["2_b.sql"]));
+        assert!(
+            super::plan(&set, &[], Request::Up(None), false)
+                .unwrap()
+                .steps
+                .len()
+                == 3
+        );
         let all: Vec<_> = set.iter().map(applied).collect();
-        assert!(super::plan(&set, &all, Request::Up(None))
+        assert!(super::plan(&set, &all, Request::Up(None), false)
             .unwrap()
+            .steps
             .is_empty());
     }
 
     #[test]
     fn up_to_stops_at_the_target_and_rejects_an_unknown_one() {
         let set = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
-        let plan = plan(&set, &[], Request::Up(Some("2_b.sql"))).unwrap();
-        assert_eq!(steps(&plan), ups(&["1_a.sql", "2_b.sql"]));
-        let err = super::plan(&set, &[], Request::Up(Some("2_x.sql"))).unwrap_err();
+        let plan = plan(&set, &[], Request::Up(Some("2_b.sql")), false).unwrap();
+        assert_eq!(steps(&plan.steps), ups(&["1_a.sql", "2_b.sql"]));
+        let err = super::plan(&set, &[], Request::Up(Some("2_x.sql")), false).unwrap_err();
         assert!(matches!(err, MigrationError::UnknownTarget { ref target } if target == "2_x.sql"));
     }
 
@@ -287,7 +334,7 @@ mod tests {
         let set = files(&["1_a.sql", "2_b.sql"]);
         let history = vec![changed("1_a.sql"), applied(&set[1]), changed("0_gone.sql")];
         for request in [Request::Up(None), Request::Redo] {
-            match plan(&set, &history, request).unwrap_err() {
+            match plan(&set, &history, request, false).unwrap_err() {
                 MigrationError::Diverged { problems } => assert_eq!(
                     problems,
                     [
@@ -299,42 +346,100 @@ mod tests {
             }
         }
         // Down of the newest (2_b) is fine: its file is as applied.
-        let plan = plan(&set, &history, Request::Down(1)).unwrap();
-        assert_eq!(steps(&plan), [("2_b.sql".to_string(), Direction::Down)]);
+        let plan = plan(&set, &history, Request::Down(1), false).unwrap();
+        assert_eq!(
+            steps(&plan.steps),
+            [("2_b.sql".to_string(), Direction::Down)]
+        );
     }
 
     #[test]
     fn down_reverts_the_newest_first_and_stops_at_what_is_applied() {
         let set = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
         let history: Vec<_> = set.iter().map(applied).collect();
-        let plan = plan(&set, &history, Request::Down(2)).unwrap();
+        let plan = plan(&set, &history, Request::Down(2), false).unwrap();
         let down = |id: &str| (id.to_string(), Direction::Down);
-        assert_eq!(steps(&plan), [down("3_c.sql"), down("2_b.sql")]);
-        let plan = super::plan(&set, &history, Request::Down(10)).unwrap();
-        assert_eq!(plan.len(), 3);
-        assert!(super::plan(&set, &[], Request::Down(1)).unwrap().is_empty());
-        assert!(super::plan(&set, &history, Request::Down(0))
+        assert_eq!(steps(&plan.steps), [down("3_c.sql"), down("2_b.sql")]);
+        let plan = super::plan(&set, &history, Request::Down(10), false).unwrap();
+        assert_eq!(plan.steps.len(), 3);
+        assert!(super::plan(&set, &[], Request::Down(1), false)
             .unwrap()
+            .steps
+            .is_empty());
+        assert!(super::plan(&set, &history, Request::Down(0), false)
+            .unwrap()
+            .steps
             .is_empty());
     }
 
     #[test]
-    fn down_refuses_before_reverting_anything_past_an_irreversible_or_missing_file() {
+    fn down_reverts_up_to_an_irreversible_or_missing_file_then_stops() {
         let set = vec![
             file("1_a.sql", "SELECT 1;\n"),
             file("2_b.sql", ""),
             file("3_c.sql", "SELECT 1;\n"),
         ];
         let history: Vec<_> = set.iter().map(applied).collect();
-        // One step is fine; two would pass the irreversible 2_b: nothing is planned.
-        assert_eq!(plan(&set, &history, Request::Down(1)).unwrap().len(), 1);
-        let err = plan(&set, &history, Request::Down(2)).unwrap_err();
-        assert!(matches!(err, MigrationError::Irreversible { ref id } if id == "2_b.sql"));
+        // Two steps would pass the irreversible 2_b: 3_c is reverted, then it stops.
+        let planned = plan(&set, &history, Request::Down(2), false).unwrap();
+        assert_eq!(
+            steps(&planned.steps),
+            [("3_c.sql".to_string(), Direction::Down)]
+        );
+        assert!(matches!(
+            planned.stop,
+            Some(MigrationError::Irreversible { ref id, reverted: 1 }) if id == "2_b.sql"
+        ));
+        // Allowed, an empty Down reverts as a no-op.
+        let planned = plan(&set, &history, Request::Down(3), true).unwrap();
+        assert_eq!(planned.steps.len(), 3);
+        assert!(planned.stop.is_none());
 
         let mut history = history;
         history.push(changed("4_gone.sql"));
-        let err = plan(&set, &history, Request::Down(1)).unwrap_err();
-        assert!(matches!(err, MigrationError::MissingFile { ref id } if id == "4_gone.sql"));
+        let planned = plan(&set, &history, Request::Down(1), false).unwrap();
+        assert!(planned.steps.is_empty());
+        assert!(
+            matches!(planned.stop, Some(MigrationError::MissingFile { ref id }) if id == "4_gone.sql")
+        );
+    }
+
+    #[test]
+    fn down_reverts_in_the_order_of_application() {
+        let set = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
+        let at = |id: &str, secs: i64| HistoryRow {
+            applied_at: DateTime::from_timestamp(secs, 0).unwrap(),
+            ..applied(set.iter().find(|m| m.id() == id).unwrap())
+        };
+        // 2_b was applied out of order, after 3_c: it is reverted first.
+        let history = vec![at("1_a.sql", 10), at("3_c.sql", 20), at("2_b.sql", 30)];
+        let planned = plan(&set, &history, Request::Down(2), false).unwrap();
+        let down = |id: &str| (id.to_string(), Direction::Down);
+        assert_eq!(steps(&planned.steps), [down("2_b.sql"), down("3_c.sql")]);
+    }
+
+    #[test]
+    fn a_file_without_down_is_refused_unless_allowed() {
+        let set = vec![
+            file("1_a.sql", "SELECT 1;\n"),
+            Migration::new("2_b.sql", "-- +migrate Up\nSELECT 2;\n").unwrap(),
+        ];
+        for request in [Request::Up(None), Request::Down(1), Request::Redo] {
+            let err = plan(&set, &[], request, false).unwrap_err();
+            assert!(matches!(err, MigrationError::MissingDown { ref file } if file == "2_b.sql"));
+        }
+        let planned = plan(&set, &[], Request::Up(None), true).unwrap();
+        assert_eq!(planned.steps.len(), 2);
+        let history: Vec<_> = set.iter().map(applied).collect();
+        assert_eq!(
+            plan(&set, &history, Request::Down(2), true)
+                .unwrap()
+                .steps
+                .len(),
+            2
+        );
+        assert!(!statuses(&set, &history, true)[1].irreversible);
+        assert!(statuses(&set, &history, false)[1].irreversible);
     }
 
     #[test]
@@ -343,28 +448,31 @@ mod tests {
         let mut claim = applied(&set[1]);
         claim.execution_ms = -1;
         let history = vec![applied(&set[0]), claim];
-        let s = statuses(&set, &history);
+        let s = statuses(&set, &history, false);
         assert_eq!(s[1].state, MigrationState::InProgress);
-        let plan = plan(&set, &history, Request::Up(None)).unwrap();
-        assert_eq!(steps(&plan), ups(&["2_b.sql"]));
+        let plan = plan(&set, &history, Request::Up(None), false).unwrap();
+        assert_eq!(steps(&plan.steps), ups(&["2_b.sql"]));
     }
 
     #[test]
     fn redo_reverts_and_reapplies_the_newest() {
         let set = files(&["1_a.sql", "2_b.sql", "3_c.sql"]);
         let history = vec![applied(&set[0]), applied(&set[1])];
-        let plan = plan(&set, &history, Request::Redo).unwrap();
+        let plan = plan(&set, &history, Request::Redo, false).unwrap();
         assert_eq!(
-            steps(&plan),
+            steps(&plan.steps),
             [
                 ("2_b.sql".to_string(), Direction::Down),
                 ("2_b.sql".to_string(), Direction::Up)
             ]
         );
-        assert!(super::plan(&set, &[], Request::Redo).unwrap().is_empty());
+        assert!(super::plan(&set, &[], Request::Redo, false)
+            .unwrap()
+            .steps
+            .is_empty());
         let set = vec![file("1_a.sql", "")];
         let history = vec![applied(&set[0])];
-        let err = super::plan(&set, &history, Request::Redo).unwrap_err();
+        let err = super::plan(&set, &history, Request::Redo, false).unwrap_err();
         assert!(matches!(err, MigrationError::Irreversible { .. }));
     }
 }

@@ -7,6 +7,7 @@ use tokio_postgres::Client;
 
 use super::history::History;
 use super::plan::{self, Request, Step};
+use super::progress::{self, Progress, ProgressFn};
 use super::source::{self, Migration};
 use super::MigrationError;
 use crate::error::Result;
@@ -32,6 +33,10 @@ pub struct Migrator {
     migrations: Vec<Migration>,
     history: History,
     lock_timeout: Duration,
+    allow_empty_down: bool,
+    statement_timeout: Option<Duration>,
+    ddl_lock_timeout: Option<Duration>,
+    progress: Option<ProgressFn>,
 }
 
 /// Which way a migration ran.
@@ -88,8 +93,10 @@ pub struct MigrationStatus {
 }
 
 impl Migrator {
-    /// Loads every top-level `.sql` file of `dir`. A malformed file, a file without a Down
-    /// marker, a non-UTF-8 file or two files with one identity is an error naming them.
+    /// Loads every top-level `.sql` file of `dir`. A malformed file, a non-UTF-8 file or two
+    /// files with one identity is an error naming them. A file without a Down marker loads,
+    /// but `up`, `down` and `redo` refuse to run while there is one, unless
+    /// [`Migrator::allow_empty_down`].
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Migrator> {
         Ok(Migrator::from_set(source::read_dir(dir.as_ref())?))
     }
@@ -110,6 +117,66 @@ impl Migrator {
             migrations,
             history: History::new(DEFAULT_HISTORY_SCHEMA, DEFAULT_HISTORY_TABLE),
             lock_timeout: Duration::from_secs(600),
+            allow_empty_down: std::env::var("SKELLY_MIGRATE_ALLOW_EMPTY_DOWN")
+                .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes")),
+            statement_timeout: None,
+            ddl_lock_timeout: None,
+            progress: None,
+        }
+    }
+
+    /// sql-migrate's behaviour: a missing or empty Down section reverts as a no-op (the
+    /// history row is removed, nothing else runs). The default is strict: a file without a
+    /// Down marker is refused and an empty Down is irreversible. `SKELLY_MIGRATE_ALLOW_EMPTY_DOWN=1`
+    /// in the environment turns it on too (CLI: `--allow-empty-down`).
+    pub fn allow_empty_down(mut self, allow: bool) -> Migrator {
+        self.allow_empty_down = allow;
+        self
+    }
+
+    /// The `statement_timeout` of the migrations' statements (CLI `--statement-timeout`).
+    /// Default: none, whatever the pool's connections have (`DATABASE_STATEMENT_TIMEOUT_MS` is
+    /// for the application's queries, not for a long `CREATE INDEX`).
+    pub fn statement_timeout(mut self, timeout: Option<Duration>) -> Migrator {
+        self.statement_timeout = timeout;
+        self
+    }
+
+    /// PostgreSQL's `lock_timeout` for the migrations' statements (CLI `--lock-timeout`): a
+    /// migration whose `ALTER TABLE` waits longer than this for a table lock fails with
+    /// `lock_timeout`, names its file and rolls back, instead of queueing every query behind it.
+    /// Default: the server's (usually none). Not to be confused with [`Migrator::lock_timeout`],
+    /// the wait for another runner.
+    pub fn ddl_lock_timeout(mut self, timeout: Option<Duration>) -> Migrator {
+        self.ddl_lock_timeout = timeout;
+        self
+    }
+
+    /// Calls `f` as the run goes: each migration's start and end, and waiting for another
+    /// runner's lock. The CLI prints these lines.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {
+    /// use skelly_db::migrate::{Migrator, Progress};
+    ///
+    /// Migrator::from_dir("migrations")?
+    ///     .on_progress(|p| match p {
+    ///         Progress::Started { id, .. } => eprintln!("applying {id}"),
+    ///         Progress::Finished(done) => eprintln!("done {} in {:?}", done.id, done.duration),
+    ///         _ => {}
+    ///     })
+    ///     .up(&pool)
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn on_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Migrator {
+        self.progress = Some(ProgressFn(std::sync::Arc::new(f)));
+        self
+    }
+
+    fn report(&self, event: Progress) {
+        if let Some(f) = &self.progress {
+            (f.0)(&event);
         }
     }
 
@@ -156,8 +223,9 @@ impl Migrator {
         self.run(db, Request::Up(Some(target))).await
     }
 
-    /// Reverts the `steps` newest applied migrations, newest first. Refuses, before reverting
-    /// anything, when one of them is irreversible or has no file.
+    /// Reverts the `steps` most recently applied migrations, in the reverse order of their
+    /// application. Meeting an irreversible migration (or one without a file), it reverts the
+    /// ones before it, then stops with [`MigrationError::Irreversible`] (or `MissingFile`).
     pub async fn down(&self, db: &impl Executor, steps: usize) -> Result<Vec<Applied>> {
         self.run(db, Request::Down(steps)).await
     }
@@ -172,7 +240,11 @@ impl Migrator {
     pub async fn status(&self, db: &impl Executor) -> Result<Vec<MigrationStatus>> {
         let session = db.session().await?;
         let history = self.history.read(session.real_client("status")?).await?;
-        Ok(plan::statuses(&self.migrations, &history))
+        Ok(plan::statuses(
+            &self.migrations,
+            &history,
+            self.allow_empty_down,
+        ))
     }
 
     async fn run(&self, db: &impl Executor, request: Request<'_>) -> Result<Vec<Applied>> {
@@ -188,20 +260,82 @@ impl Migrator {
         let created = self.history.create(&client).await;
         self.end(&client, created).await?;
         let history = self.history.read(&client).await?;
-        let steps = plan::plan(&self.migrations, &history, request)?;
-        let mut done = Vec::with_capacity(steps.len());
-        for step in steps {
+        let planned = plan::plan(&self.migrations, &history, request, self.allow_empty_down)?;
+        let session_settings = client.keeps_session_settings();
+        if session_settings {
+            self.set_timeouts(&client, "").await?;
+        }
+        let outcome = self.run_steps(&client, key, planned).await;
+        if session_settings && client.is_borrowed() {
+            // The caller's connection gets its own settings back.
+            let _ = client
+                .batch_execute("RESET statement_timeout; RESET lock_timeout")
+                .await;
+        }
+        outcome
+    }
+
+    async fn run_steps(
+        &self,
+        client: &Client,
+        key: i64,
+        planned: plan::Plan<'_>,
+    ) -> Result<Vec<Applied>> {
+        let mut done = Vec::with_capacity(planned.steps.len());
+        for step in planned.steps {
             let direction = match step.direction {
                 Direction::Up => "up",
                 Direction::Down => "down",
             };
             let id = step.migration.id();
-            let applied = self.apply(&client, key, step);
+            let applied = self.apply(client, key, step);
             if let Some(applied) = crate::trace::migration(id, direction, applied).await? {
+                self.report(Progress::Finished(applied.clone()));
                 done.push(applied);
             }
         }
-        Ok(done)
+        match planned.stop {
+            Some(stop) => Err(stop.into()),
+            None => Ok(done),
+        }
+    }
+
+    /// The migrations' own `statement_timeout` (none unless given) and `lock_timeout` (the
+    /// server's unless given): for the session (`scope` ""), which notransaction statements
+    /// run in, and again `LOCAL` in each migration's transaction, which holds also behind a
+    /// transaction-mode pooler.
+    async fn set_timeouts(&self, client: &Client, scope: &str) -> Result<()> {
+        let ms = |d: Duration| d.as_millis().min(i32::MAX as u128);
+        let mut sql = format!(
+            "SET {scope} statement_timeout = {}",
+            self.statement_timeout.map_or(0, ms)
+        );
+        if let Some(lock) = self.ddl_lock_timeout {
+            sql.push_str(&format!("; SET {scope} lock_timeout = {}", ms(lock)));
+        }
+        client.batch_execute(&sql).await?;
+        Ok(())
+    }
+
+    pub(crate) fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Runs `work` in one transaction under the migration lock, with the history table
+    /// created: committed when it succeeds, rolled back when it fails.
+    pub(crate) async fn locked<'c, T, F, Fut>(&self, client: &'c Client, work: F) -> Result<T>
+    where
+        F: FnOnce(&'c Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        self.begin_locked(client, self.lock_key(), Instant::now())
+            .await?;
+        let outcome = async {
+            self.history.create(client).await?;
+            work(client).await
+        }
+        .await;
+        self.end(client, outcome).await
     }
 
     fn lock_key(&self) -> i64 {
@@ -214,10 +348,21 @@ impl Migrator {
     /// `BEGIN` and the transaction-level lock, polled until the lock timeout (counted from
     /// `since`). Between attempts no transaction stays open.
     async fn begin_locked(&self, client: &Client, key: i64, since: Instant) -> Result<()> {
+        let mut said = false;
         loop {
             client.batch_execute("BEGIN").await?;
             match crate::advisory_lock::try_xact(client, key).await {
-                Ok(true) => return Ok(()),
+                Ok(true) => {
+                    return match self.set_timeouts(client, "LOCAL").await {
+                        Ok(()) => Ok(()),
+                        Err(e) => self.end(client, Err(e)).await,
+                    };
+                }
+                Ok(false) if !said && self.progress.is_some() => {
+                    said = true;
+                    let holder = progress::lock_holder(client, key).await;
+                    self.report(Progress::WaitingForLock { holder });
+                }
                 Ok(false) => {}
                 Err(e) => {
                     let _ = client.batch_execute("ROLLBACK").await;
@@ -288,6 +433,10 @@ impl Migrator {
                 _ => break,
             }
         }
+        self.report(Progress::Started {
+            id: m.id().to_string(),
+            direction,
+        });
         let start = Instant::now();
         if !section.no_transaction {
             let outcome = async {

@@ -1,7 +1,7 @@
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
-use skelly_db_migrate_format::{check_file, compare_ids, LoadError, ParsedMigration};
+use skelly_db_migrate_format::{compare_ids, parse_migration, LoadError, ParsedMigration};
 
 use super::MigrationError;
 
@@ -14,9 +14,15 @@ pub struct Migration {
 }
 
 impl Migration {
-    /// Parses and checks one file of a set: the format, and a Down marker.
+    /// Parses one file of a set. A file without a Down marker loads; the [`Migrator`]
+    /// refuses to run it unless empty Downs are allowed
+    /// ([`Migrator::allow_empty_down`](super::Migrator::allow_empty_down)).
     pub fn new(id: &str, source: &str) -> Result<Migration, MigrationError> {
-        let parsed = check_file(id, source).map_err(MigrationError::from)?;
+        let parsed = parse_migration(source).map_err(|e| MigrationError::Parse {
+            file: Some(id.to_string()),
+            line: e.line,
+            message: e.message,
+        })?;
         Ok(Migration {
             id: id.to_string(),
             checksum: checksum(source),
@@ -39,9 +45,15 @@ impl Migration {
         &self.parsed
     }
 
-    /// Whether the Down section is empty, so the migration cannot be reverted.
+    /// Whether the Down section is empty (or missing), so the migration cannot be reverted
+    /// unless empty Downs are allowed (then it reverts as a no-op).
     pub fn is_irreversible(&self) -> bool {
         self.parsed.down.statements.is_empty()
+    }
+
+    /// Whether the file has a `-- +migrate Down` marker at all.
+    pub fn has_down_marker(&self) -> bool {
+        self.parsed.down.present
     }
 }
 
@@ -103,13 +115,9 @@ mod tests {
     }
 
     #[test]
-    fn missing_down_is_an_error_naming_the_file() {
-        let err = Migration::new("1_a.sql", "-- +migrate Up\nSELECT 1;\n").unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("1_a.sql: no `-- +migrate Down`"),
-            "{err}"
-        );
+    fn a_missing_down_loads_and_is_known() {
+        let m = Migration::new("1_a.sql", "-- +migrate Up\nSELECT 1;\n").unwrap();
+        assert!(!m.has_down_marker() && m.is_irreversible());
     }
 
     #[test]
