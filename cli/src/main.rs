@@ -1,15 +1,28 @@
 //! `skelly-db`: the command line of skelly-db.
 //!
 //! ```text
-//! skelly-db migrate up | down [N] | redo | status | new NAME   [--database-url URL] [--dir DIR]
+//! skelly-db migrate up | down [N] | redo | status [--exit-code] [--json] | new NAME
+//!                  | adopt sql-migrate [--schema S] [--table T]
+//!   [--database-url URL] [--dir DIR] [--allow-empty-down]
+//!   [--statement-timeout 10m] [--lock-timeout 5s]
 //! ```
+
+mod status;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use skelly_db::migrate::{Applied, Direction, MigrationState, Migrator};
+use skelly_db::migrate::{Applied, Direction, MigrationError, Migrator, Progress};
 use skelly_db::Pool;
+
+/// What `migrate new` writes: both markers, and what belongs under Down.
+const NEW_MIGRATION: &str = "-- +migrate Up\n\n\n-- +migrate Down\n\
+-- Undo the Up section here (DROP what it created, restore what it changed).\n\
+-- Left empty, the migration is irreversible: `down` stops at it.\n\n";
 
 #[derive(Parser)]
 #[command(
@@ -28,20 +41,38 @@ enum Command {
     Migrate {
         #[command(subcommand)]
         action: Action,
-        /// The database to migrate.
-        #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-        database_url: Option<String>,
-        /// The directory holding the migration files.
-        #[arg(long, default_value = "migrations", global = true)]
-        dir: PathBuf,
+        #[command(flatten)]
+        options: Options,
     },
+}
+
+#[derive(clap::Args)]
+struct Options {
+    /// The database to migrate.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// The directory holding the migration files.
+    #[arg(long, default_value = "migrations", global = true)]
+    dir: PathBuf,
+    /// Revert a missing or empty Down section as a no-op, as sql-migrate does (also
+    /// SKELLY_MIGRATE_ALLOW_EMPTY_DOWN=1). By default a Down section is required and an empty
+    /// one is irreversible.
+    #[arg(long, global = true)]
+    allow_empty_down: bool,
+    /// statement_timeout of the migrations' statements, e.g. 30s or 10m (default: none).
+    #[arg(long, global = true, value_parser = duration)]
+    statement_timeout: Option<Duration>,
+    /// lock_timeout of the migrations' statements, e.g. 5s: a migration blocked on a table
+    /// lock longer than this fails and rolls back (default: the server's).
+    #[arg(long, global = true, value_parser = duration)]
+    lock_timeout: Option<Duration>,
 }
 
 #[derive(Subcommand)]
 enum Action {
     /// Apply every pending migration.
     Up,
-    /// Revert the N newest applied migrations.
+    /// Revert the N most recently applied migrations.
     Down {
         /// How many to revert.
         #[arg(default_value_t = 1)]
@@ -50,11 +81,36 @@ enum Action {
     /// Revert the newest applied migration and apply it again.
     Redo,
     /// List every migration and its state.
-    Status,
+    Status {
+        /// Exit with 1 when anything is pending, changed, missing or in progress (for CI).
+        #[arg(long)]
+        exit_code: bool,
+        /// Print the states as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a new migration file `YYYYMMDDHHMMSS_NAME.sql` (UTC).
     New {
         /// What the migration does, e.g. `add_user_bio`.
         name: String,
+    },
+    /// Import another tool's history, so that what it applied counts as applied.
+    Adopt {
+        #[command(subcommand)]
+        tool: Tool,
+    },
+}
+
+#[derive(Subcommand)]
+enum Tool {
+    /// sql-migrate's table (`public.gorp_migrations` by default).
+    SqlMigrate {
+        /// Its schema.
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Its table.
+        #[arg(long, default_value = skelly_db::migrate::SQL_MIGRATE_TABLE)]
+        table: String,
     },
 }
 
@@ -80,71 +136,131 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let Command::Migrate {
-        action,
-        database_url,
-        dir,
-    } = cli.command;
+    let Command::Migrate { action, options } = cli.command;
     if let Action::New { name } = &action {
-        let path = new_migration(&dir, name)?;
+        let path = new_migration(&options.dir, name)?;
         println!("created {}", path.display());
         return Ok(());
     }
-    let migrator = Migrator::from_dir(&dir).map_err(|e| chain(&e))?;
-    let url = database_url
+    let migrator = Migrator::from_dir(&options.dir).map_err(|e| load_error(&e, &options.dir))?;
+    let finished = Arc::new(AtomicUsize::new(0));
+    let counter = finished.clone();
+    let mut migrator = migrator
+        .statement_timeout(options.statement_timeout)
+        .ddl_lock_timeout(options.lock_timeout)
+        .on_progress(move |p| {
+            if matches!(p, Progress::Finished(_)) {
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            print_progress(p);
+        });
+    if options.allow_empty_down {
+        migrator = migrator.allow_empty_down(true);
+    }
+    let url = options
+        .database_url
         .filter(|u| !u.trim().is_empty())
         .ok_or("no database given; pass --database-url or set DATABASE_URL")?;
     let pool = Pool::connect(&url).map_err(|e| chain(&e))?;
     let result = match action {
-        Action::Up => migrator.up(&pool).await.map(|a| report(&a, "up to date")),
+        Action::Up => migrator.up(&pool).await.map(|a| nothing(&a, "up to date")),
         Action::Down { steps } => migrator
             .down(&pool, steps)
             .await
-            .map(|a| report(&a, "nothing to revert")),
+            .map(|a| nothing(&a, "nothing to revert")),
         Action::Redo => migrator
             .redo(&pool)
             .await
-            .map(|a| report(&a, "nothing to redo")),
-        Action::Status => migrator.status(&pool).await.map(|statuses| {
-            for s in statuses {
-                let state = match s.state {
-                    MigrationState::Applied => "applied",
-                    MigrationState::Pending if s.out_of_order => "pending (out of order)",
-                    MigrationState::Pending => "pending",
-                    MigrationState::Changed => "CHANGED since applied",
-                    MigrationState::Missing => "MISSING file",
-                    MigrationState::InProgress => "IN PROGRESS elsewhere",
-                };
-                let mut line = format!("{:<24} {}", state, s.id);
-                if let (Some(at), Some(took)) = (s.applied_at, s.execution_time) {
-                    line.push_str(&format!(
-                        "  applied {} in {} ms",
-                        at.format("%Y-%m-%d %H:%M:%S UTC"),
-                        took.as_millis()
-                    ));
+            .map(|a| nothing(&a, "nothing to redo")),
+        Action::Status { exit_code, json } => {
+            let statuses = migrator.status(&pool).await;
+            pool.close().await;
+            let statuses = statuses.map_err(|e| chain(&e))?;
+            return status::print(&statuses, &options.dir, json, exit_code);
+        }
+        Action::Adopt {
+            tool: Tool::SqlMigrate { schema, table },
+        } => migrator
+            .adopt_sql_migrate(&pool, &schema, &table)
+            .await
+            .map(|ids| {
+                for id in &ids {
+                    println!("adopted  {id}");
                 }
-                if s.irreversible {
-                    line.push_str("  (irreversible)");
-                }
-                println!("{line}");
-            }
-        }),
+                println!("{} migration(s) adopted from {schema}.{table}", ids.len());
+            }),
         Action::New { .. } => unreachable!("handled above"),
     };
     pool.close().await;
-    result.map_err(|e| chain(&e))
+    result.map_err(|e| {
+        let mut text = chain(&e);
+        let n = finished.load(Ordering::Relaxed);
+        if n > 0 {
+            text.push_str(&format!(
+                "\n  {n} migration(s) finished (committed) before the failure, as listed above"
+            ));
+        }
+        text
+    })
 }
 
-fn report(applied: &[Applied], nothing: &str) {
-    if applied.is_empty() {
-        println!("{nothing}");
+fn print_progress(p: &Progress) {
+    match p {
+        Progress::Started { id, direction } => {
+            let verb = match direction {
+                Direction::Up => "applying",
+                Direction::Down => "reverting",
+            };
+            println!("{verb} {id} ...");
+        }
+        Progress::Finished(a) => {
+            let verb = match a.direction {
+                Direction::Up => "applied ",
+                Direction::Down => "reverted",
+            };
+            println!("{verb} {} ({} ms)", a.id, a.duration.as_millis());
+        }
+        Progress::WaitingForLock { holder } => match holder {
+            Some(holder) => println!("waiting for the migration lock, held by {holder}"),
+            None => println!("waiting for the migration lock, held by another runner"),
+        },
+        _ => {}
     }
-    for a in applied {
-        let verb = match a.direction {
-            Direction::Up => "applied ",
-            Direction::Down => "reverted",
-        };
-        println!("{verb} {} ({} ms)", a.id, a.duration.as_millis());
+}
+
+fn nothing(applied: &[Applied], message: &str) {
+    if applied.is_empty() {
+        println!("{message}");
+    }
+}
+
+// A load error; one about reading the directory says how to name another.
+fn load_error(e: &skelly_db::Error, dir: &Path) -> String {
+    let text = chain(e);
+    if matches!(e, skelly_db::Error::Migration(MigrationError::Io { path, .. }) if path == dir) {
+        return format!(
+            "{text}\n  (the migrations directory is set with --dir; it is `{}`)",
+            dir.display()
+        );
+    }
+    text
+}
+
+// "10s", "500ms", "5m", "1h".
+fn duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` has no unit; write e.g. 500ms, 30s, 5m or 1h"))?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 500ms, 30s, 5m or 1h"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" | "min" => Ok(Duration::from_secs(n * 60)),
+        "h" => Ok(Duration::from_secs(n * 3600)),
+        _ => Err(format!("unknown unit in `{text}`; use ms, s, m or h")),
     }
 }
 
@@ -164,7 +280,7 @@ fn new_migration(dir: &Path, name: &str) -> Result<PathBuf, String> {
     if path.exists() {
         return Err(format!("{} already exists", path.display()));
     }
-    std::fs::write(&path, "-- +migrate Up\n\n-- +migrate Down\n")
+    std::fs::write(&path, NEW_MIGRATION)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use skelly_db::testing::TestDb;
+use skelly_db::Executor;
 
 fn skelly(args: &[&str], url: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_skelly-db"));
@@ -72,12 +73,15 @@ async fn migrate_up_status_down_redo() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
+    // A line as each migration starts and as it ends.
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(lines[0], "applying 1_a.sql ...");
     assert!(
-        lines[0].starts_with("applied  1_a.sql (") && lines[0].ends_with(" ms)"),
+        lines[1].starts_with("applied  1_a.sql (") && lines[1].ends_with(" ms)"),
         "{stdout}"
     );
-    assert!(lines[1].starts_with("applied  2_b.sql ("), "{stdout}");
+    assert_eq!(lines[2], "applying 2_b.sql ...");
+    assert!(lines[3].starts_with("applied  2_b.sql ("), "{stdout}");
 
     let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
     assert_eq!(text(&out.stdout).trim(), "up to date");
@@ -112,7 +116,7 @@ async fn migrate_up_status_down_redo() {
     // The file changed after it was applied; down still reverts it with the current Down.
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).starts_with("reverted 2_b.sql ("),
+        text(&out.stdout).starts_with("reverting 2_b.sql ...\nreverted 2_b.sql ("),
         "{}",
         text(&out.stdout)
     );
@@ -122,12 +126,12 @@ async fn migrate_up_status_down_redo() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(
-        stdout.starts_with("reverted 2_b.sql") && stdout.contains("applied  2_b.sql"),
+        stdout.contains("reverted 2_b.sql") && stdout.contains("applied  2_b.sql"),
         "{stdout}"
     );
     let out = skelly(&["migrate", "down", "2", "--dir", d], Some(&url));
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).lines().count(), 2);
+    assert_eq!(text(&out.stdout).lines().count(), 4);
 
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -231,10 +235,136 @@ fn user_mistakes_are_errors_not_panics() {
         Some("postgres://x@127.0.0.1:1/x"),
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("/nonexistent/dir"));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("/nonexistent/dir"), "{stderr}");
+    assert!(stderr.contains("set with --dir"), "{stderr}");
+
+    for bad in ["10", "5 parsecs", "x"] {
+        let out = skelly(&["migrate", "up", "--lock-timeout", bad, "--dir", d], None);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            text(&out.stderr).contains("500ms, 30s, 5m or 1h")
+                || text(&out.stderr).contains("unit"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 
     let out = skelly(&["migrate", "sideways"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(!text(&out.stderr).contains("panicked"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What operators and CI use: status exit codes and JSON, an empty directory, sql-migrate
+/// sets with missing Downs under --allow-empty-down, adopting sql-migrate's history, and how
+/// many migrations were committed when a later one fails.
+#[tokio::test]
+async fn operator_commands() {
+    let db = TestDb::new().await.unwrap();
+    let url = db.url();
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+
+    let out = skelly(
+        &["migrate", "status", "--exit-code", "--dir", d],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), format!("no migrations in {d}"));
+
+    write(
+        &dir,
+        "1_a.sql",
+        "-- +migrate Up\nCREATE TABLE a (n int);\n-- +migrate Down\nDROP TABLE a;\n",
+    );
+    write(
+        &dir,
+        "2_nodown.sql",
+        "-- +migrate Up\nINSERT INTO a VALUES (1);\n",
+    );
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--allow-empty-down"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // sql-migrate made this history; adopting it records 1_a as applied.
+    db.pool()
+        .batch_execute(
+            r#"create table if not exists "gorp_migrations" ("id" text not null primary key, "applied_at" timestamp with time zone);
+               CREATE TABLE a (n int);
+               INSERT INTO gorp_migrations VALUES ('1_a.sql', now());"#,
+        )
+        .await
+        .unwrap();
+    let out = skelly(&["migrate", "adopt", "sql-migrate", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("adopted  1_a.sql"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = skelly(
+        &["migrate", "status", "--exit-code", "--dir", d],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(1), "2_nodown is pending");
+    assert!(
+        text(&out.stderr).contains("1 pending"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = skelly(&["migrate", "status", "--json", "--dir", d], Some(&url));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["id"], "1_a.sql");
+    assert_eq!(list[0]["state"], "applied");
+    assert_eq!(list[1]["state"], "pending");
+    assert_eq!(list[1]["irreversible"], true);
+
+    let args = ["migrate", "up", "--allow-empty-down", "--dir", d];
+    let out = skelly(&args, Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = skelly(
+        &["migrate", "status", "--exit-code", "--dir", d],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = skelly(
+        &["migrate", "down", "2", "--allow-empty-down", "--dir", d],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("reverted 2_nodown.sql"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // The third fails: the output shows the two before it committed, and the error counts them.
+    write(
+        &dir,
+        "3_bad.sql",
+        "-- +migrate Up\nSELECT * FROM nowhere;\n-- +migrate Down\n",
+    );
+    let out = skelly(
+        &["migrate", "up", "--allow-empty-down", "--dir", d],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("applied  1_a.sql") && stdout.contains("applied  2_nodown.sql"),
+        "{stdout}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("3_bad.sql:2: migration failed"), "{stderr}");
+    assert!(
+        stderr.contains("2 migration(s) finished (committed) before the failure"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
