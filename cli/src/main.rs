@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use skelly_db::migrate::{Applied, Direction, MigrationError, Migrator, Progress};
+use skelly_db::migrate::{
+    Applied, Direction, MigrationError, Migrator, PlannedMigration, Progress,
+};
 use skelly_db::Pool;
 
 /// What `migrate new` writes: both markers, and what belongs under Down.
@@ -71,12 +73,42 @@ struct Options {
 #[derive(Subcommand)]
 enum Action {
     /// Apply every pending migration.
-    Up,
+    Up {
+        /// Print each migration's statements in the order they would run; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Revert the N most recently applied migrations.
     Down {
         /// How many to revert.
         #[arg(default_value_t = 1)]
         steps: usize,
+        /// Print each migration's statements in the order they would run; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Record every migration up to VERSION (a file name or its number) as applied without
+    /// running it, for a database whose schema already exists.
+    Baseline {
+        /// The last migration to record.
+        version: String,
+    },
+    /// Record one migration as applied without running it.
+    MarkApplied {
+        /// The migration's file name (or number).
+        file: String,
+    },
+    /// Forget one migration's history row, so that `up` runs it again.
+    Unmark {
+        /// The migration's id (file name).
+        file: String,
+    },
+    /// List applied migrations whose file changed since; with --yes, record the files'
+    /// checksums.
+    RepairChecksums {
+        /// Write the new checksums (without it, only list).
+        #[arg(long)]
+        yes: bool,
     },
     /// Revert the newest applied migration and apply it again.
     Redo,
@@ -163,11 +195,47 @@ async fn run(cli: Cli) -> Result<(), String> {
         .ok_or("no database given; pass --database-url or set DATABASE_URL")?;
     let pool = Pool::connect(&url).map_err(|e| chain(&e))?;
     let result = match action {
-        Action::Up => migrator.up(&pool).await.map(|a| nothing(&a, "up to date")),
-        Action::Down { steps } => migrator
+        Action::Up { dry_run: true } => migrator.plan_up(&pool).await.map(|p| dry_run(&p)),
+        Action::Up { dry_run: false } => {
+            migrator.up(&pool).await.map(|a| nothing(&a, "up to date"))
+        }
+        Action::Down {
+            steps,
+            dry_run: true,
+        } => migrator.plan_down(&pool, steps).await.map(|p| dry_run(&p)),
+        Action::Down {
+            steps,
+            dry_run: false,
+        } => migrator
             .down(&pool, steps)
             .await
             .map(|a| nothing(&a, "nothing to revert")),
+        Action::Baseline { version } => migrator.baseline(&pool, &version).await.map(|ids| {
+            for id in &ids {
+                println!("recorded {id}");
+            }
+            println!("{} migration(s) recorded as applied", ids.len());
+        }),
+        Action::MarkApplied { file } => migrator
+            .mark_applied(&pool, &file)
+            .await
+            .map(|()| println!("recorded {file}")),
+        Action::Unmark { file } => migrator
+            .unmark(&pool, &file)
+            .await
+            .map(|()| println!("forgot {file}")),
+        Action::RepairChecksums { yes } => {
+            migrator.repair_checksums(&pool, yes).await.map(|changed| {
+                for (id, old, new) in &changed {
+                    println!("{id}: {} -> {}", &old[..old.len().min(12)], &new[..12]);
+                }
+                match (changed.len(), yes) {
+                    (0, _) => println!("every checksum matches its file"),
+                    (n, true) => println!("{n} checksum(s) updated"),
+                    (n, false) => println!("{n} checksum(s) differ; run with --yes to record them"),
+                }
+            })
+        }
         Action::Redo => migrator
             .redo(&pool)
             .await
@@ -225,6 +293,27 @@ fn print_progress(p: &Progress) {
             None => println!("waiting for the migration lock, held by another runner"),
         },
         _ => {}
+    }
+}
+
+fn dry_run(plan: &[PlannedMigration]) {
+    if plan.is_empty() {
+        println!("nothing to run");
+    }
+    for m in plan {
+        let verb = match m.direction {
+            Direction::Up => "would apply",
+            Direction::Down => "would revert",
+        };
+        let how = if m.no_transaction {
+            "notransaction"
+        } else {
+            "in a transaction"
+        };
+        println!("-- {verb} {} ({how})", m.id);
+        for statement in &m.statements {
+            println!("{}", statement.trim_end());
+        }
     }
 }
 

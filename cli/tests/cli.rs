@@ -344,6 +344,33 @@ async fn operator_commands() {
         text(&out.stdout)
     );
 
+    // Dry runs print the statements and write nothing; baseline and unmark from the CLI.
+    let args = [
+        "migrate",
+        "up",
+        "--dry-run",
+        "--allow-empty-down",
+        "--dir",
+        d,
+    ];
+    let out = skelly(&args, Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "-- would apply 1_a.sql (in a transaction)\nCREATE TABLE a (n int);\n\
+         -- would apply 2_nodown.sql (in a transaction)\nINSERT INTO a VALUES (1);\n"
+    );
+    let out = skelly(&["migrate", "baseline", "1", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("recorded 1_a.sql"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = skelly(&["migrate", "unmark", "1_a.sql", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "forgot 1_a.sql\n");
+
     // The third fails: the output shows the two before it committed, and the error counts them.
     write(
         &dir,

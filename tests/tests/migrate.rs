@@ -962,3 +962,59 @@ async fn adopts_sql_migrate_history() {
     );
     assert!(err.to_string().contains("no such table"), "{err}");
 }
+
+/// baseline, mark-applied, unmark, repair-checksums and the dry runs, on a real history.
+#[tokio::test]
+async fn operator_commands_record_forget_repair_and_plan() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[("1_a.sql", A), ("2_b.sql", B), ("3_c.sql", C)]);
+    let m = dir.migrator();
+
+    // Dry runs write nothing, and list the statements in order.
+    let plan = m.plan_up(pool).await.unwrap();
+    let ids: Vec<_> = plan.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["1_a.sql", "2_b.sql", "3_c.sql"]);
+    assert_eq!(plan[0].statements, ["CREATE TABLE a (n int);\n"]);
+    assert!(tables(pool).await.is_empty());
+
+    // The schema exists already (a restored dump): baseline records up to 2 without running.
+    pool.batch_execute("CREATE TABLE a (n int); CREATE TABLE b (n int)")
+        .await
+        .unwrap();
+    assert_eq!(m.baseline(pool, "2").await.unwrap(), ["1_a.sql", "2_b.sql"]);
+    assert!(m.baseline(pool, "2_b.sql").await.unwrap().is_empty());
+    assert_eq!(history(pool).await, ["1_a.sql", "2_b.sql"]);
+    let err = migration_error(m.baseline(pool, "7").await.unwrap_err());
+    assert!(matches!(err, MigrationError::UnknownTarget { .. }), "{err}");
+    assert_eq!(m.up(pool).await.unwrap().len(), 1);
+
+    let down = m.plan_down(pool, 2).await.unwrap();
+    assert_eq!(down[0].id, "3_c.sql");
+    assert_eq!(down[0].statements, ["DROP TABLE c;\n"]);
+    assert_eq!(down[0].direction, Direction::Down);
+
+    // unmark forgets; mark-applied records; doing either twice is an error writing nothing.
+    m.unmark(pool, "3_c.sql").await.unwrap();
+    assert_eq!(history(pool).await, ["1_a.sql", "2_b.sql"]);
+    let err = migration_error(m.unmark(pool, "3_c.sql").await.unwrap_err());
+    assert_eq!(
+        err.to_string(),
+        "3_c.sql is not in the history; nothing was written"
+    );
+    m.mark_applied(pool, "3_c.sql").await.unwrap();
+    let err = migration_error(m.mark_applied(pool, "3_c.sql").await.unwrap_err());
+    assert!(err.to_string().contains("recorded already"), "{err}");
+
+    // A comment added to an applied file: up stops; repair lists it, then records it.
+    dir.write("2_b.sql", &format!("-- reviewed\n{B}"));
+    let m = dir.migrator();
+    assert!(m.up(pool).await.is_err());
+    let listed = m.repair_checksums(pool, false).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].0, "2_b.sql");
+    assert!(m.up(pool).await.is_err(), "listing wrote nothing");
+    assert_eq!(m.repair_checksums(pool, true).await.unwrap().len(), 1);
+    assert!(m.up(pool).await.unwrap().is_empty());
+    assert!(m.repair_checksums(pool, false).await.unwrap().is_empty());
+}

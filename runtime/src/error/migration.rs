@@ -96,6 +96,12 @@ pub enum MigrationError {
         /// Each reason: an applied id without a file, a checksum that disagrees.
         problems: Vec<String>,
     },
+    /// An operator command could not do what was asked; nothing was written.
+    #[error("{message}; nothing was written")]
+    Operator {
+        /// What is wrong.
+        message: String,
+    },
     /// `up_to` named a migration that is not in the set.
     #[error("no migration named `{target}` in the set")]
     UnknownTarget {

@@ -14,6 +14,7 @@
 
 mod adopt;
 mod history;
+mod operator;
 mod plan;
 mod progress;
 mod runner;
@@ -21,6 +22,7 @@ mod source;
 
 pub use crate::error::MigrationError;
 pub use adopt::SQL_MIGRATE_TABLE;
+pub use operator::PlannedMigration;
 pub use progress::Progress;
 pub use runner::{Applied, Direction, MigrationState, MigrationStatus, Migrator};
 pub use skelly_db_migrate_format::{ParsedMigration, Section};

@@ -317,6 +317,10 @@ impl Migrator {
         Ok(())
     }
 
+    pub(crate) fn allows_empty_down(&self) -> bool {
+        self.allow_empty_down
+    }
+
     pub(crate) fn history(&self) -> &History {
         &self.history
     }
