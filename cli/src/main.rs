@@ -174,7 +174,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         println!("created {}", path.display());
         return Ok(());
     }
-    let migrator = Migrator::from_dir(&options.dir).map_err(|e| load_error(&e, &options.dir))?;
+    // status shows a file that does not parse among the rest; everything else refuses it.
+    let (migrator, invalid) = if matches!(action, Action::Status { .. }) {
+        Migrator::from_dir_lenient(&options.dir)
+    } else {
+        Migrator::from_dir(&options.dir).map(|m| (m, Vec::new()))
+    }
+    .map_err(|e| load_error(&e, &options.dir))?;
     let finished = Arc::new(AtomicUsize::new(0));
     let counter = finished.clone();
     let mut migrator = migrator
@@ -244,7 +250,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let statuses = migrator.status(&pool).await;
             pool.close().await;
             let statuses = statuses.map_err(|e| chain(&e))?;
-            return status::print(&statuses, &options.dir, json, exit_code);
+            return status::print(&statuses, &invalid, &options.dir, json, exit_code);
         }
         Action::Adopt {
             tool: Tool::SqlMigrate { schema, table },

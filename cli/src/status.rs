@@ -3,38 +3,69 @@
 
 use std::path::Path;
 
-use skelly_db::migrate::{MigrationState, MigrationStatus};
+use skelly_db::migrate::{MigrationError, MigrationState, MigrationStatus};
 
-/// Prints the states; with `exit_code`, an error (exit 1) when any migration is pending,
-/// changed, missing or in progress.
+/// Prints the states, with the files that do not parse as invalid; with `exit_code`, an error
+/// (exit 1) when any migration is invalid, pending, changed, missing or in progress.
 pub(crate) fn print(
     statuses: &[MigrationStatus],
+    invalid: &[MigrationError],
     dir: &Path,
     json: bool,
     exit_code: bool,
 ) -> Result<(), String> {
+    let invalid: Vec<(String, String)> = invalid
+        .iter()
+        .map(|e| match e {
+            MigrationError::Parse {
+                file: Some(file), ..
+            } => (file.clone(), e.to_string()),
+            other => (String::new(), other.to_string()),
+        })
+        .collect();
+    // An applied file that no longer parses is invalid, not missing.
+    let statuses: Vec<&MigrationStatus> = statuses
+        .iter()
+        .filter(|s| !invalid.iter().any(|(id, _)| *id == s.id))
+        .collect();
     if json {
-        let list: Vec<serde_json::Value> = statuses.iter().map(to_json).collect();
+        let mut list: Vec<serde_json::Value> = statuses.iter().map(|s| to_json(s)).collect();
+        list.extend(invalid.iter().map(
+            |(id, error)| serde_json::json!({ "id": id, "state": "invalid", "error": error }),
+        ));
         println!("{}", serde_json::Value::Array(list));
-    } else if statuses.is_empty() {
+    } else if statuses.is_empty() && invalid.is_empty() {
         println!("no migrations in {}", dir.display());
     } else {
-        for s in statuses {
-            println!("{}", line(s));
+        let mut lines: Vec<(&str, String)> =
+            statuses.iter().map(|s| (s.id.as_str(), line(s))).collect();
+        lines.extend(
+            invalid
+                .iter()
+                .map(|(id, error)| (id.as_str(), format!("{:<24} {error}", "INVALID"))),
+        );
+        lines.sort_by(|a, b| skelly_db::migrate::compare_ids(a.0, b.0));
+        for (_, line) in lines {
+            println!("{line}");
         }
     }
-    let unsettled: Vec<String> = [
-        (MigrationState::Pending, "pending"),
-        (MigrationState::Changed, "changed"),
-        (MigrationState::Missing, "missing"),
-        (MigrationState::InProgress, "in progress"),
-    ]
-    .iter()
-    .filter_map(|(state, name)| {
-        let n = statuses.iter().filter(|s| s.state == *state).count();
-        (n > 0).then(|| format!("{n} {name}"))
-    })
-    .collect();
+    let mut unsettled: Vec<String> = Vec::new();
+    if !invalid.is_empty() {
+        unsettled.push(format!("{} invalid", invalid.len()));
+    }
+    unsettled.extend(
+        [
+            (MigrationState::Pending, "pending"),
+            (MigrationState::Changed, "changed"),
+            (MigrationState::Missing, "missing"),
+            (MigrationState::InProgress, "in progress"),
+        ]
+        .iter()
+        .filter_map(|(state, name)| {
+            let n = statuses.iter().filter(|s| s.state == *state).count();
+            (n > 0).then(|| format!("{n} {name}"))
+        }),
+    );
     if exit_code && !unsettled.is_empty() {
         return Err(format!(
             "migrations are not as the files say: {}",

@@ -283,6 +283,40 @@ async fn operator_commands() {
         "2_nodown.sql",
         "-- +migrate Up\nINSERT INTO a VALUES (1);\n",
     );
+    // A file that does not parse: status lists it as invalid among the rest (and fails with
+    // --exit-code); running is refused.
+    write(
+        &dir,
+        "0_bad.sql",
+        "-- +migrate Up\nSELECT 1\n-- +migrate Down\n",
+    );
+    let out = skelly(
+        &["migrate", "status", "--exit-code", "--dir", d],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("INVALID") && lines[0].contains("0_bad.sql: line 2:"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].contains("1_a.sql") && lines[2].contains("2_nodown.sql"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("1 invalid, 2 pending"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
+    assert!(
+        text(&out.stderr).contains("0_bad.sql: line 2"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_file(dir.join("0_bad.sql")).unwrap();
     let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
     assert_eq!(out.status.code(), Some(1));
     assert!(

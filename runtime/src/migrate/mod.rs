@@ -25,7 +25,7 @@ pub use adopt::SQL_MIGRATE_TABLE;
 pub use operator::PlannedMigration;
 pub use progress::Progress;
 pub use runner::{Applied, Direction, MigrationState, MigrationStatus, Migrator};
-pub use skelly_db_migrate_format::{ParsedMigration, Section};
+pub use skelly_db_migrate_format::{compare_ids, ParsedMigration, Section};
 pub use source::Migration;
 
 /// Splits one migration file into its Up and Down statements, following sql-migrate's rules

@@ -101,6 +101,15 @@ impl Migrator {
         Ok(Migrator::from_set(source::read_dir(dir.as_ref())?))
     }
 
+    /// Like [`Migrator::from_dir`], but a file that does not parse is left out and its error
+    /// returned beside the migrator, for a status that shows every file (the CLI's `status`
+    /// lists such a file as invalid and the rest as usual). Not for running: the left-out file
+    /// would look unapplied.
+    pub fn from_dir_lenient(dir: impl AsRef<Path>) -> Result<(Migrator, Vec<MigrationError>)> {
+        let (valid, invalid) = source::read_dir_lenient(dir.as_ref())?;
+        Ok((Migrator::from_set(valid), invalid))
+    }
+
     /// A migrator over `(file name, contents)` pairs, checked like [`Migrator::from_dir`].
     pub fn from_sources<'a>(
         files: impl IntoIterator<Item = (&'a str, &'a str)>,

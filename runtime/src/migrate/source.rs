@@ -75,6 +75,22 @@ pub(crate) fn into_ordered(mut set: Vec<Migration>) -> Result<Vec<Migration>, Mi
     Ok(set)
 }
 
+/// Reads every top-level `.sql` file of a directory: the ones that parse, and the parse error
+/// of each that does not.
+pub(crate) fn read_dir_lenient(
+    dir: &Path,
+) -> Result<(Vec<Migration>, Vec<MigrationError>), MigrationError> {
+    let mut valid = Vec::new();
+    let mut invalid = Vec::new();
+    for file in skelly_db_migrate_format::read_dir(dir)? {
+        match Migration::new(&file.name, &file.source) {
+            Ok(m) => valid.push(m),
+            Err(e) => invalid.push(e),
+        }
+    }
+    Ok((into_ordered(valid)?, invalid))
+}
+
 /// Reads and checks every top-level `.sql` file of a directory.
 pub(crate) fn read_dir(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
     let set = skelly_db_migrate_format::read_dir(dir)?
