@@ -98,6 +98,12 @@ enum Action {
         /// The migration's file name (or number).
         file: String,
     },
+    /// Run the rest of a notransaction migration that failed half way, after the database was
+    /// put right.
+    Resume {
+        /// The migration's file name.
+        file: String,
+    },
     /// Forget one migration's history row, so that `up` runs it again.
     Unmark {
         /// The migration's id (file name).
@@ -226,6 +232,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             .mark_applied(&pool, &file)
             .await
             .map(|()| println!("recorded {file}")),
+        Action::Resume { file } => migrator.resume(&pool, &file).await.map(drop),
         Action::Unmark { file } => migrator
             .unmark(&pool, &file)
             .await

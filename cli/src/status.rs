@@ -59,6 +59,7 @@ pub(crate) fn print(
             (MigrationState::Changed, "changed"),
             (MigrationState::Missing, "missing"),
             (MigrationState::InProgress, "in progress"),
+            (MigrationState::Failed, "failed"),
         ]
         .iter()
         .filter_map(|(state, name)| {
@@ -83,11 +84,19 @@ fn state_name(s: &MigrationStatus) -> &'static str {
         MigrationState::Changed => "CHANGED since applied",
         MigrationState::Missing => "MISSING file",
         MigrationState::InProgress => "IN PROGRESS elsewhere",
+        MigrationState::Failed => "FAILED",
     }
 }
 
 fn line(s: &MigrationStatus) -> String {
     let mut line = format!("{:<24} {}", state_name(s), s.id);
+    if let Some(f) = &s.failure {
+        line.push_str(&format!(
+            "  failed at statement {} of {}: {}",
+            f.statement, f.of, f.error
+        ));
+        return line;
+    }
     if let (Some(at), Some(took)) = (s.applied_at, s.execution_time) {
         line.push_str(&format!(
             "  applied {} in {} ms",
@@ -108,6 +117,7 @@ fn to_json(s: &MigrationStatus) -> serde_json::Value {
         MigrationState::Changed => "changed",
         MigrationState::Missing => "missing",
         MigrationState::InProgress => "in_progress",
+        MigrationState::Failed => "failed",
     };
     serde_json::json!({
         "id": s.id,
@@ -116,5 +126,7 @@ fn to_json(s: &MigrationStatus) -> serde_json::Value {
         "execution_ms": s.execution_time.map(|d| d.as_millis() as u64),
         "irreversible": s.irreversible,
         "out_of_order": s.out_of_order,
+        "failed_at_statement": s.failure.as_ref().map(|f| f.statement),
+        "error": s.failure.as_ref().map(|f| f.error.clone()),
     })
 }

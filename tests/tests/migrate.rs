@@ -1018,3 +1018,87 @@ async fn operator_commands_record_forget_repair_and_plan() {
     assert!(m.up(pool).await.unwrap().is_empty());
     assert!(m.repair_checksums(pool, false).await.unwrap().is_empty());
 }
+
+/// A notransaction migration that fails half way is recorded as failed (which statement, of
+/// how many, why); status shows it, up refuses saying what to do; after the database is put
+/// right, resume runs the rest. A runner that died leaves a claim that resumes the same way.
+#[tokio::test]
+async fn a_failed_notransaction_migration_is_recorded_and_resumed() {
+    use skelly_db::migrate::Failure;
+
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let idx = "-- +migrate Up notransaction\nCREATE INDEX CONCURRENTLY a_n ON a (n);\n\
+               CREATE INDEX CONCURRENTLY b_n ON b (n);\nCREATE INDEX CONCURRENTLY a_n2 ON a (n);\n\
+               -- +migrate Down notransaction\nDROP INDEX CONCURRENTLY a_n2;\nDROP INDEX CONCURRENTLY b_n;\n\
+               DROP INDEX CONCURRENTLY a_n;\n";
+    let dir = Dir::new(&[("1_a.sql", A), ("2_idx.sql", idx), ("3_c.sql", C)]);
+    let m = dir.migrator();
+    let err = migration_error(m.up(pool).await.unwrap_err());
+    let text = err.to_string();
+    assert!(text.starts_with("2_idx.sql:3: migration failed"), "{text}");
+    assert!(text.contains("migrate resume 2_idx.sql"), "{text}");
+
+    let status = m.status(pool).await.unwrap();
+    assert_eq!(status[1].state, MigrationState::Failed);
+    let failure = status[1].failure.clone().unwrap();
+    assert_eq!((failure.statement, failure.of), (2, 3));
+    assert!(
+        failure.error.contains("relation \"b\" does not exist"),
+        "{failure:?}"
+    );
+    let Failure { .. } = failure;
+    assert_eq!(status[2].state, MigrationState::Pending);
+
+    // Nothing runs past it until it is resumed or forgotten.
+    let err = migration_error(m.up(pool).await.unwrap_err());
+    assert!(
+        matches!(err, MigrationError::FailedHalfWay { ref id, statement: 2, of: 3, .. } if id == "2_idx.sql"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("migrate resume 2_idx.sql"),
+        "{err}"
+    );
+
+    // The operator creates `b`; resume runs statements 2 and 3 (1 already ran).
+    pool.batch_execute("CREATE TABLE b (n int)").await.unwrap();
+    let resumed = m.resume(pool, "2_idx.sql").await.unwrap();
+    assert_eq!(resumed.id, "2_idx.sql");
+    let indexes: i64 = pool
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE indexname IN ('a_n', 'b_n', 'a_n2')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(indexes, 3);
+    assert_eq!(
+        m.status(pool).await.unwrap()[1].state,
+        MigrationState::Applied
+    );
+    assert_eq!(m.up(pool).await.unwrap().len(), 1, "3_c runs now");
+    let err = migration_error(m.resume(pool, "2_idx.sql").await.unwrap_err());
+    assert!(err.to_string().contains("not recorded as failed"), "{err}");
+
+    // A runner killed after the first statement leaves its claim and count: resume goes on
+    // from the second.
+    m.down(pool, 2).await.unwrap();
+    pool.batch_execute("CREATE INDEX CONCURRENTLY a_n ON a (n)")
+        .await
+        .unwrap();
+    let checksum = m.migrations()[1].checksum().to_string();
+    pool.execute(
+        "INSERT INTO skelly_migrations (id, checksum, execution_ms, statements_done) \
+         VALUES ('2_idx.sql', $1, -1, 1)",
+        &[&checksum],
+    )
+    .await
+    .unwrap();
+    m.resume(pool, "2_idx.sql").await.unwrap();
+    assert_eq!(
+        m.status(pool).await.unwrap()[1].state,
+        MigrationState::Applied
+    );
+}

@@ -63,8 +63,9 @@ pub enum MigrationError {
         /// The migration's identity.
         id: String,
     },
-    /// A statement failed; the migration was rolled back (unless it runs without a transaction).
-    #[error("{file}:{line}: migration failed: {source}{}", if *rolled_back { "" } else { " (notransaction: statements before it stay applied)" })]
+    /// A statement failed; the migration was rolled back (unless it runs without a transaction:
+    /// then it is recorded as failed, to be resumed or forgotten).
+    #[error("{file}:{line}: migration failed: {source}{}", if *rolled_back { String::new() } else { format!(" (notransaction: the statements before it stay applied; it is recorded as failed: put the database right, then `skelly-db migrate resume {file}` runs the rest, or `skelly-db migrate unmark {file}` forgets it)") })]
     Failed {
         /// The file name.
         file: String,
@@ -95,6 +96,19 @@ pub enum MigrationError {
         table: String,
         /// Each reason: an applied id without a file, a checksum that disagrees.
         problems: Vec<String>,
+    },
+    /// A notransaction migration failed half way earlier; nothing runs until it is resumed
+    /// or forgotten.
+    #[error("{id} failed at statement {statement} of {of}: {error}; the statements before it stay applied. Put the database right, then `skelly-db migrate resume {id}` (Migrator::resume) runs statements {statement} to {of}, or `skelly-db migrate unmark {id}` forgets the migration")]
+    FailedHalfWay {
+        /// The migration's identity.
+        id: String,
+        /// The statement that failed, 1-based.
+        statement: usize,
+        /// How many statements its Up section has.
+        of: usize,
+        /// The error recorded.
+        error: String,
     },
     /// An operator command could not do what was asked; nothing was written.
     #[error("{message}; nothing was written")]

@@ -38,7 +38,10 @@ impl History {
                      checksum text NOT NULL,
                      applied_at timestamptz NOT NULL DEFAULT now(),
                      execution_ms bigint NOT NULL
-                 )",
+                 );
+                 -- A notransaction migration's progress and failure (added to older tables).
+                 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS statements_done integer,
+                     ADD COLUMN IF NOT EXISTS error text",
                 schema = quote_ident(&self.schema),
                 table = self.qualified()
             ))
@@ -61,9 +64,24 @@ impl History {
         if !exists {
             return Ok(Vec::new());
         }
+        // A table from before the progress columns reads too (status takes no lock and
+        // writes nothing, so it does not add them): they are read when they are there.
+        let progress: bool = client
+            .query_typed_one(
+                "SELECT count(*) = 2 FROM pg_attribute WHERE attrelid = $1::regclass \
+                 AND attname IN ('statements_done', 'error') AND NOT attisdropped",
+                &[(&table, Type::TEXT)],
+            )
+            .await?
+            .try_get(0)?;
+        let extra = if progress {
+            ", statements_done, error"
+        } else {
+            ""
+        };
         let rows = client
             .query_typed(
-                &format!("SELECT id, checksum, applied_at, execution_ms FROM {table}"),
+                &format!("SELECT id, checksum, applied_at, execution_ms{extra} FROM {table}"),
                 &[],
             )
             .await
@@ -84,11 +102,27 @@ impl History {
                 std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string())
             ))
         };
+        let has = |name: &str| row.columns().iter().any(|c| c.name() == name);
         Ok(HistoryRow {
-            id: row.try_get(0).map_err(|e| column("id", e))?,
-            checksum: row.try_get(1).map_err(|e| column("checksum", e))?,
-            applied_at: row.try_get(2).map_err(|e| column("applied_at", e))?,
-            execution_ms: row.try_get(3).map_err(|e| column("execution_ms", e))?,
+            id: row.try_get("id").map_err(|e| column("id", e))?,
+            checksum: row.try_get("checksum").map_err(|e| column("checksum", e))?,
+            applied_at: row
+                .try_get("applied_at")
+                .map_err(|e| column("applied_at", e))?,
+            execution_ms: row
+                .try_get("execution_ms")
+                .map_err(|e| column("execution_ms", e))?,
+            statements_done: if has("statements_done") {
+                row.try_get("statements_done")
+                    .map_err(|e| column("statements_done", e))?
+            } else {
+                None
+            },
+            error: if has("error") {
+                row.try_get("error").map_err(|e| column("error", e))?
+            } else {
+                None
+            },
         })
     }
 
@@ -179,6 +213,55 @@ impl History {
                     self.qualified()
                 ),
                 &[(&m.id(), Type::TEXT), (&elapsed_ms, Type::INT8)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Counts a notransaction migration's statements done (each is committed by itself).
+    pub(crate) async fn progress(&self, client: &Client, id: &str, done: i32) -> Result<()> {
+        client
+            .execute_typed(
+                &format!(
+                    "UPDATE {} SET statements_done = $2 WHERE id = $1",
+                    self.qualified()
+                ),
+                &[(&id, Type::TEXT), (&done, Type::INT4)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Records a notransaction migration as failed (`execution_ms` -2) after `done`
+    /// statements, with the error.
+    pub(crate) async fn fail(
+        &self,
+        client: &Client,
+        id: &str,
+        done: i32,
+        error: &str,
+    ) -> Result<()> {
+        client
+            .execute_typed(
+                &format!(
+                    "UPDATE {} SET execution_ms = -2, statements_done = $2, error = $3 WHERE id = $1",
+                    self.qualified()
+                ),
+                &[(&id, Type::TEXT), (&done, Type::INT4), (&error, Type::TEXT)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Claims a failed (or abandoned) notransaction migration again, for `resume`.
+    pub(crate) async fn reclaim(&self, client: &Client, id: &str) -> Result<()> {
+        client
+            .execute_typed(
+                &format!(
+                    "UPDATE {} SET execution_ms = -1, error = NULL WHERE id = $1",
+                    self.qualified()
+                ),
+                &[(&id, Type::TEXT)],
             )
             .await?;
         Ok(())

@@ -13,6 +13,7 @@
 //! ```
 
 mod adopt;
+mod execute;
 mod history;
 mod operator;
 mod plan;
@@ -24,7 +25,7 @@ pub use crate::error::MigrationError;
 pub use adopt::SQL_MIGRATE_TABLE;
 pub use operator::PlannedMigration;
 pub use progress::Progress;
-pub use runner::{Applied, Direction, MigrationState, MigrationStatus, Migrator};
+pub use runner::{Applied, Direction, Failure, MigrationState, MigrationStatus, Migrator};
 pub use skelly_db_migrate_format::{compare_ids, ParsedMigration, Section};
 pub use source::Migration;
 

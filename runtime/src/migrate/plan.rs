@@ -17,8 +17,16 @@ pub(crate) struct HistoryRow {
     pub(crate) id: String,
     pub(crate) checksum: String,
     pub(crate) applied_at: DateTime<Utc>,
+    /// The time it took; -1 while a notransaction migration runs, -2 when one failed.
     pub(crate) execution_ms: i64,
+    /// A notransaction migration's statements done (each committed by itself).
+    pub(crate) statements_done: Option<i32>,
+    /// Why a notransaction migration failed.
+    pub(crate) error: Option<String>,
 }
+
+/// `execution_ms` of a notransaction migration that failed half way.
+pub(crate) const FAILED: i64 = -2;
 
 /// What the caller asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +72,7 @@ pub(crate) fn statuses(
             let row = by_id.get(m.id()).copied();
             let state = match row {
                 None => MigrationState::Pending,
+                Some(r) if r.execution_ms == FAILED => MigrationState::Failed,
                 Some(r) if r.checksum != m.checksum() => MigrationState::Changed,
                 Some(r) if r.execution_ms < 0 => MigrationState::InProgress,
                 Some(_) => MigrationState::Applied,
@@ -74,6 +83,7 @@ pub(crate) fn statuses(
                 applied_at: row.map(|r| r.applied_at),
                 execution_time: row.map(|r| ms(r.execution_ms)),
                 irreversible: !allow_empty_down && m.is_irreversible(),
+                failure: row.and_then(|r| failure(r, m)),
                 out_of_order: row.is_none()
                     && newest_applied.is_some_and(|n| compare_ids(m.id(), n) == Ordering::Less),
             }
@@ -88,6 +98,7 @@ pub(crate) fn statuses(
                 execution_time: Some(ms(row.execution_ms)),
                 irreversible: false,
                 out_of_order: false,
+                failure: None,
             });
         }
     }
@@ -105,6 +116,16 @@ pub(crate) fn plan<'m>(
     request: Request<'_>,
     allow_empty_down: bool,
 ) -> Result<Plan<'m>, MigrationError> {
+    if let Some(r) = history.iter().find(|r| r.execution_ms == FAILED) {
+        let m = migrations.iter().find(|m| m.id() == r.id);
+        let f = m.and_then(|m| failure(r, m));
+        return Err(MigrationError::FailedHalfWay {
+            id: r.id.clone(),
+            statement: f.as_ref().map_or(0, |f| f.statement),
+            of: f.as_ref().map_or(0, |f| f.of),
+            error: r.error.clone().unwrap_or_default(),
+        });
+    }
     if !allow_empty_down {
         if let Some(m) = migrations.iter().find(|m| !m.has_down_marker()) {
             return Err(MigrationError::MissingDown {
@@ -214,6 +235,16 @@ fn down_targets<'m>(
     (targets, None)
 }
 
+// Where a failed notransaction migration stopped: the statement that failed (1-based) of how
+// many, and the error.
+fn failure(r: &HistoryRow, m: &Migration) -> Option<super::Failure> {
+    (r.execution_ms == FAILED).then(|| super::Failure {
+        statement: r.statements_done.unwrap_or(0).max(0) as usize + 1,
+        of: m.parsed().up.statements.len(),
+        error: r.error.clone().unwrap_or_default(),
+    })
+}
+
 fn ms(n: i64) -> Duration {
     Duration::from_millis(n.max(0) as u64)
 }
@@ -237,6 +268,8 @@ mod tests {
             checksum: m.checksum().to_string(),
             applied_at: DateTime::UNIX_EPOCH,
             execution_ms: 7,
+            statements_done: None,
+            error: None,
         }
     }
 
@@ -246,6 +279,8 @@ mod tests {
             checksum: "0".repeat(64),
             applied_at: DateTime::UNIX_EPOCH,
             execution_ms: 1,
+            statements_done: None,
+            error: None,
         }
     }
 

@@ -1,18 +1,16 @@
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use tokio_postgres::Client;
 
 use super::history::History;
-use super::plan::{self, Request, Step};
-use super::progress::{self, Progress, ProgressFn};
+use super::plan::{self, Request};
+use super::progress::{Progress, ProgressFn};
 use super::source::{self, Migration};
 use super::MigrationError;
 use crate::error::Result;
 use crate::executor::Executor;
-use crate::trace::Rows;
 
 /// Default schema of the history table.
 pub const DEFAULT_HISTORY_SCHEMA: &str = "public";
@@ -30,13 +28,13 @@ pub const DEFAULT_HISTORY_TABLE: &str = "skelly_migrations";
 /// than returned.
 #[derive(Debug, Clone)]
 pub struct Migrator {
-    migrations: Vec<Migration>,
-    history: History,
-    lock_timeout: Duration,
-    allow_empty_down: bool,
-    statement_timeout: Option<Duration>,
-    ddl_lock_timeout: Option<Duration>,
-    progress: Option<ProgressFn>,
+    pub(super) migrations: Vec<Migration>,
+    pub(super) history: History,
+    pub(super) lock_timeout: Duration,
+    pub(super) allow_empty_down: bool,
+    pub(super) statement_timeout: Option<Duration>,
+    pub(super) ddl_lock_timeout: Option<Duration>,
+    pub(super) progress: Option<ProgressFn>,
 }
 
 /// Which way a migration ran.
@@ -71,8 +69,23 @@ pub enum MigrationState {
     /// Applied, but no file has its name any more; `up` stops on it.
     Missing,
     /// A notransaction migration another runner claimed and has not finished (or died while
-    /// running: then `up` reports it after the lock timeout).
+    /// running: then `up` reports it after the lock timeout; `resume` or `unmark` it).
     InProgress,
+    /// A notransaction migration that failed half way: the statements before the failing one
+    /// stay applied. [`MigrationStatus::failure`] says where; `up` refuses until it is resumed
+    /// ([`Migrator::resume`]) or forgotten ([`Migrator::unmark`]).
+    Failed,
+}
+
+/// Where a failed notransaction migration stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The statement that failed, 1-based.
+    pub statement: usize,
+    /// How many statements its Up section has.
+    pub of: usize,
+    /// The error.
+    pub error: String,
 }
 
 /// One line of [`Migrator::status`].
@@ -90,6 +103,8 @@ pub struct MigrationStatus {
     pub irreversible: bool,
     /// Pending, but sorts before the newest applied migration; `up` applies it anyway.
     pub out_of_order: bool,
+    /// For [`MigrationState::Failed`]: where it stopped and why.
+    pub failure: Option<Failure>,
 }
 
 impl Migrator {
@@ -183,7 +198,7 @@ impl Migrator {
         self
     }
 
-    fn report(&self, event: Progress) {
+    pub(super) fn report(&self, event: Progress) {
         if let Some(f) = &self.progress {
             (f.0)(&event);
         }
@@ -255,268 +270,4 @@ impl Migrator {
             self.allow_empty_down,
         ))
     }
-
-    async fn run(&self, db: &impl Executor, request: Request<'_>) -> Result<Vec<Applied>> {
-        let session = db.session().await?;
-        if session.in_transaction() {
-            return Err(MigrationError::InTransaction.into());
-        }
-        let client = session.dedicated("migrations")?;
-        let key = self.lock_key();
-        let start = Instant::now();
-        // The history table, created under the lock so that concurrent runners do not race.
-        self.begin_locked(&client, key, start).await?;
-        let created = self.history.create(&client).await;
-        self.end(&client, created).await?;
-        let history = self.history.read(&client).await?;
-        let planned = plan::plan(&self.migrations, &history, request, self.allow_empty_down)?;
-        let session_settings = client.keeps_session_settings();
-        if session_settings {
-            self.set_timeouts(&client, "").await?;
-        }
-        let outcome = self.run_steps(&client, key, planned).await;
-        if session_settings && client.is_borrowed() {
-            // The caller's connection gets its own settings back.
-            let _ = client
-                .batch_execute("RESET statement_timeout; RESET lock_timeout")
-                .await;
-        }
-        outcome
-    }
-
-    async fn run_steps(
-        &self,
-        client: &Client,
-        key: i64,
-        planned: plan::Plan<'_>,
-    ) -> Result<Vec<Applied>> {
-        let mut done = Vec::with_capacity(planned.steps.len());
-        for step in planned.steps {
-            let direction = match step.direction {
-                Direction::Up => "up",
-                Direction::Down => "down",
-            };
-            let id = step.migration.id();
-            let applied = self.apply(client, key, step);
-            if let Some(applied) = crate::trace::migration(id, direction, applied).await? {
-                self.report(Progress::Finished(applied.clone()));
-                done.push(applied);
-            }
-        }
-        match planned.stop {
-            Some(stop) => Err(stop.into()),
-            None => Ok(done),
-        }
-    }
-
-    /// The migrations' own `statement_timeout` (none unless given) and `lock_timeout` (the
-    /// server's unless given): for the session (`scope` ""), which notransaction statements
-    /// run in, and again `LOCAL` in each migration's transaction, which holds also behind a
-    /// transaction-mode pooler.
-    async fn set_timeouts(&self, client: &Client, scope: &str) -> Result<()> {
-        let ms = |d: Duration| d.as_millis().min(i32::MAX as u128);
-        let mut sql = format!(
-            "SET {scope} statement_timeout = {}",
-            self.statement_timeout.map_or(0, ms)
-        );
-        if let Some(lock) = self.ddl_lock_timeout {
-            sql.push_str(&format!("; SET {scope} lock_timeout = {}", ms(lock)));
-        }
-        client.batch_execute(&sql).await?;
-        Ok(())
-    }
-
-    pub(crate) fn allows_empty_down(&self) -> bool {
-        self.allow_empty_down
-    }
-
-    pub(crate) fn history(&self) -> &History {
-        &self.history
-    }
-
-    /// Runs `work` in one transaction under the migration lock, with the history table
-    /// created: committed when it succeeds, rolled back when it fails.
-    pub(crate) async fn locked<'c, T, F, Fut>(&self, client: &'c Client, work: F) -> Result<T>
-    where
-        F: FnOnce(&'c Client) -> Fut,
-        Fut: std::future::Future<Output = Result<T>>,
-    {
-        self.begin_locked(client, self.lock_key(), Instant::now())
-            .await?;
-        let outcome = async {
-            self.history.create(client).await?;
-            work(client).await
-        }
-        .await;
-        self.end(client, outcome).await
-    }
-
-    fn lock_key(&self) -> i64 {
-        let digest = Sha256::digest(format!("skelly-db migrations {}", self.history.qualified()));
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&digest[..8]);
-        i64::from_be_bytes(bytes)
-    }
-
-    /// `BEGIN` and the transaction-level lock, polled until the lock timeout (counted from
-    /// `since`). Between attempts no transaction stays open.
-    async fn begin_locked(&self, client: &Client, key: i64, since: Instant) -> Result<()> {
-        let mut said = false;
-        loop {
-            client.batch_execute("BEGIN").await?;
-            match crate::advisory_lock::try_xact(client, key).await {
-                Ok(true) => {
-                    return match self.set_timeouts(client, "LOCAL").await {
-                        Ok(()) => Ok(()),
-                        Err(e) => self.end(client, Err(e)).await,
-                    };
-                }
-                Ok(false) if !said && self.progress.is_some() => {
-                    said = true;
-                    let holder = progress::lock_holder(client, key).await;
-                    self.report(Progress::WaitingForLock { holder });
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    let _ = client.batch_execute("ROLLBACK").await;
-                    return Err(e);
-                }
-            }
-            client.batch_execute("ROLLBACK").await?;
-            if since.elapsed() >= self.lock_timeout {
-                return Err(MigrationError::LockTimeout {
-                    waited: since.elapsed(),
-                }
-                .into());
-            }
-            tokio::time::sleep(LOCK_POLL).await;
-        }
-    }
-
-    /// `COMMIT` after `outcome` succeeded, else `ROLLBACK` and the outcome's error.
-    async fn end<T>(&self, client: &Client, outcome: Result<T>) -> Result<T> {
-        match outcome {
-            Ok(value) => {
-                client.batch_execute("COMMIT").await?;
-                Ok(value)
-            }
-            Err(e) => {
-                // The statement's error is the one worth reporting; a failed rollback means
-                // the connection is gone, which rolls back too.
-                let _ = client.batch_execute("ROLLBACK").await;
-                Err(e)
-            }
-        }
-    }
-
-    /// Runs one step under the lock; `None` when another runner did it meanwhile.
-    async fn apply(&self, client: &Client, key: i64, step: Step<'_>) -> Result<Option<Applied>> {
-        let Step {
-            migration: m,
-            direction,
-        } = step;
-        let section = match direction {
-            Direction::Up => &m.parsed().up,
-            Direction::Down => &m.parsed().down,
-        };
-        let waiting_since = Instant::now();
-        loop {
-            self.begin_locked(client, key, waiting_since).await?;
-            let state = match self.history.state(client, m.id()).await {
-                Ok(state) => state,
-                Err(e) => return self.end(client, Err(e)).await,
-            };
-            match (direction, state) {
-                // Another runner applied or reverted it meanwhile.
-                (Direction::Up, Some(ms)) if ms >= 0 => return self.end(client, Ok(None)).await,
-                (Direction::Down, None) => return self.end(client, Ok(None)).await,
-                // Another runner is applying it outside a transaction: wait for it.
-                (_, Some(ms)) if ms < 0 => {
-                    self.end(client, Ok(())).await?;
-                    if waiting_since.elapsed() >= self.lock_timeout {
-                        return Err(MigrationError::InProgressElsewhere {
-                            id: m.id().to_string(),
-                            waited: waiting_since.elapsed(),
-                        }
-                        .into());
-                    }
-                    tokio::time::sleep(LOCK_POLL).await;
-                    continue;
-                }
-                _ => break,
-            }
-        }
-        self.report(Progress::Started {
-            id: m.id().to_string(),
-            direction,
-        });
-        let start = Instant::now();
-        if !section.no_transaction {
-            let outcome = async {
-                self.run_statements(client, m, section, true).await?;
-                let elapsed = start.elapsed().as_millis() as i64;
-                match direction {
-                    Direction::Up => self.history.insert(client, m, elapsed).await,
-                    Direction::Down => self.history.remove(client, m).await,
-                }
-            }
-            .await;
-            self.end(client, outcome).await?;
-        } else {
-            // Claimed under the lock, then run outside any transaction: other runners see the
-            // claim and wait (up) or skip (down).
-            let claim = match direction {
-                Direction::Up => self.history.insert(client, m, -1).await,
-                Direction::Down => self.history.remove(client, m).await,
-            };
-            self.end(client, claim).await?;
-            if let Err(e) = self.run_statements(client, m, section, false).await {
-                let undo = match direction {
-                    Direction::Up => self.history.remove(client, m).await,
-                    Direction::Down => self.history.insert(client, m, 0).await,
-                };
-                // The statement's error is the one worth reporting.
-                let _ = undo;
-                return Err(e);
-            }
-            if direction == Direction::Up {
-                let elapsed = start.elapsed().as_millis() as i64;
-                self.history.finish(client, m, elapsed).await?;
-            }
-        }
-        Ok(Some(Applied {
-            id: m.id().to_string(),
-            direction,
-            duration: start.elapsed(),
-        }))
-    }
-
-    async fn run_statements(
-        &self,
-        client: &Client,
-        m: &Migration,
-        section: &skelly_db_migrate_format::Section,
-        in_tx: bool,
-    ) -> Result<()> {
-        for (statement, line) in section.statements.iter().zip(&section.statement_lines) {
-            // Each statement on its own message: in a notransaction section, several in one
-            // message would run as one implicit transaction.
-            let run = async { Ok(client.batch_execute(statement).await?) };
-            let done = crate::trace::statement(None, statement, run, |_| Rows::Unknown).await;
-            if let Err(e) = done {
-                return Err(MigrationError::Failed {
-                    file: m.id().to_string(),
-                    line: *line,
-                    statement: statement.trim().to_string(),
-                    rolled_back: in_tx,
-                    source: Box::new(e),
-                }
-                .into());
-            }
-        }
-        Ok(())
-    }
 }
-
-/// How often a waiting runner asks again.
-const LOCK_POLL: Duration = Duration::from_millis(50);

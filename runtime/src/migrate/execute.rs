@@ -1,0 +1,389 @@
+//! Running a plan: each migration under the transaction-level advisory lock, in its own
+//! transaction (or claimed, then statement by statement, for notransaction ones), with the
+//! migrations' own timeouts; and resuming a notransaction migration that failed half way.
+
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use tokio_postgres::Client;
+
+use super::history::History;
+use super::plan::{self, Request, Step};
+use super::progress::{self, Progress};
+use super::runner::{Applied, Direction, Migrator};
+use super::source::Migration;
+use super::MigrationError;
+use crate::error::Result;
+use crate::executor::Executor;
+use crate::trace::Rows;
+
+impl Migrator {
+    pub(super) async fn run(
+        &self,
+        db: &impl Executor,
+        request: Request<'_>,
+    ) -> Result<Vec<Applied>> {
+        let session = db.session().await?;
+        if session.in_transaction() {
+            return Err(MigrationError::InTransaction.into());
+        }
+        let client = session.dedicated("migrations")?;
+        let key = self.lock_key();
+        let start = Instant::now();
+        // The history table, created under the lock so that concurrent runners do not race.
+        self.begin_locked(&client, key, start).await?;
+        let created = self.history.create(&client).await;
+        self.end(&client, created).await?;
+        let history = self.history.read(&client).await?;
+        let planned = plan::plan(&self.migrations, &history, request, self.allow_empty_down)?;
+        let session_settings = client.keeps_session_settings();
+        if session_settings {
+            self.set_timeouts(&client, "").await?;
+        }
+        let outcome = self.run_steps(&client, key, planned).await;
+        if session_settings && client.is_borrowed() {
+            // The caller's connection gets its own settings back.
+            let _ = client
+                .batch_execute("RESET statement_timeout; RESET lock_timeout")
+                .await;
+        }
+        outcome
+    }
+
+    async fn run_steps(
+        &self,
+        client: &Client,
+        key: i64,
+        planned: plan::Plan<'_>,
+    ) -> Result<Vec<Applied>> {
+        let mut done = Vec::with_capacity(planned.steps.len());
+        for step in planned.steps {
+            let direction = match step.direction {
+                Direction::Up => "up",
+                Direction::Down => "down",
+            };
+            let id = step.migration.id();
+            let applied = self.apply(client, key, step);
+            if let Some(applied) = crate::trace::migration(id, direction, applied).await? {
+                self.report(Progress::Finished(applied.clone()));
+                done.push(applied);
+            }
+        }
+        match planned.stop {
+            Some(stop) => Err(stop.into()),
+            None => Ok(done),
+        }
+    }
+
+    /// The migrations' own `statement_timeout` (none unless given) and `lock_timeout` (the
+    /// server's unless given): for the session (`scope` ""), which notransaction statements
+    /// run in, and again `LOCAL` in each migration's transaction, which holds also behind a
+    /// transaction-mode pooler.
+    async fn set_timeouts(&self, client: &Client, scope: &str) -> Result<()> {
+        let ms = |d: Duration| d.as_millis().min(i32::MAX as u128);
+        let mut sql = format!(
+            "SET {scope} statement_timeout = {}",
+            self.statement_timeout.map_or(0, ms)
+        );
+        if let Some(lock) = self.ddl_lock_timeout {
+            sql.push_str(&format!("; SET {scope} lock_timeout = {}", ms(lock)));
+        }
+        client.batch_execute(&sql).await?;
+        Ok(())
+    }
+
+    pub(crate) fn allows_empty_down(&self) -> bool {
+        self.allow_empty_down
+    }
+
+    pub(crate) fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Runs `work` in one transaction under the migration lock, with the history table
+    /// created: committed when it succeeds, rolled back when it fails.
+    pub(crate) async fn locked<'c, T, F, Fut>(&self, client: &'c Client, work: F) -> Result<T>
+    where
+        F: FnOnce(&'c Client) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        self.begin_locked(client, self.lock_key(), Instant::now())
+            .await?;
+        let outcome = async {
+            self.history.create(client).await?;
+            work(client).await
+        }
+        .await;
+        self.end(client, outcome).await
+    }
+
+    fn lock_key(&self) -> i64 {
+        let digest = Sha256::digest(format!("skelly-db migrations {}", self.history.qualified()));
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&digest[..8]);
+        i64::from_be_bytes(bytes)
+    }
+
+    /// `BEGIN` and the transaction-level lock, polled until the lock timeout (counted from
+    /// `since`). Between attempts no transaction stays open.
+    async fn begin_locked(&self, client: &Client, key: i64, since: Instant) -> Result<()> {
+        let mut said = false;
+        loop {
+            client.batch_execute("BEGIN").await?;
+            match crate::advisory_lock::try_xact(client, key).await {
+                Ok(true) => {
+                    return match self.set_timeouts(client, "LOCAL").await {
+                        Ok(()) => Ok(()),
+                        Err(e) => self.end(client, Err(e)).await,
+                    };
+                }
+                Ok(false) if !said && self.progress.is_some() => {
+                    said = true;
+                    let holder = progress::lock_holder(client, key).await;
+                    self.report(Progress::WaitingForLock { holder });
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    return Err(e);
+                }
+            }
+            client.batch_execute("ROLLBACK").await?;
+            if since.elapsed() >= self.lock_timeout {
+                return Err(MigrationError::LockTimeout {
+                    waited: since.elapsed(),
+                }
+                .into());
+            }
+            tokio::time::sleep(LOCK_POLL).await;
+        }
+    }
+
+    /// `COMMIT` after `outcome` succeeded, else `ROLLBACK` and the outcome's error.
+    async fn end<T>(&self, client: &Client, outcome: Result<T>) -> Result<T> {
+        match outcome {
+            Ok(value) => {
+                client.batch_execute("COMMIT").await?;
+                Ok(value)
+            }
+            Err(e) => {
+                // The statement's error is the one worth reporting; a failed rollback means
+                // the connection is gone, which rolls back too.
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs one step under the lock; `None` when another runner did it meanwhile.
+    async fn apply(&self, client: &Client, key: i64, step: Step<'_>) -> Result<Option<Applied>> {
+        let Step {
+            migration: m,
+            direction,
+        } = step;
+        let section = match direction {
+            Direction::Up => &m.parsed().up,
+            Direction::Down => &m.parsed().down,
+        };
+        let waiting_since = Instant::now();
+        loop {
+            self.begin_locked(client, key, waiting_since).await?;
+            let state = match self.history.state(client, m.id()).await {
+                Ok(state) => state,
+                Err(e) => return self.end(client, Err(e)).await,
+            };
+            match (direction, state) {
+                // It failed half way (another runner, meanwhile): plan refuses that.
+                (_, Some(plan::FAILED)) => {
+                    self.end(client, Ok(())).await?;
+                    let history = self.history.read(client).await?;
+                    plan::plan(&self.migrations, &history, Request::Up(None), true)?;
+                    return Ok(None);
+                }
+                // Another runner applied or reverted it meanwhile.
+                (Direction::Up, Some(ms)) if ms >= 0 => return self.end(client, Ok(None)).await,
+                (Direction::Down, None) => return self.end(client, Ok(None)).await,
+                // Another runner is applying it outside a transaction: wait for it.
+                (_, Some(ms)) if ms < 0 => {
+                    self.end(client, Ok(())).await?;
+                    if waiting_since.elapsed() >= self.lock_timeout {
+                        return Err(MigrationError::InProgressElsewhere {
+                            id: m.id().to_string(),
+                            waited: waiting_since.elapsed(),
+                        }
+                        .into());
+                    }
+                    tokio::time::sleep(LOCK_POLL).await;
+                    continue;
+                }
+                _ => break,
+            }
+        }
+        self.report(Progress::Started {
+            id: m.id().to_string(),
+            direction,
+        });
+        let start = Instant::now();
+        if !section.no_transaction {
+            let outcome = async {
+                self.run_statements(client, m, section, None).await?;
+                let elapsed = start.elapsed().as_millis() as i64;
+                match direction {
+                    Direction::Up => self.history.insert(client, m, elapsed).await,
+                    Direction::Down => self.history.remove(client, m).await,
+                }
+            }
+            .await;
+            self.end(client, outcome).await?;
+        } else {
+            // Claimed under the lock, then run outside any transaction: other runners see the
+            // claim and wait (up) or skip (down).
+            let claim = match direction {
+                Direction::Up => self.history.insert(client, m, -1).await,
+                Direction::Down => self.history.remove(client, m).await,
+            };
+            self.end(client, claim).await?;
+            match direction {
+                Direction::Up => self.run_claimed(client, m, 0, start).await?,
+                Direction::Down => {
+                    if let Err(e) = self.run_statements(client, m, section, Some(0)).await {
+                        // Reverting failed: it is still applied (the error is the one to report).
+                        let _ = self.history.insert(client, m, 0).await;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(Some(Applied {
+            id: m.id().to_string(),
+            direction,
+            duration: start.elapsed(),
+        }))
+    }
+
+    /// Runs a claimed notransaction Up from statement `from` (0-based), counting each one
+    /// done in the history; a failure is recorded (`FAILED`, the count, the error) for
+    /// `status`, `resume` and `unmark`, and the claim is finished on success.
+    async fn run_claimed(
+        &self,
+        client: &Client,
+        m: &Migration,
+        from: usize,
+        start: Instant,
+    ) -> Result<()> {
+        match self
+            .run_statements(client, m, &m.parsed().up, Some(from))
+            .await
+        {
+            Ok(()) => {
+                let elapsed = start.elapsed().as_millis() as i64;
+                self.history.finish(client, m, elapsed).await
+            }
+            Err(e) => {
+                let (done, message) = match &e {
+                    crate::Error::Migration(MigrationError::Failed { source, line, .. }) => {
+                        let done = m
+                            .parsed()
+                            .up
+                            .statement_lines
+                            .iter()
+                            .take_while(|l| *l < line)
+                            .count();
+                        (done as i32, source.to_string())
+                    }
+                    other => (from as i32, other.to_string()),
+                };
+                // The statement's error is the one to report, whatever recording it does.
+                let _ = self.history.fail(client, m.id(), done, &message).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs the statements of `section`; `progress: Some(from)` for a notransaction section:
+    /// from that statement on, each counted in the history as it is done.
+    async fn run_statements(
+        &self,
+        client: &Client,
+        m: &Migration,
+        section: &skelly_db_migrate_format::Section,
+        progress: Option<usize>,
+    ) -> Result<()> {
+        let statements = section.statements.iter().zip(&section.statement_lines);
+        for (i, (statement, line)) in statements.enumerate().skip(progress.unwrap_or(0)) {
+            // Each statement on its own message: in a notransaction section, several in one
+            // message would run as one implicit transaction.
+            let run = async { Ok(client.batch_execute(statement).await?) };
+            let done = crate::trace::statement(None, statement, run, |_| Rows::Unknown).await;
+            if let Err(e) = done {
+                return Err(MigrationError::Failed {
+                    file: m.id().to_string(),
+                    line: *line,
+                    statement: statement.trim().to_string(),
+                    rolled_back: progress.is_none(),
+                    source: Box::new(e),
+                }
+                .into());
+            }
+            if progress.is_some() && section.statements.len() > 1 {
+                self.history.progress(client, m.id(), i as i32 + 1).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the rest of a notransaction migration that failed half way (or whose runner
+    /// died), from the statement that failed, after the database was put right by hand; it is
+    /// then applied. CLI: `skelly-db migrate resume FILE`. Only for a migration recorded as
+    /// failed or in progress; for one in progress, make sure no runner is at work on it.
+    pub async fn resume(&self, db: &impl Executor, id: &str) -> Result<Applied> {
+        let session = db.session().await?;
+        if session.in_transaction() {
+            return Err(MigrationError::InTransaction.into());
+        }
+        let client = session.dedicated("resume")?;
+        let m = self
+            .migrations
+            .iter()
+            .find(|m| m.id() == id)
+            .ok_or_else(|| MigrationError::UnknownTarget {
+                target: id.to_string(),
+            })?;
+        let from = self
+            .locked(&client, |client| async move {
+                let row = self
+                    .history
+                    .read(client)
+                    .await?
+                    .into_iter()
+                    .find(|r| r.id == id);
+                match row {
+                    Some(r) if r.execution_ms < 0 => {
+                        self.history.reclaim(client, id).await?;
+                        Ok(r.statements_done.unwrap_or(0).max(0) as usize)
+                    }
+                    _ => Err(MigrationError::Operator {
+                        message: format!("{id} is not recorded as failed or in progress"),
+                    }
+                    .into()),
+                }
+            })
+            .await?;
+        self.report(Progress::Started {
+            id: id.to_string(),
+            direction: Direction::Up,
+        });
+        let start = Instant::now();
+        self.run_claimed(&client, m, from, start).await?;
+        let applied = Applied {
+            id: id.to_string(),
+            direction: Direction::Up,
+            duration: start.elapsed(),
+        };
+        self.report(Progress::Finished(applied.clone()));
+        Ok(applied)
+    }
+}
+
+/// How often a waiting runner asks again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
