@@ -429,3 +429,56 @@ async fn operator_commands() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A notransaction migration that fails half way: status shows where and why, up refuses,
+/// resume runs the rest once the database is put right.
+#[tokio::test]
+async fn a_failed_notransaction_migration_shows_and_resumes() {
+    let db = TestDb::new().await.unwrap();
+    let url = db.url();
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    write(
+        &dir,
+        "1_idx.sql",
+        "-- +migrate Up notransaction\nCREATE TABLE a (n int);\nCREATE INDEX CONCURRENTLY b_n ON b (n);\n\
+         -- +migrate Down notransaction\nDROP INDEX CONCURRENTLY b_n;\nDROP TABLE a;\n",
+    );
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("migrate resume 1_idx.sql"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = skelly(&["migrate", "status", "--dir", d], Some(&url));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("FAILED") && stdout.contains("failed at statement 2 of 2: "),
+        "{stdout}"
+    );
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
+    assert!(
+        text(&out.stderr).contains("failed at statement 2 of 2"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    db.pool()
+        .batch_execute("CREATE TABLE b (n int)")
+        .await
+        .unwrap();
+    let out = skelly(&["migrate", "resume", "1_idx.sql", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("applied  1_idx.sql"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = skelly(
+        &["migrate", "status", "--exit-code", "--dir", d],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -14,7 +14,7 @@ pub struct Migration {
 }
 
 impl Migration {
-    /// Parses one file of a set. A file without a Down marker loads; the [`Migrator`]
+    /// Parses one file of a set. A file without a Down marker loads; the [`Migrator`](super::Migrator)
     /// refuses to run it unless empty Downs are allowed
     /// ([`Migrator::allow_empty_down`](super::Migrator::allow_empty_down)).
     pub fn new(id: &str, source: &str) -> Result<Migration, MigrationError> {
