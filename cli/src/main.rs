@@ -150,6 +150,15 @@ enum Tool {
         #[arg(long, default_value = skelly_db::migrate::SQL_MIGRATE_TABLE)]
         table: String,
     },
+    /// goose's table (`public.goose_db_version` by default).
+    Goose {
+        /// Its schema.
+        #[arg(long, default_value = "public")]
+        schema: String,
+        /// Its table.
+        #[arg(long, default_value = skelly_db::migrate::GOOSE_TABLE)]
+        table: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -259,17 +268,26 @@ async fn run(cli: Cli) -> Result<(), String> {
             let statuses = statuses.map_err(|e| chain(&e))?;
             return status::print(&statuses, &invalid, &options.dir, json, exit_code);
         }
-        Action::Adopt {
-            tool: Tool::SqlMigrate { schema, table },
-        } => migrator
-            .adopt_sql_migrate(&pool, &schema, &table)
-            .await
-            .map(|ids| {
+        Action::Adopt { tool } => {
+            let (adopted, schema, table) = match tool {
+                Tool::SqlMigrate { schema, table } => (
+                    migrator.adopt_sql_migrate(&pool, &schema, &table).await,
+                    schema,
+                    table,
+                ),
+                Tool::Goose { schema, table } => (
+                    migrator.adopt_goose(&pool, &schema, &table).await,
+                    schema,
+                    table,
+                ),
+            };
+            adopted.map(|ids| {
                 for id in &ids {
                     println!("adopted  {id}");
                 }
                 println!("{} migration(s) adopted from {schema}.{table}", ids.len());
-            }),
+            })
+        }
         Action::New { .. } => unreachable!("handled above"),
     };
     pool.close().await;

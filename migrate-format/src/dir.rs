@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::{compare_ids, parse_migration, ParsedMigration};
+use crate::{compare_ids, ParsedMigration};
 
 /// One `.sql` file of a migration directory.
 #[derive(Debug, Clone)]
@@ -112,7 +112,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<MigrationFile>, LoadError> {
 /// Parses one file of a set and applies the set's rule: a Down marker is required (an empty
 /// Down section marks the migration irreversible).
 pub fn check_file(name: &str, source: &str) -> Result<ParsedMigration, LoadError> {
-    let parsed = parse_migration(source).map_err(|e| LoadError::Parse {
+    let parsed = crate::parse_any(source).map_err(|e| LoadError::Parse {
         file: name.to_string(),
         line: e.line,
         message: e.message,

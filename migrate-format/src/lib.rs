@@ -1,5 +1,7 @@
-//! The sql-migrate migration file format, shared by `skelly-db` (the runner) and
-//! `skelly-db-macros` (`embed_migrations!`), so both accept exactly the same files.
+//! The migration file formats, shared by `skelly-db` (the runner) and `skelly-db-macros`
+//! (`embed_migrations!`), so both accept exactly the same files: sql-migrate's
+//! ([`parse_migration`]) and goose's ([`parse_goose`]); [`parse_any`] picks by the file's
+//! annotations.
 //!
 //! Users reach this through `skelly_db::migrate`; depend on `skelly-db`, not on this crate.
 //!
@@ -239,7 +241,7 @@ fn parse_command(line: &str, line_no: usize) -> Result<Command, ParseError> {
 }
 
 // The last whitespace-separated word before any word starting with `--` ends with `;`.
-fn ends_with_semicolon(line: &str) -> bool {
+pub(crate) fn ends_with_semicolon(line: &str) -> bool {
     let mut prev = "";
     for word in line.split_whitespace() {
         if word.starts_with("--") {
@@ -286,8 +288,20 @@ pub fn leading_number(id: &str) -> Option<u128> {
 }
 
 mod dir;
+mod goose;
 
 pub use dir::{check_file, read_dir, LoadError, MigrationFile};
+pub use goose::{is_goose, parse_goose};
+
+/// Parses a file in whichever format it is written: goose's when it has a `-- +goose`
+/// annotation, sql-migrate's otherwise.
+pub fn parse_any(source: &str) -> Result<ParsedMigration, ParseError> {
+    if is_goose(source) {
+        parse_goose(source)
+    } else {
+        parse_migration(source)
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ pub enum MigrationError {
         message: String,
     },
     /// The file has no `-- +migrate Down` marker, and empty Downs are not allowed.
-    #[error("{file}: no `-- +migrate Down` section; add one (an empty Down section marks the migration irreversible), or allow missing and empty Downs as sql-migrate does (they revert as a no-op) with --allow-empty-down, Migrator::allow_empty_down(true) or SKELLY_MIGRATE_ALLOW_EMPTY_DOWN=1")]
+    #[error("{file}: no Down section (`-- +migrate Down`, or `-- +goose Down` in a goose file); add one (an empty Down section marks the migration irreversible), or allow missing and empty Downs as sql-migrate does (they revert as a no-op) with --allow-empty-down, Migrator::allow_empty_down(true) or SKELLY_MIGRATE_ALLOW_EMPTY_DOWN=1")]
     MissingDown {
         /// The file name.
         file: String,
@@ -35,6 +35,14 @@ pub enum MigrationError {
     NotUtf8 {
         /// The file name.
         file: String,
+    },
+    /// The directory holds goose files and sql-migrate files together.
+    #[error("the migrations mix formats: {goose} is a goose file (-- +goose Up), {sql_migrate} a sql-migrate file (-- +migrate Up); keep one format per directory")]
+    MixedFormats {
+        /// A goose file.
+        goose: String,
+        /// A sql-migrate file.
+        sql_migrate: String,
     },
     /// Two files have the same identity (file name).
     #[error("two migrations have the identity `{id}`; rename one")]

@@ -1,4 +1,4 @@
-//! Adopting another tool's history: a project that moves from sql-migrate keeps its applied
+//! Adopting another tool's history: a project that moves from sql-migrate or goose keeps its applied
 //! migrations applied. The other tool's table is read, every applied id must have its file,
 //! and the rows are written into skelly-db's history (current checksums, original times) in
 //! one transaction, or not at all.
@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
+
+use skelly_db_migrate_format::leading_number;
 
 use super::plan::HistoryRow;
 use super::runner::Migrator;
@@ -16,6 +18,8 @@ use crate::sql::qualified;
 
 /// sql-migrate's default history table (its `gorp_migrations`, in `public`).
 pub const SQL_MIGRATE_TABLE: &str = "gorp_migrations";
+/// goose's default history table (in `public`).
+pub const GOOSE_TABLE: &str = "goose_db_version";
 
 impl Migrator {
     /// Imports sql-migrate's history from `schema.table` (by default `public.gorp_migrations`:
@@ -42,15 +46,40 @@ impl Migrator {
         schema: &str,
         table: &str,
     ) -> Result<Vec<String>> {
+        self.adopt(db, schema, table, Tool::SqlMigrate).await
+    }
+
+    /// Imports goose's history from `schema.table` (by default `public.goose_db_version`), as
+    /// [`Migrator::adopt_sql_migrate`] does sql-migrate's: a version counts as applied when its
+    /// newest row says `is_applied` (goose's own rule), and maps to the file whose name starts
+    /// with that number. CLI: `skelly-db migrate adopt goose [--schema public] [--table
+    /// goose_db_version]`.
+    pub async fn adopt_goose(
+        &self,
+        db: &impl Executor,
+        schema: &str,
+        table: &str,
+    ) -> Result<Vec<String>> {
+        self.adopt(db, schema, table, Tool::Goose).await
+    }
+
+    async fn adopt(
+        &self,
+        db: &impl Executor,
+        schema: &str,
+        table: &str,
+        tool: Tool,
+    ) -> Result<Vec<String>> {
         let session = db.session().await?;
         if session.in_transaction() {
             return Err(MigrationError::InTransaction.into());
         }
         let client = session.dedicated("adopting a history")?;
+        let shown = format!("{schema}.{table}");
         self.locked(&client, |client| async move {
-            let theirs = read_sql_migrate(client, schema, table).await?;
+            let theirs = read_theirs(client, schema, table, tool).await?;
             let ours = self.history().read(client).await?;
-            let adopt = self.to_adopt(&format!("{schema}.{table}"), &theirs, &ours)?;
+            let adopt = self.to_adopt(&shown, &theirs, &ours)?;
             for (id, applied_at) in &adopt {
                 let m = self.migrations().iter().find(|m| m.id() == id);
                 let checksum = m.map(|m| m.checksum()).unwrap_or_default();
@@ -67,22 +96,27 @@ impl Migrator {
     fn to_adopt(
         &self,
         table: &str,
-        theirs: &[(String, DateTime<Utc>)],
+        theirs: &[(Applied, DateTime<Utc>)],
         ours: &[HistoryRow],
     ) -> Result<Vec<(String, DateTime<Utc>)>> {
         let mut problems = Vec::new();
         let mut adopt = Vec::new();
-        for (id, applied_at) in theirs {
-            let Some(m) = self.migrations().iter().find(|m| m.id() == id) else {
-                problems.push(format!("{id} is applied in {table} but has no file"));
+        for (applied, applied_at) in theirs {
+            let found = self.migrations().iter().find(|m| match applied {
+                Applied::Id(id) => m.id() == id,
+                Applied::Version(v) => leading_number(m.id()) == Some(*v as u128),
+            });
+            let Some(m) = found else {
+                problems.push(format!("{applied} is applied in {table} but has no file"));
                 continue;
             };
-            match ours.iter().find(|r| &r.id == id) {
+            let id = m.id();
+            match ours.iter().find(|r| r.id == id) {
                 Some(row) if row.checksum != m.checksum() => problems.push(format!(
                     "{id} is already in skelly-db's history with another checksum"
                 )),
                 Some(_) => {}
-                None => adopt.push((id.clone(), *applied_at)),
+                None => adopt.push((id.to_string(), *applied_at)),
             }
         }
         if problems.is_empty() {
@@ -97,33 +131,75 @@ impl Migrator {
     }
 }
 
-// sql-migrate's rows: every id with when it was applied (a missing time reads as now).
-async fn read_sql_migrate(
+/// Whose history is adopted.
+#[derive(Debug, Clone, Copy)]
+enum Tool {
+    SqlMigrate,
+    Goose,
+}
+
+/// An applied migration as the other tool records it: sql-migrate by file name, goose by
+/// version number.
+enum Applied {
+    Id(String),
+    Version(i64),
+}
+
+impl std::fmt::Display for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Applied::Id(id) => f.write_str(id),
+            Applied::Version(v) => write!(f, "version {v}"),
+        }
+    }
+}
+
+// The other tool's applied migrations, with when they were applied (a missing time reads as
+// now). goose: a version's newest row decides (`is_applied`), and version 0 is goose's own
+// first row.
+async fn read_theirs(
     client: &Client,
     schema: &str,
     table: &str,
-) -> Result<Vec<(String, DateTime<Utc>)>> {
+    tool: Tool,
+) -> Result<Vec<(Applied, DateTime<Utc>)>> {
     let name = qualified(schema, table);
     let exists: bool = client
         .query_typed_one("SELECT to_regclass($1) IS NOT NULL", &[(&name, Type::TEXT)])
         .await?
         .try_get(0)?;
     if !exists {
+        let which = match tool {
+            Tool::SqlMigrate => "sql-migrate",
+            Tool::Goose => "goose",
+        };
         return Err(MigrationError::Adopt {
             table: format!("{schema}.{table}"),
-            problems: vec![
-                "no such table; name sql-migrate's table with --schema and --table".to_string(),
-            ],
+            problems: vec![format!(
+                "no such table; name {which}'s table with --schema and --table"
+            )],
         }
         .into());
     }
-    let rows = client
-        .query_typed(
-            &format!("SELECT id::text, coalesce(applied_at, now()) FROM {name} ORDER BY id"),
-            &[],
-        )
-        .await?;
+    let sql = match tool {
+        Tool::SqlMigrate => {
+            format!("SELECT id::text, coalesce(applied_at, now()) FROM {name} ORDER BY id")
+        }
+        Tool::Goose => format!(
+            "SELECT version_id, coalesce(tstamp::timestamptz, now()) FROM (\
+               SELECT DISTINCT ON (version_id) version_id, is_applied, tstamp FROM {name} \
+               ORDER BY version_id, id DESC) newest \
+             WHERE is_applied AND version_id > 0 ORDER BY version_id"
+        ),
+    };
+    let rows = client.query_typed(&sql, &[]).await?;
     rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .map(|r| {
+            let applied = match tool {
+                Tool::SqlMigrate => Applied::Id(r.try_get(0)?),
+                Tool::Goose => Applied::Version(r.try_get(0)?),
+            };
+            Ok((applied, r.try_get(1)?))
+        })
         .collect()
 }

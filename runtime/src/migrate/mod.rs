@@ -22,7 +22,7 @@ mod runner;
 mod source;
 
 pub use crate::error::MigrationError;
-pub use adopt::SQL_MIGRATE_TABLE;
+pub use adopt::{GOOSE_TABLE, SQL_MIGRATE_TABLE};
 pub use operator::PlannedMigration;
 pub use progress::Progress;
 pub use runner::{Applied, Direction, Failure, MigrationState, MigrationStatus, Migrator};

@@ -1,7 +1,9 @@
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
-use skelly_db_migrate_format::{compare_ids, parse_migration, LoadError, ParsedMigration};
+use skelly_db_migrate_format::{
+    compare_ids, is_goose, leading_number, parse_any, LoadError, ParsedMigration,
+};
 
 use super::MigrationError;
 
@@ -11,6 +13,7 @@ pub struct Migration {
     id: String,
     checksum: String,
     parsed: ParsedMigration,
+    goose: bool,
 }
 
 impl Migration {
@@ -18,15 +21,26 @@ impl Migration {
     /// refuses to run it unless empty Downs are allowed
     /// ([`Migrator::allow_empty_down`](super::Migrator::allow_empty_down)).
     pub fn new(id: &str, source: &str) -> Result<Migration, MigrationError> {
-        let parsed = parse_migration(source).map_err(|e| MigrationError::Parse {
+        let goose = is_goose(source);
+        let parsed = parse_any(source).map_err(|e| MigrationError::Parse {
             file: Some(id.to_string()),
             line: e.line,
             message: e.message,
         })?;
+        if goose && leading_number(id).is_none() {
+            return Err(MigrationError::Parse {
+                file: Some(id.to_string()),
+                line: 1,
+                message: "a goose migration's name starts with its version number, e.g. \
+                          00002_add_users.sql or 20240101120000_add_users.sql"
+                    .into(),
+            });
+        }
         Ok(Migration {
             id: id.to_string(),
             checksum: checksum(source),
             parsed,
+            goose,
         })
     }
 
@@ -51,7 +65,12 @@ impl Migration {
         self.parsed.down.statements.is_empty()
     }
 
-    /// Whether the file has a `-- +migrate Down` marker at all.
+    /// Whether the file is in goose's format (`-- +goose Up`), parsed with goose's rules.
+    pub fn is_goose(&self) -> bool {
+        self.goose
+    }
+
+    /// Whether the file has a Down marker at all (`-- +migrate Down` or `-- +goose Down`).
     pub fn has_down_marker(&self) -> bool {
         self.parsed.down.present
     }
@@ -64,9 +83,18 @@ pub(crate) fn checksum(source: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Checks a set: no two migrations with one identity; then sorts it the sql-migrate way.
+/// Checks a set: one format, no two migrations with one identity; then sorts it the
+/// sql-migrate way (goose's numeric versions sort the same).
 pub(crate) fn into_ordered(mut set: Vec<Migration>) -> Result<Vec<Migration>, MigrationError> {
     set.sort_by(|a, b| compare_ids(&a.id, &b.id));
+    let goose = set.iter().find(|m| m.goose);
+    let sql_migrate = set.iter().find(|m| !m.goose);
+    if let (Some(g), Some(s)) = (goose, sql_migrate) {
+        return Err(MigrationError::MixedFormats {
+            goose: g.id.clone(),
+            sql_migrate: s.id.clone(),
+        });
+    }
     if let Some(pair) = set.windows(2).find(|w| w[0].id == w[1].id) {
         return Err(MigrationError::Duplicate {
             id: pair[0].id.clone(),
