@@ -1086,13 +1086,28 @@ async fn a_failed_notransaction_migration_is_recorded_and_resumed() {
         .await
         .unwrap();
     let checksum = m.migrations()[1].checksum().to_string();
+    // Its claim names a session that no longer exists: it shows as failed at once (no lock
+    // timeout to wait out), and up refuses saying what to do.
     pool.execute(
-        "INSERT INTO skelly_migrations (id, checksum, execution_ms, statements_done) \
-         VALUES ('2_idx.sql', $1, -1, 1)",
+        "INSERT INTO skelly_migrations (id, checksum, execution_ms, statements_done, runner_pid) \
+         VALUES ('2_idx.sql', $1, -1, 1, 2147483647)",
         &[&checksum],
     )
     .await
     .unwrap();
+    let status = m.status(pool).await.unwrap();
+    assert_eq!(status[1].state, MigrationState::Failed);
+    let failure = status[1].failure.clone().unwrap();
+    assert_eq!((failure.statement, failure.of), (2, 3));
+    assert!(
+        failure.error.contains("runner's session ended"),
+        "{failure:?}"
+    );
+    let err = migration_error(m.up(pool).await.unwrap_err());
+    assert!(
+        matches!(err, MigrationError::FailedHalfWay { statement: 2, .. }),
+        "{err}"
+    );
     m.resume(pool, "2_idx.sql").await.unwrap();
     assert_eq!(
         m.status(pool).await.unwrap()[1].state,

@@ -41,7 +41,8 @@ impl History {
                  );
                  -- A notransaction migration's progress and failure (added to older tables).
                  ALTER TABLE {table} ADD COLUMN IF NOT EXISTS statements_done integer,
-                     ADD COLUMN IF NOT EXISTS error text",
+                     ADD COLUMN IF NOT EXISTS error text,
+                     ADD COLUMN IF NOT EXISTS runner_pid integer",
                 schema = quote_ident(&self.schema),
                 table = self.qualified()
             ))
@@ -68,14 +69,16 @@ impl History {
         // writes nothing, so it does not add them): they are read when they are there.
         let progress: bool = client
             .query_typed_one(
-                "SELECT count(*) = 2 FROM pg_attribute WHERE attrelid = $1::regclass \
-                 AND attname IN ('statements_done', 'error') AND NOT attisdropped",
+                "SELECT count(*) = 3 FROM pg_attribute WHERE attrelid = $1::regclass \
+                 AND attname IN ('statements_done', 'error', 'runner_pid') AND NOT attisdropped",
                 &[(&table, Type::TEXT)],
             )
             .await?
             .try_get(0)?;
         let extra = if progress {
-            ", statements_done, error"
+            // A claim whose runner's session has ended: the runner died.
+            ", statements_done, error, (runner_pid IS NOT NULL AND NOT EXISTS \
+             (SELECT 1 FROM pg_stat_activity a WHERE a.pid = runner_pid)) AS runner_gone"
         } else {
             ""
         };
@@ -123,6 +126,10 @@ impl History {
             } else {
                 None
             },
+            runner_gone: has("runner_gone")
+                && row
+                    .try_get::<_, bool>("runner_gone")
+                    .map_err(|e| column("runner_pid", e))?,
         })
     }
 
@@ -162,7 +169,9 @@ impl History {
         client
             .execute_typed(
                 &format!(
-                    "INSERT INTO {} (id, checksum, execution_ms) VALUES ($1, $2, $3)",
+                    // A claim (-1) names the session running it, so that a dead runner shows.
+                    "INSERT INTO {} (id, checksum, execution_ms, runner_pid) \
+                     VALUES ($1, $2, $3, CASE WHEN $3 < 0 THEN pg_backend_pid() END)",
                     self.qualified()
                 ),
                 &[
@@ -258,7 +267,8 @@ impl History {
         client
             .execute_typed(
                 &format!(
-                    "UPDATE {} SET execution_ms = -1, error = NULL WHERE id = $1",
+                    "UPDATE {} SET execution_ms = -1, error = NULL, runner_pid = pg_backend_pid() \
+                     WHERE id = $1",
                     self.qualified()
                 ),
                 &[(&id, Type::TEXT)],

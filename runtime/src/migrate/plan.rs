@@ -23,6 +23,15 @@ pub(crate) struct HistoryRow {
     pub(crate) statements_done: Option<i32>,
     /// Why a notransaction migration failed.
     pub(crate) error: Option<String>,
+    /// A claim (-1) whose runner's session has ended: it died in the middle.
+    pub(crate) runner_gone: bool,
+}
+
+impl HistoryRow {
+    /// A notransaction migration that failed half way, or whose runner died in it.
+    pub(crate) fn is_failed(&self) -> bool {
+        self.execution_ms == FAILED || (self.execution_ms < 0 && self.runner_gone)
+    }
 }
 
 /// `execution_ms` of a notransaction migration that failed half way.
@@ -72,7 +81,7 @@ pub(crate) fn statuses(
             let row = by_id.get(m.id()).copied();
             let state = match row {
                 None => MigrationState::Pending,
-                Some(r) if r.execution_ms == FAILED => MigrationState::Failed,
+                Some(r) if r.is_failed() => MigrationState::Failed,
                 Some(r) if r.checksum != m.checksum() => MigrationState::Changed,
                 Some(r) if r.execution_ms < 0 => MigrationState::InProgress,
                 Some(_) => MigrationState::Applied,
@@ -116,14 +125,14 @@ pub(crate) fn plan<'m>(
     request: Request<'_>,
     allow_empty_down: bool,
 ) -> Result<Plan<'m>, MigrationError> {
-    if let Some(r) = history.iter().find(|r| r.execution_ms == FAILED) {
+    if let Some(r) = history.iter().find(|r| r.is_failed()) {
         let m = migrations.iter().find(|m| m.id() == r.id);
         let f = m.and_then(|m| failure(r, m));
         return Err(MigrationError::FailedHalfWay {
             id: r.id.clone(),
             statement: f.as_ref().map_or(0, |f| f.statement),
             of: f.as_ref().map_or(0, |f| f.of),
-            error: r.error.clone().unwrap_or_default(),
+            error: f.as_ref().map(|f| f.error.clone()).unwrap_or_default(),
         });
     }
     if !allow_empty_down {
@@ -238,10 +247,13 @@ fn down_targets<'m>(
 // Where a failed notransaction migration stopped: the statement that failed (1-based) of how
 // many, and the error.
 fn failure(r: &HistoryRow, m: &Migration) -> Option<super::Failure> {
-    (r.execution_ms == FAILED).then(|| super::Failure {
-        statement: r.statements_done.unwrap_or(0).max(0) as usize + 1,
+    let done = r.statements_done.unwrap_or(0).max(0) as usize;
+    r.is_failed().then(|| super::Failure {
+        statement: done + 1,
         of: m.parsed().up.statements.len(),
-        error: r.error.clone().unwrap_or_default(),
+        error: r.error.clone().unwrap_or_else(|| {
+            format!("its runner's session ended during it, after {done} statement(s)")
+        }),
     })
 }
 
@@ -270,6 +282,7 @@ mod tests {
             execution_ms: 7,
             statements_done: None,
             error: None,
+            runner_gone: false,
         }
     }
 
@@ -281,6 +294,7 @@ mod tests {
             execution_ms: 1,
             statements_done: None,
             error: None,
+            runner_gone: false,
         }
     }
 
