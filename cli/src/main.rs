@@ -8,6 +8,7 @@
 //! ```
 
 mod status;
+mod ticker;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -198,6 +199,8 @@ async fn run(cli: Cli) -> Result<(), String> {
     .map_err(|e| load_error(&e, &options.dir))?;
     let finished = Arc::new(AtomicUsize::new(0));
     let counter = finished.clone();
+    let ticker = Arc::new(ticker::Ticker::default());
+    let progress_ticker = ticker.clone();
     let mut migrator = migrator
         .statement_timeout(options.statement_timeout)
         .ddl_lock_timeout(options.lock_timeout)
@@ -205,7 +208,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             if matches!(p, Progress::Finished(_)) {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
-            print_progress(p);
+            print_progress(p, &progress_ticker);
         });
     if options.allow_empty_down {
         migrator = migrator.allow_empty_down(true);
@@ -290,6 +293,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Action::New { .. } => unreachable!("handled above"),
     };
+    // A migration that failed sent no Finished: its line ends here.
+    ticker.stop();
     pool.close().await;
     result.map_err(|e| {
         let mut text = chain(&e);
@@ -303,7 +308,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     })
 }
 
-fn print_progress(p: &Progress) {
+fn print_progress(p: &Progress, ticker: &ticker::Ticker) {
     match p {
         Progress::Started { id, direction } => {
             let verb = match direction {
@@ -311,8 +316,10 @@ fn print_progress(p: &Progress) {
                 Direction::Down => "reverting",
             };
             println!("{verb} {id} ...");
+            ticker.start(format!("{verb} {id}"));
         }
         Progress::Finished(a) => {
+            ticker.stop();
             let verb = match a.direction {
                 Direction::Up => "applied ",
                 Direction::Down => "reverted",
