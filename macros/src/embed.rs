@@ -53,9 +53,20 @@ pub fn expand(input: &Input) -> syn::Result<TokenStream> {
         other => err(describe(&given, other)),
     })?;
     let mut entries = Vec::new();
+    // One format per directory, as the runtime requires: the first file of each.
+    let mut first: [Option<String>; 2] = [None, None];
     for file in files {
         skelly_db_migrate_format::check_file(&file.name, &file.source)
             .map_err(|e| err(describe(&given, e)))?;
+        let goose = usize::from(skelly_db_migrate_format::is_goose(&file.source));
+        first[goose].get_or_insert_with(|| file.name.clone());
+        if let [Some(sql_migrate), Some(goose)] = &first {
+            return Err(err(format!(
+                "the migrations in `{}` mix formats: {goose} is a goose file (-- +goose Up), \
+                 {sql_migrate} a sql-migrate file (-- +migrate Up); keep one format per directory",
+                given.display()
+            )));
+        }
         let name = &file.name;
         let path = file.path.to_str().ok_or_else(|| {
             err(format!(
@@ -84,8 +95,8 @@ fn describe(given: &std::path::Path, e: skelly_db_migrate_format::LoadError) -> 
             given.join(file).display()
         ),
         LoadError::MissingDown { file } => format!(
-            "migration {} has no `-- +migrate Down` section; add one (an empty Down section \
-             marks the migration irreversible)",
+            "migration {} has no Down section (`-- +migrate Down`, or `-- +goose Down` in a goose \
+             file); add one (an empty Down section marks the migration irreversible)",
             given.join(file).display()
         ),
         other => format!("invalid migration in {}: {other}", given.display()),

@@ -65,7 +65,8 @@ impl fmt::Display for LoadError {
             } => write!(f, "{file}: line {line}: {message}"),
             LoadError::MissingDown { file } => write!(
                 f,
-                "{file}: no `-- +migrate Down` section; add one (an empty Down section marks the \
+                "{file}: no Down section (`-- +migrate Down`, or `-- +goose Down` in a goose file); \
+                 add one (an empty Down section marks the \
                  migration irreversible)"
             ),
         }
@@ -112,11 +113,15 @@ pub fn read_dir(dir: &Path) -> Result<Vec<MigrationFile>, LoadError> {
 /// Parses one file of a set and applies the set's rule: a Down marker is required (an empty
 /// Down section marks the migration irreversible).
 pub fn check_file(name: &str, source: &str) -> Result<ParsedMigration, LoadError> {
-    let parsed = crate::parse_any(source).map_err(|e| LoadError::Parse {
+    let parse_error = |e: crate::ParseError| LoadError::Parse {
         file: name.to_string(),
         line: e.line,
         message: e.message,
-    })?;
+    };
+    let parsed = crate::parse_any(source).map_err(parse_error)?;
+    if crate::is_goose(source) {
+        crate::check_goose_name(name).map_err(parse_error)?;
+    }
     if !parsed.down.present {
         return Err(LoadError::MissingDown {
             file: name.to_string(),

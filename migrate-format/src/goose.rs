@@ -16,6 +16,20 @@ fn annotation(line: &str) -> Option<&str> {
     (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim())
 }
 
+/// goose orders migrations by the version number their names start with: a goose file named
+/// otherwise is an error (at line 1).
+pub fn check_goose_name(name: &str) -> Result<(), ParseError> {
+    if crate::leading_number(name).is_some() {
+        return Ok(());
+    }
+    Err(ParseError {
+        line: 1,
+        message: "a goose migration's name starts with its version number, e.g. \
+                  00002_add_users.sql or 20240101120000_add_users.sql"
+            .into(),
+    })
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Start,

@@ -291,7 +291,7 @@ mod dir;
 mod goose;
 
 pub use dir::{check_file, read_dir, LoadError, MigrationFile};
-pub use goose::{is_goose, parse_goose};
+pub use goose::{check_goose_name, is_goose, parse_goose};
 
 /// Parses a file in whichever format it is written: goose's when it has a `-- +goose`
 /// annotation, sql-migrate's otherwise.

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use skelly_db_migrate_format::{
-    compare_ids, is_goose, leading_number, parse_any, LoadError, ParsedMigration,
+    check_goose_name, compare_ids, is_goose, parse_any, LoadError, ParsedMigration,
 };
 
 use super::MigrationError;
@@ -27,14 +27,12 @@ impl Migration {
             line: e.line,
             message: e.message,
         })?;
-        if goose && leading_number(id).is_none() {
-            return Err(MigrationError::Parse {
+        if goose {
+            check_goose_name(id).map_err(|e| MigrationError::Parse {
                 file: Some(id.to_string()),
-                line: 1,
-                message: "a goose migration's name starts with its version number, e.g. \
-                          00002_add_users.sql or 20240101120000_add_users.sql"
-                    .into(),
-            });
+                line: e.line,
+                message: e.message,
+            })?;
         }
         Ok(Migration {
             id: id.to_string(),
