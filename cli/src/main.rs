@@ -133,6 +133,10 @@ enum Action {
         /// What the migration does, e.g. `add_user_bio`.
         name: String,
     },
+    /// Check the Up sections for statements that lock or rewrite tables holding data (no
+    /// database needed); exit 1 on any finding. Silence one with `-- lint: allow RULE reason`
+    /// right above the statement.
+    Lint,
     /// Import another tool's history, so that what it applied counts as applied.
     Adopt {
         #[command(subcommand)]
@@ -191,6 +195,22 @@ async fn run(cli: Cli) -> Result<(), String> {
         return Ok(());
     }
     // status shows a file that does not parse among the rest; everything else refuses it.
+    if let Action::Lint = &action {
+        let migrator =
+            Migrator::from_dir(&options.dir).map_err(|e| load_error(&e, &options.dir))?;
+        let findings = skelly_db::migrate::lint::lint(migrator.migrations());
+        for finding in &findings {
+            println!("{finding}");
+        }
+        if findings.is_empty() {
+            println!(
+                "no findings in {} migration(s)",
+                migrator.migrations().len()
+            );
+            return Ok(());
+        }
+        return Err(format!("{} lint finding(s)", findings.len()));
+    }
     let (migrator, invalid) = if matches!(action, Action::Status { .. }) {
         Migrator::from_dir_lenient(&options.dir)
     } else {
@@ -291,7 +311,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 println!("{} migration(s) adopted from {schema}.{table}", ids.len());
             })
         }
-        Action::New { .. } => unreachable!("handled above"),
+        Action::New { .. } | Action::Lint => unreachable!("handled above"),
     };
     // A migration that failed sent no Finished: its line ends here.
     ticker.stop();

@@ -530,3 +530,39 @@ async fn adopt_goose_then_up() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `migrate lint` needs no database: each finding with file, line, rule and the safer way,
+/// exit 1; silenced with a reason, exit 0.
+#[test]
+fn lint_reports_and_exits_for_ci() {
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    write(&dir, "1_t.sql", "-- +migrate Up\nCREATE TABLE t (n int);\nCREATE INDEX t_n ON t (n);\n-- +migrate Down\nDROP TABLE t;\n");
+    write(
+        &dir,
+        "2_i.sql",
+        "-- +migrate Up\nCREATE INDEX t_n2 ON t (n);\n-- +migrate Down\nDROP INDEX t_n2;\n",
+    );
+    let out = skelly(&["migrate", "lint", "--dir", d], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("2_i.sql:2: index-not-concurrently: "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("safer: CREATE INDEX CONCURRENTLY"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("1 lint finding(s)"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    write(&dir, "2_i.sql", "-- +migrate Up\n-- lint: allow index-not-concurrently t holds a few rows\nCREATE INDEX t_n2 ON t (n);\n-- +migrate Down\nDROP INDEX t_n2;\n");
+    let out = skelly(&["migrate", "lint", "--dir", d], None);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert_eq!(text(&out.stdout).trim(), "no findings in 2 migration(s)");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -15,6 +15,7 @@
 mod adopt;
 mod execute;
 mod history;
+pub mod lint;
 mod operator;
 mod plan;
 mod progress;

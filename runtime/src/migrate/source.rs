@@ -14,6 +14,7 @@ pub struct Migration {
     checksum: String,
     parsed: ParsedMigration,
     goose: bool,
+    source: String,
 }
 
 impl Migration {
@@ -39,6 +40,7 @@ impl Migration {
             checksum: checksum(source),
             parsed,
             goose,
+            source: source.to_string(),
         })
     }
 
@@ -50,6 +52,11 @@ impl Migration {
     /// SHA-256 of the file (CRLF read as LF), lowercase hex.
     pub fn checksum(&self) -> &str {
         &self.checksum
+    }
+
+    /// The file's text.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// The parsed statements.
