@@ -214,12 +214,7 @@ fn push(section: &mut Section, buf: &str, line: usize) {
 }
 
 fn unfinished(line: usize) -> ParseError {
-    ParseError {
-        line,
-        message: "the statement starting here is not ended by a `;` at the end of a line or a \
-                  `-- +goose StatementEnd` annotation"
-            .into(),
-    }
+    crate::unterminated(line, "-- +goose StatementEnd")
 }
 
 #[cfg(test)]

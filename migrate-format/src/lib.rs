@@ -253,11 +253,17 @@ pub(crate) fn ends_with_semicolon(line: &str) -> bool {
 }
 
 fn no_terminator(line: usize) -> ParseError {
+    unterminated(line, "-- +migrate StatementEnd")
+}
+
+/// A statement that ends neither at a `;` nor at the format's block end (`end_marker`).
+pub(crate) fn unterminated(line: usize, end_marker: &str) -> ParseError {
     ParseError {
         line,
-        message: "the statement starting here is not ended by a `;` at the end of a line or a \
-                  `-- +migrate StatementEnd` marker"
-            .into(),
+        message: format!(
+            "the statement starting here is not ended by a `;` at the end of a line or a \
+             `{end_marker}` marker"
+        ),
     }
 }
 

@@ -24,23 +24,13 @@ impl Sealed for Replica {
 
 impl Sealed for Connection {
     async fn session(&self) -> Result<Session<'_>> {
-        Ok(Session::borrowed(
-            &self.inner.client,
-            Some(&self.inner.cache),
-            Some(&self.inner.peer),
-            false,
-        ))
+        Ok(Session::on_conn(&self.inner, false))
     }
 }
 
 impl Sealed for DetachedConnection {
     async fn session(&self) -> Result<Session<'_>> {
-        Ok(Session::borrowed(
-            &self.inner.client,
-            Some(&self.inner.cache),
-            Some(&self.inner.peer),
-            false,
-        ))
+        Ok(Session::on_conn(&self.inner, false))
     }
 }
 

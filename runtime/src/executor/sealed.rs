@@ -138,6 +138,16 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// A session on a connection of the pool's kind (its cache and peer with it).
+    pub(crate) fn on_conn(conn: &'a Conn, in_transaction: bool) -> Session<'a> {
+        Session::borrowed(
+            &conn.client,
+            Some(&conn.cache),
+            Some(&conn.peer),
+            in_transaction,
+        )
+    }
+
     pub(crate) fn pooled(object: Object) -> Session<'a> {
         Session(Kind::Pooled(object))
     }
@@ -175,12 +185,7 @@ impl<'a> Session<'a> {
                 peer,
                 ..
             } => Session::borrowed(client, *cache, *peer, true),
-            Kind::Pooled(object) => Session::borrowed(
-                &object.client,
-                Some(&object.cache),
-                Some(&object.peer),
-                true,
-            ),
+            Kind::Pooled(object) => Session::on_conn(object, true),
             #[cfg(feature = "testing")]
             Kind::Mock(mock) => Session(Kind::Mock(*mock)),
         }

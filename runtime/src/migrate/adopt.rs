@@ -9,6 +9,7 @@ use tokio_postgres::Client;
 
 use skelly_db_migrate_format::leading_number;
 
+use super::execute::dedicated;
 use super::plan::HistoryRow;
 use super::runner::Migrator;
 use super::MigrationError;
@@ -70,11 +71,7 @@ impl Migrator {
         table: &str,
         tool: Tool,
     ) -> Result<Vec<String>> {
-        let session = db.session().await?;
-        if session.in_transaction() {
-            return Err(MigrationError::InTransaction.into());
-        }
-        let client = session.dedicated("adopting a history")?;
+        let client = dedicated(db, "adopting a history").await?;
         let shown = format!("{schema}.{table}");
         self.locked(&client, |client| async move {
             let theirs = read_theirs(client, schema, table, tool).await?;

@@ -14,7 +14,7 @@ use super::runner::{Applied, Direction, Migrator};
 use super::source::Migration;
 use super::MigrationError;
 use crate::error::Result;
-use crate::executor::Executor;
+use crate::executor::{Dedicated, Executor};
 use crate::trace::Rows;
 
 impl Migrator {
@@ -23,11 +23,7 @@ impl Migrator {
         db: &impl Executor,
         request: Request<'_>,
     ) -> Result<Vec<Applied>> {
-        let session = db.session().await?;
-        if session.in_transaction() {
-            return Err(MigrationError::InTransaction.into());
-        }
-        let client = session.dedicated("migrations")?;
+        let client = dedicated(db, "migrations").await?;
         let key = self.lock_key();
         let start = Instant::now();
         // The history table, created under the lock so that concurrent runners do not race.
@@ -197,7 +193,7 @@ impl Migrator {
                 (_, Some(plan::FAILED)) => {
                     self.end(client, Ok(())).await?;
                     let history = self.history.read(client).await?;
-                    plan::plan(&self.migrations, &history, Request::Up(None), true)?;
+                    plan::check_failed(&self.migrations, &history)?;
                     return Ok(None);
                 }
                 // Another runner applied or reverted it meanwhile.
@@ -337,11 +333,7 @@ impl Migrator {
     /// then applied. CLI: `skelly-db migrate resume FILE`. Only for a migration recorded as
     /// failed or in progress; for one in progress, make sure no runner is at work on it.
     pub async fn resume(&self, db: &impl Executor, id: &str) -> Result<Applied> {
-        let session = db.session().await?;
-        if session.in_transaction() {
-            return Err(MigrationError::InTransaction.into());
-        }
-        let client = session.dedicated("resume")?;
+        let client = dedicated(db, "resume").await?;
         let m = self
             .migrations
             .iter()
@@ -383,6 +375,16 @@ impl Migrator {
         self.report(Progress::Finished(applied.clone()));
         Ok(applied)
     }
+}
+
+/// A connection of its own for a run or an operator command: migrations manage their own
+/// transactions, so not inside the caller's.
+pub(super) async fn dedicated<'e>(db: &'e impl Executor, what: &str) -> Result<Dedicated<'e>> {
+    let session = db.session().await?;
+    if session.in_transaction() {
+        return Err(MigrationError::InTransaction.into());
+    }
+    session.dedicated(what)
 }
 
 /// How often a waiting runner asks again.

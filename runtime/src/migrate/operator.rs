@@ -6,12 +6,13 @@
 use skelly_db_migrate_format::{compare_ids, leading_number};
 use tokio_postgres::types::Type;
 
+use super::execute::dedicated;
 use super::plan::{self, Request};
 use super::runner::Migrator;
 use super::source::Migration;
 use super::{Direction, MigrationError};
 use crate::error::Result;
-use crate::executor::{Dedicated, Executor};
+use crate::executor::Executor;
 
 /// A migration `up` or `down` would run, with its statements in order (from
 /// [`Migrator::plan_up`] and [`Migrator::plan_down`]).
@@ -193,13 +194,4 @@ impl Migrator {
                 .into()
             })
     }
-}
-
-// A connection of its own for an operator command (not inside the caller's transaction).
-async fn dedicated<'e>(db: &'e impl Executor, what: &str) -> Result<Dedicated<'e>> {
-    let session = db.session().await?;
-    if session.in_transaction() {
-        return Err(MigrationError::InTransaction.into());
-    }
-    session.dedicated(what)
 }

@@ -125,16 +125,7 @@ pub(crate) fn plan<'m>(
     request: Request<'_>,
     allow_empty_down: bool,
 ) -> Result<Plan<'m>, MigrationError> {
-    if let Some(r) = history.iter().find(|r| r.is_failed()) {
-        let m = migrations.iter().find(|m| m.id() == r.id);
-        let f = m.and_then(|m| failure(r, m));
-        return Err(MigrationError::FailedHalfWay {
-            id: r.id.clone(),
-            statement: f.as_ref().map_or(0, |f| f.statement),
-            of: f.as_ref().map_or(0, |f| f.of),
-            error: f.as_ref().map(|f| f.error.clone()).unwrap_or_default(),
-        });
-    }
+    check_failed(migrations, history)?;
     if !allow_empty_down {
         if let Some(m) = migrations.iter().find(|m| !m.has_down_marker()) {
             return Err(MigrationError::MissingDown {
@@ -191,6 +182,25 @@ pub(crate) fn plan<'m>(
             }
         }
     }
+}
+
+/// Nothing runs while a notransaction migration is failed half way: the error says which,
+/// where it stopped and what to do.
+pub(crate) fn check_failed(
+    migrations: &[Migration],
+    history: &[HistoryRow],
+) -> Result<(), MigrationError> {
+    let Some(r) = history.iter().find(|r| r.is_failed()) else {
+        return Ok(());
+    };
+    let m = migrations.iter().find(|m| m.id() == r.id);
+    let f = m.and_then(|m| failure(r, m));
+    Err(MigrationError::FailedHalfWay {
+        id: r.id.clone(),
+        statement: f.as_ref().map_or(0, |f| f.statement),
+        of: f.as_ref().map_or(0, |f| f.of),
+        error: f.as_ref().map(|f| f.error.clone()).unwrap_or_default(),
+    })
 }
 
 fn check_diverged(migrations: &[Migration], history: &[HistoryRow]) -> Result<(), MigrationError> {

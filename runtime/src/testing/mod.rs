@@ -302,12 +302,7 @@ impl RollbackTransaction {
 
 impl Sealed for RollbackTransaction {
     async fn session(&self) -> Result<Session<'_>> {
-        Ok(Session::borrowed(
-            self.conn.client(),
-            Some(&self.conn.inner.cache),
-            Some(&self.conn.inner.peer),
-            true,
-        ))
+        Ok(Session::on_conn(&self.conn.inner, true))
     }
 }
 
