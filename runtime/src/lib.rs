@@ -67,6 +67,7 @@
 //! - [`executor`]: [`Executor`], the trait every runtime function takes.
 //! - [`error`]: [`enum@Error`] and the SQLSTATE mapping.
 //! - [`migrate`]: the sql-migrate format and the [`migrate::Migrator`].
+//! - [`schema`]: the schema check, comparing the structs with a live database.
 //! - `testing` (feature `testing`): a fresh database per test.
 
 #![warn(missing_docs)]
@@ -80,6 +81,7 @@ pub mod migrate;
 mod op;
 pub mod pool;
 pub mod query;
+pub mod schema;
 pub mod seed;
 pub mod sql;
 pub mod sql_type;

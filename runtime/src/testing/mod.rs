@@ -300,6 +300,56 @@ impl RollbackTransaction {
     }
 }
 
+// A TestDb runs statements on its pool, so that `assert_schema!(db, User)` and the like take
+// it as it is.
+impl Sealed for TestDb {
+    async fn session(&self) -> Result<Session<'_>> {
+        self.pool.session().await
+    }
+}
+
+/// Asserts that the database has the tables the structs describe: runs
+/// [`schema::check`](crate::schema::check) and panics with the report when it finds an error
+/// (warnings are printed). `db` is a [`TestDb`] or any [`Executor`].
+///
+/// ```no_run
+/// # use skelly_db::Table;
+/// # #[derive(Table)] #[table(schema = "user")] struct User { id: uuid::Uuid, email: String }
+/// # #[derive(Table)] #[table(schema = "user")] struct Post { id: uuid::Uuid, title: String }
+/// use skelly_db::testing::TestDb;
+///
+/// #[tokio::test]
+/// async fn the_migrations_match_the_structs() -> skelly_db::Result<()> {
+///     let db = TestDb::builder().migrations("migrations").build().await?;
+///     skelly_db::assert_schema!(db, User, Post);
+///     Ok(())
+/// }
+/// ```
+#[macro_export]
+macro_rules! assert_schema {
+    ($db:expr, $($table:ty),+ $(,)?) => {
+        $crate::testing::assert_schema(
+            &$db,
+            &[$($crate::schema::TableShape::of::<$table>()),+],
+        )
+        .await
+    };
+}
+
+/// What [`assert_schema!`](crate::assert_schema) runs: the check, a panic with the report on
+/// an error, the warnings printed.
+pub async fn assert_schema(db: &impl Executor, tables: &[crate::schema::TableShape]) {
+    match crate::schema::check(db, tables).await {
+        Ok(report) if report.is_ok() => {
+            if report.warnings().next().is_some() {
+                eprintln!("{report}");
+            }
+        }
+        Ok(report) => panic!("the database does not match the structs:\n{report}"),
+        Err(e) => panic!("schema check failed: {e}"),
+    }
+}
+
 impl Sealed for RollbackTransaction {
     async fn session(&self) -> Result<Session<'_>> {
         Ok(Session::on_conn(&self.conn.inner, true))

@@ -1,0 +1,125 @@
+//! Reading a table's shape back from the catalog.
+
+use super::normalize::{literals, unquote_ident};
+use super::shape::{CheckShape, ColumnShape, ForeignKeyShape, IndexShape, KeyShape, TableShape};
+use crate::error::Result;
+use crate::executor::Executor;
+
+const TABLE: &str = "\
+SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')";
+
+const COLUMNS: &str = "\
+SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '', a.attgenerated <> '' \
+FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+
+// Columns of a key in key order; `confkey` likewise for the referenced side.
+const CONSTRAINTS: &str = "\
+SELECT con.conname::text, con.contype::text, \
+       ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i) \
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i), \
+       pg_get_constraintdef(con.oid), fn.nspname::text, fc.relname::text, \
+       ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) \
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) \
+FROM pg_constraint con \
+LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
+LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
+WHERE con.conrelid = $1 AND con.contype IN ('p', 'u', 'c', 'f') ORDER BY con.conname";
+
+// Indexes that do not back a constraint (those are read as constraints).
+const INDEXES: &str = "\
+SELECT ic.relname::text, i.indisunique, \
+       ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) \
+             FROM generate_series(1, i.indnkeyatts) k ORDER BY k), \
+       pg_get_expr(i.indpred, i.indrelid) \
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+WHERE i.indrelid = $1 \
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid \
+                  AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')) \
+ORDER BY ic.relname";
+
+/// The table's shape as the database has it, or `None` when there is no such table.
+pub(crate) async fn inspect(
+    db: &impl Executor,
+    schema: &str,
+    name: &str,
+) -> Result<Option<TableShape>> {
+    let Some(row) = db.query_opt(TABLE, &[&schema, &name]).await? else {
+        return Ok(None);
+    };
+    let oid: u32 = row.get(0);
+    let mut shape = TableShape {
+        schema: schema.to_string(),
+        name: name.to_string(),
+        columns: Vec::new(),
+        primary_key: None,
+        uniques: Vec::new(),
+        indexes: Vec::new(),
+        checks: Vec::new(),
+        foreign_keys: Vec::new(),
+    };
+    for row in db.query(COLUMNS, &[&oid]).await? {
+        shape.columns.push(ColumnShape {
+            name: row.get(0),
+            sql_type: row.get(1),
+            nullable: !row.get::<_, bool>(2),
+            default: row.get(3),
+            identity: row.get(4),
+            generated: row.get(5),
+        });
+    }
+    for row in db.query(CONSTRAINTS, &[&oid]).await? {
+        let name: String = row.get(0);
+        let kind: String = row.get(1);
+        let columns: Vec<String> = row.get(2);
+        let definition: String = row.get(3);
+        match kind.as_str() {
+            "p" => shape.primary_key = Some(KeyShape { name, columns }),
+            "u" => shape.uniques.push(IndexShape {
+                name,
+                columns,
+                predicate: None,
+                constraint: true,
+            }),
+            "c" => {
+                let expression = definition
+                    .strip_prefix("CHECK ")
+                    .unwrap_or(&definition)
+                    .trim_end_matches(" NOT VALID")
+                    .to_string();
+                let values = literals(&expression);
+                shape.checks.push(CheckShape {
+                    name,
+                    columns,
+                    expression,
+                    allowed: (!values.is_empty()).then_some(values),
+                });
+            }
+            _ => shape.foreign_keys.push(ForeignKeyShape {
+                name,
+                columns,
+                target_schema: row.get::<_, Option<String>>(4).unwrap_or_default(),
+                target_table: row.get::<_, Option<String>>(5).unwrap_or_default(),
+                target_columns: row.get(6),
+            }),
+        }
+    }
+    for row in db.query(INDEXES, &[&oid]).await? {
+        let unique: bool = row.get(1);
+        let columns: Vec<String> = row.get(2);
+        let index = IndexShape {
+            name: row.get(0),
+            columns: columns.iter().map(|c| unquote_ident(c)).collect(),
+            predicate: row.get(3),
+            constraint: false,
+        };
+        if unique {
+            shape.uniques.push(index);
+        } else {
+            shape.indexes.push(index);
+        }
+    }
+    Ok(Some(shape))
+}

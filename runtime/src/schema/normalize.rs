@@ -1,0 +1,273 @@
+//! How the catalog's spelling and the struct's are brought to one form before comparing (pure,
+//! unit-tested): type aliases, default expressions, index predicates, check literals.
+
+/// One spelling per SQL type: `timestamptz` and `timestamp with time zone` are both
+/// `timestamp with time zone`, `int4` is `integer`, `varchar(255)` is
+/// `character varying(255)`; arrays keep their `[]`.
+///
+/// ```
+/// use skelly_db::schema::canonical_type;
+/// assert_eq!(canonical_type("timestamptz"), canonical_type("timestamp with time zone"));
+/// assert_eq!(canonical_type("VARCHAR(255)"), "character varying(255)");
+/// assert_eq!(canonical_type("int4[]"), "integer[]");
+/// ```
+pub fn canonical_type(sql_type: &str) -> String {
+    let lower = sql_type.trim().to_ascii_lowercase();
+    let mut words: String = lower.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut dims = 0;
+    while let Some(base) = words.strip_suffix("[]") {
+        words = base.trim_end().to_string();
+        dims += 1;
+    }
+    // `numeric(10, 2)` as the catalog prints it: `numeric(10,2)`.
+    let words = words.replace(", ", ",").replace(" (", "(");
+    let words = words.strip_prefix("pg_catalog.").unwrap_or(&words);
+    let (base, modifier) = match words.split_once('(') {
+        Some((base, rest)) => (base, format!("({rest}")),
+        None => (words, String::new()),
+    };
+    let base = match base {
+        "int" | "int4" | "integer" | "serial" | "serial4" => "integer",
+        "int2" | "smallint" | "smallserial" | "serial2" => "smallint",
+        "int8" | "bigint" | "bigserial" | "serial8" => "bigint",
+        "bool" | "boolean" => "boolean",
+        "float8" | "double precision" => "double precision",
+        "float4" | "real" => "real",
+        "timestamptz" | "timestamp with time zone" => "timestamp with time zone",
+        "timestamp" | "timestamp without time zone" => "timestamp without time zone",
+        "timetz" | "time with time zone" => "time with time zone",
+        "time" | "time without time zone" => "time without time zone",
+        "varchar" | "character varying" => "character varying",
+        "char" | "character" | "bpchar" => "character",
+        "decimal" | "numeric" => "numeric",
+        other => other,
+    };
+    // `char` alone is `char(1)`.
+    let modifier = if base == "character" && modifier.is_empty() {
+        "(1)".to_string()
+    } else {
+        modifier
+    };
+    format!("{base}{modifier}{}", "[]".repeat(dims))
+}
+
+/// A default expression in one form: casts the catalog adds (`'x'::text`), outer parentheses
+/// and case dropped; `now()`, `CURRENT_TIMESTAMP` and `transaction_timestamp()` are the same.
+pub(crate) fn canonical_default(expression: &str) -> String {
+    let mut out = strip_casts(expression.trim());
+    while out.starts_with('(') && out.ends_with(')') && balanced(&out[1..out.len() - 1]) {
+        out = out[1..out.len() - 1].trim().to_string();
+    }
+    let lower = out.to_ascii_lowercase();
+    match lower.as_str() {
+        "current_timestamp" | "transaction_timestamp()" | "now()" => "now()".to_string(),
+        "uuid_generate_v4()" | "gen_random_uuid()" => lower,
+        _ => {
+            // Keep string literals as written, lowercase the rest.
+            let mut result = String::new();
+            let mut in_literal = false;
+            for ch in out.chars() {
+                if ch == '\'' {
+                    in_literal = !in_literal;
+                }
+                if in_literal {
+                    result.push(ch);
+                } else {
+                    result.extend(ch.to_lowercase());
+                }
+            }
+            result
+        }
+    }
+}
+
+/// An index predicate or a check condition in one form for comparing: identifiers unquoted,
+/// casts and parentheses and spaces dropped, lowercased outside literals.
+pub(crate) fn canonical_condition(condition: &str) -> String {
+    let stripped = strip_casts(condition);
+    let mut out = String::new();
+    let mut in_literal = false;
+    for ch in stripped.chars() {
+        if ch == '\'' {
+            in_literal = !in_literal;
+        }
+        if in_literal || ch == '\'' {
+            out.push(ch);
+        } else if !matches!(ch, '"' | '(' | ')') && !ch.is_whitespace() {
+            out.extend(ch.to_lowercase());
+        }
+    }
+    out
+}
+
+/// The string literals of a condition, e.g. a text enum's CHECK as the catalog prints it:
+/// `(role = ANY (ARRAY['admin'::text, 'member'::text]))` gives `admin`, `member`.
+pub(crate) fn literals(condition: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = condition.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch != '\'' {
+            continue;
+        }
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            if c == '\'' {
+                if chars.peek() == Some(&'\'') {
+                    chars.next();
+                    value.push('\'');
+                } else {
+                    break;
+                }
+            } else {
+                value.push(c);
+            }
+        }
+        out.push(value);
+    }
+    out
+}
+
+/// `"order"` → `order`: a column name as `pg_get_indexdef` prints it, unquoted.
+pub(crate) fn unquote_ident(ident: &str) -> String {
+    match ident.strip_prefix('"').and_then(|i| i.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => ident.to_string(),
+    }
+}
+
+// `x::text`, `'a'::character varying`, `ARRAY[...]::text[]`: the casts dropped, outside literals.
+fn strip_casts(expression: &str) -> String {
+    let mut out = String::new();
+    let mut in_literal = false;
+    let mut rest = expression;
+    while let Some(ch) = rest.chars().next() {
+        if ch == '\'' {
+            in_literal = !in_literal;
+        }
+        if !in_literal && rest.starts_with("::") {
+            rest = skip_type(&rest[2..]);
+            continue;
+        }
+        out.push(ch);
+        rest = &rest[ch.len_utf8()..];
+    }
+    out
+}
+
+// Past a type name: words (`character varying`, `timestamp with time zone`), a modifier in
+// parentheses, array brackets.
+fn skip_type(mut rest: &str) -> &str {
+    let word = |s: &str| {
+        s.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '"'))
+            .unwrap_or(s.len())
+    };
+    rest = &rest[word(rest)..];
+    loop {
+        let after_space = rest.trim_start_matches(' ');
+        let next = &after_space[..word(after_space)];
+        if after_space.len() < rest.len()
+            && matches!(
+                next,
+                "varying" | "precision" | "with" | "without" | "time" | "zone"
+            )
+        {
+            rest = &after_space[next.len()..];
+        } else {
+            break;
+        }
+    }
+    if rest.starts_with('(') {
+        if let Some(end) = rest.find(')') {
+            rest = &rest[end + 1..];
+        }
+    }
+    while let Some(after) = rest.strip_prefix("[]") {
+        rest = after;
+    }
+    rest
+}
+
+fn balanced(s: &str) -> bool {
+    let mut depth = 0i32;
+    for ch in s.chars() {
+        match ch {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth < 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types() {
+        for (a, b) in [
+            ("timestamptz", "timestamp with time zone"),
+            ("timestamp", "timestamp without time zone"),
+            ("int", "integer"),
+            ("int8", "bigint"),
+            ("bool", "boolean"),
+            ("float8", "double precision"),
+            ("varchar(255)", "character varying(255)"),
+            ("char(2)", "character(2)"),
+            ("char", "character(1)"),
+            ("numeric(10, 2)", "numeric(10,2)"),
+            ("decimal(10,2)", "numeric(10,2)"),
+            ("text []", "text[]"),
+            ("timestamptz[]", "timestamp with time zone[]"),
+            ("pg_catalog.int4", "integer"),
+        ] {
+            assert_eq!(canonical_type(a), canonical_type(b), "{a} vs {b}");
+        }
+        assert_ne!(canonical_type("timestamptz"), canonical_type("timestamp"));
+        assert_ne!(canonical_type("text"), canonical_type("text[]"));
+        assert_ne!(canonical_type("varchar(10)"), canonical_type("varchar(20)"));
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(
+            canonical_default("now()"),
+            canonical_default("CURRENT_TIMESTAMP")
+        );
+        assert_eq!(canonical_default("'active'::text"), "'active'");
+        assert_eq!(
+            canonical_default("'a b'::character varying"),
+            canonical_default("'a b'")
+        );
+        assert_eq!(canonical_default("(1)"), "1");
+        assert_eq!(canonical_default("'Mixed'"), "'Mixed'");
+        assert_eq!(
+            canonical_default("'{}'::text[]"),
+            canonical_default("'{}'::text[]")
+        );
+        assert_ne!(canonical_default("1"), canonical_default("2"));
+    }
+
+    #[test]
+    fn conditions() {
+        assert_eq!(
+            canonical_condition("(deleted_at IS NULL)"),
+            canonical_condition("\"deleted_at\" IS NULL")
+        );
+        assert_eq!(
+            literals("(role = ANY (ARRAY['admin'::text, 'it''s'::text]))"),
+            ["admin", "it's"]
+        );
+        assert_eq!(
+            literals("\"role\" IN ('admin', 'read-only')"),
+            ["admin", "read-only"]
+        );
+        assert_eq!(unquote_ident("\"order\""), "order");
+        assert_eq!(unquote_ident("email"), "email");
+    }
+}

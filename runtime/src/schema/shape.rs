@@ -1,0 +1,334 @@
+use std::fmt::Write as _;
+
+use crate::sql::{qualified, quote_ident, quote_literal};
+use crate::table::{ColumnRole, Table};
+
+/// A table as a whole: columns, key, constraints and indexes. Built from a struct with
+/// [`TableShape::of`] (what the derive declares) or read from a live database's catalog by
+/// [`check`](super::check); comparing the two is the schema check, and
+/// [`TableShape::create_sql`] is the DDL a struct implies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableShape {
+    /// The PostgreSQL schema, e.g. `user`.
+    pub schema: String,
+    /// The table name, e.g. `users`.
+    pub name: String,
+    /// Every column, in order.
+    pub columns: Vec<ColumnShape>,
+    /// The primary key, if the table has one.
+    pub primary_key: Option<KeyShape>,
+    /// Unique constraints and unique indexes (partial ones on soft-delete tables).
+    pub uniques: Vec<IndexShape>,
+    /// Indexes that are not unique.
+    pub indexes: Vec<IndexShape>,
+    /// CHECK constraints.
+    pub checks: Vec<CheckShape>,
+    /// Foreign keys.
+    pub foreign_keys: Vec<ForeignKeyShape>,
+}
+
+/// One column of a [`TableShape`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnShape {
+    /// The column name.
+    pub name: String,
+    /// The SQL type as written (`timestamptz`) or as the catalog prints it
+    /// (`timestamp with time zone`); compared through [`canonical_type`](super::canonical_type).
+    pub sql_type: String,
+    /// Whether the column takes NULL.
+    pub nullable: bool,
+    /// The default expression, if any.
+    pub default: Option<String>,
+    /// `GENERATED ... AS IDENTITY`.
+    pub identity: bool,
+    /// A generated (computed) column: it needs no value on insert. Always `false` from a struct.
+    pub generated: bool,
+}
+
+/// A primary key: its constraint name and columns in key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyShape {
+    /// The constraint name, e.g. `users_pkey`.
+    pub name: String,
+    /// The key's columns.
+    pub columns: Vec<String>,
+}
+
+/// A unique constraint or an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexShape {
+    /// The constraint or index name.
+    pub name: String,
+    /// The key columns (or expressions), in order.
+    pub columns: Vec<String>,
+    /// `WHERE` of a partial index, e.g. `"deleted_at" IS NULL`.
+    pub predicate: Option<String>,
+    /// A unique constraint (`ALTER TABLE ... ADD CONSTRAINT ... UNIQUE`) rather than an index.
+    pub constraint: bool,
+}
+
+/// A CHECK constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckShape {
+    /// The constraint name, e.g. `users_role_check`.
+    pub name: String,
+    /// The columns it reads (one, for a text enum's check).
+    pub columns: Vec<String>,
+    /// The condition, without `CHECK`.
+    pub expression: String,
+    /// A text enum's allowed values, when the check is one.
+    pub allowed: Option<Vec<String>>,
+}
+
+/// A foreign key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKeyShape {
+    /// The constraint name, e.g. `posts_author_id_fkey`.
+    pub name: String,
+    /// The referencing columns.
+    pub columns: Vec<String>,
+    /// The referenced table's schema.
+    pub target_schema: String,
+    /// The referenced table.
+    pub target_table: String,
+    /// The referenced columns.
+    pub target_columns: Vec<String>,
+}
+
+impl TableShape {
+    /// The shape `#[derive(Table)]` declares for `T`.
+    ///
+    /// ```no_run
+    /// # use skelly_db::Table;
+    /// # #[derive(Table)] struct User { id: uuid::Uuid, email: String }
+    /// use skelly_db::schema::TableShape;
+    ///
+    /// let shape = TableShape::of::<User>();
+    /// assert_eq!(shape.name, "users");
+    /// println!("{}", shape.create_sql());
+    /// ```
+    pub fn of<T: Table>() -> TableShape {
+        let columns = T::COLUMNS.iter().map(|c| Column {
+            name: c.name.to_string(),
+            sql_type: c.sql_type.to_string(),
+            nullable: c.nullable,
+            default: c.default.map(str::to_string),
+            identity: c.identity,
+            role: c.role,
+            unique: c.unique,
+            index: c.index,
+            allowed: c.check.map(|v| v.iter().map(|s| s.to_string()).collect()),
+            references: c.references.map(str::to_string),
+        });
+        TableShape::declared(T::SCHEMA, T::NAME, columns.collect())
+    }
+
+    /// The shape of a table declared column by column, as the derive describes it: what
+    /// [`TableShape::of`] and the source reader (`skelly-db schema check --src`) share, so that
+    /// the two cannot disagree on names or conventions.
+    #[doc(hidden)]
+    pub fn declared(schema: &str, name: &str, columns: Vec<Column>) -> TableShape {
+        let soft = columns.iter().find(|c| c.role == ColumnRole::DeletedAt);
+        let soft_predicate = soft.map(|d| format!("{} IS NULL", quote_ident(&d.name)));
+        let key: Vec<String> = columns
+            .iter()
+            .filter(|c| c.role == ColumnRole::PrimaryKey)
+            .map(|c| c.name.clone())
+            .collect();
+        let mut shape = TableShape {
+            schema: schema.to_string(),
+            name: name.to_string(),
+            columns: Vec::new(),
+            primary_key: (!key.is_empty()).then(|| KeyShape {
+                name: format!("{name}_pkey"),
+                columns: key,
+            }),
+            uniques: Vec::new(),
+            indexes: Vec::new(),
+            checks: Vec::new(),
+            foreign_keys: Vec::new(),
+        };
+        for c in &columns {
+            shape.columns.push(ColumnShape {
+                name: c.name.clone(),
+                sql_type: c.sql_type.clone(),
+                nullable: c.nullable,
+                default: c.default.clone(),
+                identity: c.identity,
+                generated: false,
+            });
+            if let Some(values) = &c.allowed {
+                let column = quote_ident(&c.name);
+                let list: Vec<String> = values.iter().map(|v| quote_literal(v)).collect();
+                let list = list.join(", ");
+                let expression = if c.sql_type.ends_with("[]") {
+                    // An array of text enums: every element is one of the variants.
+                    format!("{column} <@ ARRAY[{list}]::text[]")
+                } else {
+                    format!("{column} IN ({list})")
+                };
+                shape.checks.push(CheckShape {
+                    name: format!("{name}_{}_check", c.name),
+                    columns: vec![c.name.clone()],
+                    expression,
+                    allowed: Some(values.clone()),
+                });
+            }
+            if let Some(target) = &c.references {
+                // "schema.table" (its key `id`) or "schema.table(column)".
+                let (target, key) = match target.strip_suffix(')').and_then(|t| t.split_once('(')) {
+                    Some((target, key)) => (target, key),
+                    None => (target.as_str(), "id"),
+                };
+                let (target_schema, target_table) =
+                    target.split_once('.').unwrap_or(("public", target));
+                shape.foreign_keys.push(ForeignKeyShape {
+                    name: format!("{name}_{}_fkey", c.name),
+                    columns: vec![c.name.clone()],
+                    target_schema: target_schema.to_string(),
+                    target_table: target_table.to_string(),
+                    target_columns: vec![key.to_string()],
+                });
+            }
+            if c.unique {
+                shape.uniques.push(IndexShape {
+                    name: format!("{name}_{}_key", c.name),
+                    columns: vec![c.name.clone()],
+                    // A soft-deleted row must not block re-creating it.
+                    predicate: soft_predicate.clone(),
+                    constraint: soft_predicate.is_none(),
+                });
+            }
+            if (c.index || c.references.is_some()) && !c.unique && c.role != ColumnRole::PrimaryKey
+            {
+                shape.indexes.push(IndexShape {
+                    name: format!("{name}_{}_idx", c.name),
+                    columns: vec![c.name.clone()],
+                    predicate: None,
+                    constraint: false,
+                });
+            }
+        }
+        shape
+    }
+
+    /// `"schema"."table"`.
+    pub fn qualified_name(&self) -> String {
+        qualified(&self.schema, &self.name)
+    }
+
+    /// The DDL of this shape: schema, table with types, NOT NULL, defaults, primary key, CHECK
+    /// constraints, foreign keys, unique constraints (partial unique indexes on soft-delete
+    /// tables) and indexes. Every statement says `IF NOT EXISTS`, so running it again changes
+    /// nothing.
+    pub fn create_sql(&self) -> String {
+        let table = self.qualified_name();
+        let mut lines: Vec<String> = self.columns.iter().map(column_sql).collect();
+        if let Some(key) = &self.primary_key {
+            lines.push(format!(
+                "CONSTRAINT {} PRIMARY KEY ({})",
+                quote_ident(&key.name),
+                idents(&key.columns)
+            ));
+        }
+        lines.extend(self.checks.iter().map(check_sql));
+        lines.extend(self.foreign_keys.iter().map(foreign_key_sql));
+        lines.extend(
+            self.uniques
+                .iter()
+                .filter(|u| u.constraint)
+                .map(unique_constraint_sql),
+        );
+        let mut out = format!(
+            "CREATE SCHEMA IF NOT EXISTS {};\nCREATE TABLE IF NOT EXISTS {table} (\n    {}\n);\n",
+            quote_ident(&self.schema),
+            lines.join(",\n    ")
+        );
+        let uniques = self.uniques.iter().filter(|u| !u.constraint);
+        let indexes = uniques
+            .map(|u| (u, true))
+            .chain(self.indexes.iter().map(|i| (i, false)));
+        for (index, unique) in indexes {
+            out.push_str(&index_sql(&table, index, unique, "IF NOT EXISTS "));
+            out.push_str(";\n");
+        }
+        out
+    }
+}
+
+/// One column of a declared table, with the derive's facts about it. Input of
+/// [`TableShape::declared`]; not part of the public API.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    pub sql_type: String,
+    pub nullable: bool,
+    pub default: Option<String>,
+    pub identity: bool,
+    pub role: ColumnRole,
+    pub unique: bool,
+    pub index: bool,
+    pub allowed: Option<Vec<String>>,
+    pub references: Option<String>,
+}
+
+fn idents(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
+    quoted.join(", ")
+}
+
+/// `"name" type NOT NULL DEFAULT ...`: a column as it stands in CREATE TABLE or ADD COLUMN.
+pub(crate) fn column_sql(c: &ColumnShape) -> String {
+    let mut line = format!("{} {}", quote_ident(&c.name), c.sql_type);
+    if !c.nullable {
+        line.push_str(" NOT NULL");
+    }
+    if let Some(default) = &c.default {
+        let _ = write!(line, " DEFAULT {default}");
+    }
+    if c.identity {
+        line.push_str(" GENERATED BY DEFAULT AS IDENTITY");
+    }
+    line
+}
+
+pub(crate) fn check_sql(c: &CheckShape) -> String {
+    format!(
+        "CONSTRAINT {} CHECK ({})",
+        quote_ident(&c.name),
+        c.expression
+    )
+}
+
+pub(crate) fn foreign_key_sql(f: &ForeignKeyShape) -> String {
+    format!(
+        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+        quote_ident(&f.name),
+        idents(&f.columns),
+        qualified(&f.target_schema, &f.target_table),
+        idents(&f.target_columns)
+    )
+}
+
+pub(crate) fn unique_constraint_sql(u: &IndexShape) -> String {
+    format!(
+        "CONSTRAINT {} UNIQUE ({})",
+        quote_ident(&u.name),
+        idents(&u.columns)
+    )
+}
+
+/// `CREATE [UNIQUE] INDEX <options>name ON table (...) [WHERE ...]`, without the semicolon.
+pub(crate) fn index_sql(table: &str, index: &IndexShape, unique: bool, options: &str) -> String {
+    let unique = if unique { "UNIQUE " } else { "" };
+    let mut out = format!(
+        "CREATE {unique}INDEX {options}{} ON {table} ({})",
+        quote_ident(&index.name),
+        idents(&index.columns)
+    );
+    if let Some(predicate) = &index.predicate {
+        let _ = write!(out, " WHERE {predicate}");
+    }
+    out
+}
