@@ -5,8 +5,11 @@
 //!                  | adopt sql-migrate [--schema S] [--table T]
 //!   [--database-url URL] [--dir DIR] [--allow-empty-down]
 //!   [--statement-timeout 10m] [--lock-timeout 5s]
+//! skelly-db schema check [--src src] [--dir migrations] [--database-url URL]
 //! ```
 
+mod schema;
+mod scratch;
 mod status;
 mod ticker;
 
@@ -31,7 +34,7 @@ const NEW_MIGRATION: &str = "-- +migrate Up\n\n\n-- +migrate Down\n\
 #[command(
     name = "skelly-db",
     version,
-    about = "skelly-db: PostgreSQL migrations"
+    about = "skelly-db: PostgreSQL migrations and schema checks"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -47,6 +50,37 @@ enum Command {
         #[command(flatten)]
         options: Options,
     },
+    /// Compare the `#[derive(Table)]` structs with the schema the migrations build.
+    Schema {
+        #[command(subcommand)]
+        action: SchemaAction,
+        #[command(flatten)]
+        options: SchemaOptions,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaAction {
+    /// Read the structs from the sources (without compiling them), apply the migrations to a
+    /// scratch database created and dropped on the DATABASE_URL server, and compare: exit 1
+    /// when they disagree, with each difference and the SQL that would fix it.
+    Check,
+}
+
+#[derive(clap::Args)]
+struct SchemaOptions {
+    /// The server to create the scratch database on (its own database is left alone).
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
+    /// The directory holding the migration files.
+    #[arg(long, default_value = "migrations", global = true)]
+    dir: PathBuf,
+    /// The Rust sources to read the structs from (every .rs file below it).
+    #[arg(long, default_value = "src", global = true)]
+    src: PathBuf,
+    /// Load migrations without a Down section (also SKELLY_MIGRATE_ALLOW_EMPTY_DOWN=1).
+    #[arg(long, global = true)]
+    allow_empty_down: bool,
 }
 
 #[derive(clap::Args)]
@@ -188,7 +222,16 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let Command::Migrate { action, options } = cli.command;
+    match cli.command {
+        Command::Migrate { action, options } => migrate(action, options).await,
+        Command::Schema {
+            action: SchemaAction::Check,
+            options,
+        } => schema::check(&options).await,
+    }
+}
+
+async fn migrate(action: Action, options: Options) -> Result<(), String> {
     if let Action::New { name } = &action {
         let path = new_migration(&options.dir, name)?;
         println!("created {}", path.display());

@@ -566,3 +566,115 @@ fn lint_reports_and_exits_for_ci() {
     assert_eq!(text(&out.stdout).trim(), "no findings in 2 migration(s)");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn schema_check_compares_the_sources_with_the_migrations() {
+    // The scratch database is created on this database's server.
+    let db = TestDb::new().await.unwrap();
+    let url = db.url();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let migrations = root.join("migrations");
+    let migrations = migrations.to_str().unwrap();
+    let reference = root.join("tests/src");
+
+    let out = skelly(
+        &[
+            "schema",
+            "check",
+            "--src",
+            reference.to_str().unwrap(),
+            "--dir",
+            migrations,
+        ],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("User user.users ("), "{stdout}");
+    assert!(
+        stdout.contains("schema check: 1 table, 0 errors, 0 warnings"),
+        "{stdout}"
+    );
+
+    // The struct gains a field and changes another; the migrations do not follow.
+    let src = temp_dir();
+    let lib = std::fs::read_to_string(reference.join("lib.rs")).unwrap();
+    let drifted = lib
+        .replace(
+            "pub bio: Option<String>,",
+            "pub bio: String,\n    pub age: i32,",
+        )
+        .replace("#[table(unique)]\n    pub email", "pub email");
+    assert_ne!(drifted, lib);
+    write(&src, "lib.rs", &drifted);
+    let out = skelly(
+        &[
+            "schema",
+            "check",
+            "--src",
+            src.to_str().unwrap(),
+            "--dir",
+            migrations,
+        ],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("error: user.users.age: the column does not exist\n    fix: ALTER TABLE \"user\".\"users\" ADD COLUMN \"age\" integer NOT NULL;"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("user.users.bio: the database has NOT NULL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("error: user.users.bio: the database allows NULL"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: user.users: unique index `users_email_key` on (email) WHERE (deleted_at IS NULL) is not declared by the struct"),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains("disagree (2 error(s))"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A source the derive would refuse: the same error, with file, line and column.
+    let bad = temp_dir();
+    write(
+        &bad,
+        "model.rs",
+        "#[derive(Table)]\n#[table(shema = \"app\")]\nstruct Thing { id: i64 }\n",
+    );
+    let out = skelly(
+        &[
+            "schema",
+            "check",
+            "--src",
+            bad.to_str().unwrap(),
+            "--dir",
+            migrations,
+        ],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("model.rs:2:9: unknown table attribute `shema`; expected one of"),
+        "{stderr}"
+    );
+
+    // No scratch database is left behind.
+    let left: i64 = db
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'skelly\\_scratch\\_%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}

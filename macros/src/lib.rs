@@ -1,17 +1,13 @@
 //! Procedural macros of skelly-db. Depend on `skelly-db`, which re-exports them.
 
-mod ast;
-mod attr;
-mod case;
-mod check;
-mod ctxt;
 mod embed;
 mod expand;
-mod symbol;
 #[cfg(test)]
 mod tests;
 
 use proc_macro::TokenStream;
+// The model (parsing, conventions, checks) is shared with `skelly-db schema check --src`.
+use skelly_db_model::{ast, ctxt};
 
 /// Describes a PostgreSQL table as a struct: typed row mapping, an insert struct
 /// (`New<Struct>`), a patch struct (`<Struct>Patch`), typed column constants, and async CRUD

@@ -275,3 +275,21 @@ async fn an_array_check_a_missing_primary_key_and_a_wrong_reference() {
         .collect();
     assert_eq!(elsewhere.len(), 1, "{report}");
 }
+
+#[test]
+fn reading_the_sources_gives_the_shapes_the_derive_gives() {
+    // This file's own structs, and the reference crate's.
+    let this =
+        schema::from_sources(&[("schema.rs".into(), include_str!("schema.rs").into())]).unwrap();
+    let shapes: Vec<&TableShape> = this.iter().map(|t| &t.shape).collect();
+    assert_eq!(
+        shapes,
+        [&TableShape::of::<Post>(), &TableShape::of::<Tag>()]
+    );
+    assert_eq!(this[0].rust_name, "Post");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let reference = schema::from_dir(&dir).unwrap();
+    assert_eq!(reference.len(), 1);
+    assert_eq!(reference[0].shape, TableShape::of::<User>());
+    assert_eq!(reference[0].file, dir.join("lib.rs"));
+}

@@ -227,9 +227,16 @@ impl PoolConfig {
         self.tls.mode
     }
 
-    /// The configuration for another database on the same server.
-    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
-    pub(crate) fn with_dbname(&self, dbname: &str) -> PoolConfig {
+    /// The same configuration for another database on the same server (user, password, TLS
+    /// and pool settings kept).
+    ///
+    /// ```
+    /// let config = skelly_db::PoolConfig::new("postgres://app@db.internal/app")?;
+    /// let scratch = config.with_dbname("app_scratch");
+    /// assert_eq!(scratch.pg_config().get_dbname(), Some("app_scratch"));
+    /// # Ok::<(), skelly_db::Error>(())
+    /// ```
+    pub fn with_dbname(&self, dbname: &str) -> PoolConfig {
         let mut config = self.clone();
         config.pg.dbname(dbname);
         config

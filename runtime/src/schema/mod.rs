@@ -31,12 +31,16 @@ mod compare;
 mod inspect;
 mod normalize;
 mod shape;
+#[cfg(feature = "source")]
+mod source;
 
 pub use compare::{compare, Finding, SchemaReport, Severity};
 pub use normalize::canonical_type;
 #[doc(hidden)]
 pub use shape::Column;
 pub use shape::{CheckShape, ColumnShape, ForeignKeyShape, IndexShape, KeyShape, TableShape};
+#[cfg(feature = "source")]
+pub use source::{from_dir, from_sources, SourceError, SourceTable};
 
 use crate::error::Result;
 use crate::executor::Executor;

@@ -21,7 +21,7 @@ pub const RULES: &[(&str, RenameRule)] = &[
 ];
 
 impl RenameRule {
-    pub fn from_str(s: &str) -> Option<RenameRule> {
+    pub fn parse(s: &str) -> Option<RenameRule> {
         RULES.iter().find(|(name, _)| *name == s).map(|(_, r)| *r)
     }
 
@@ -105,10 +105,7 @@ mod tests {
     fn table_names() {
         assert_eq!(snake_case("User"), "user");
         assert_eq!(snake_case("UserProfile"), "user_profile");
-        assert_eq!(
-            RenameRule::from_str("kebab-case"),
-            Some(RenameRule::KebabCase)
-        );
-        assert_eq!(RenameRule::from_str("Kebab"), None);
+        assert_eq!(RenameRule::parse("kebab-case"), Some(RenameRule::KebabCase));
+        assert_eq!(RenameRule::parse("Kebab"), None);
     }
 }

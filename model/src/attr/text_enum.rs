@@ -23,7 +23,7 @@ impl TextEnumContainer {
             if meta.path == RENAME_ALL {
                 // #[text_enum(rename_all = "kebab-case")]
                 if let Some(s) = string(cx, meta) {
-                    match RenameRule::from_str(&s.value()) {
+                    match RenameRule::parse(&s.value()) {
                         Some(rule) => out.rename_all.set(cx, "text_enum", &meta.path, rule),
                         None => cx.error_spanned_by(
                             &s,

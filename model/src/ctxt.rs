@@ -49,6 +49,12 @@ impl Ctxt {
     }
 }
 
+impl Default for Ctxt {
+    fn default() -> Ctxt {
+        Ctxt::new()
+    }
+}
+
 impl Drop for Ctxt {
     fn drop(&mut self) {
         if !std::thread::panicking() && self.errors.borrow().is_some() {
