@@ -8,6 +8,7 @@
 //! skelly-db schema check [--src src] [--dir migrations] [--database-url URL]
 //! ```
 
+mod generate;
 mod schema;
 mod scratch;
 mod status;
@@ -167,6 +168,28 @@ enum Action {
         /// What the migration does, e.g. `add_user_bio`.
         name: String,
     },
+    /// Draft a migration that brings the schema the migrations build to the
+    /// `#[derive(Table)]` structs in the sources: `YYYYMMDDHHMMSS_NAME.sql` with Up and Down
+    /// (and `..._NAME_concurrently.sql` for indexes on existing tables). The migrations are
+    /// applied to a scratch database on the DATABASE_URL server, created and dropped. Read the
+    /// draft before committing it: it is yours.
+    Generate {
+        /// What the migration does, e.g. `add_user_bio`.
+        name: String,
+        /// The Rust sources to read the structs from (every .rs file below it).
+        #[arg(long, default_value = "src")]
+        src: PathBuf,
+        /// A column renamed, as `[schema.]table.old=new`: renamed in place, data kept.
+        #[arg(long, value_name = "TABLE.OLD=NEW")]
+        rename: Vec<String>,
+        /// A column gone on purpose (not renamed), as `[schema.]table.column`.
+        #[arg(long, value_name = "TABLE.COLUMN")]
+        drop: Vec<String>,
+        /// Write DROP COLUMN as a statement; without it, dropping a column is written
+        /// commented out.
+        #[arg(long)]
+        allow_drop: bool,
+    },
     /// Check the Up sections for statements that lock or rewrite tables holding data (no
     /// database needed); exit 1 on any finding. Silence one with `-- lint: allow RULE reason`
     /// right above the statement.
@@ -232,6 +255,23 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 async fn migrate(action: Action, options: Options) -> Result<(), String> {
+    if let Action::Generate {
+        name,
+        src,
+        rename,
+        drop,
+        allow_drop,
+    } = &action
+    {
+        let request = generate::Request {
+            name,
+            src,
+            renames: rename,
+            drops: drop,
+            allow_drop: *allow_drop,
+        };
+        return generate::generate(&options, request).await;
+    }
     if let Action::New { name } = &action {
         let path = new_migration(&options.dir, name)?;
         println!("created {}", path.display());
@@ -354,7 +394,9 @@ async fn migrate(action: Action, options: Options) -> Result<(), String> {
                 println!("{} migration(s) adopted from {schema}.{table}", ids.len());
             })
         }
-        Action::New { .. } | Action::Lint => unreachable!("handled above"),
+        Action::New { .. } | Action::Lint | Action::Generate { .. } => {
+            unreachable!("handled above")
+        }
     };
     // A migration that failed sent no Finished: its line ends here.
     ticker.stop();
@@ -454,16 +496,23 @@ fn duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-fn new_migration(dir: &Path, name: &str) -> Result<PathBuf, String> {
+// A migration name: letters, digits, `_` and `-`.
+fn valid_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !valid {
-        return Err(format!(
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
             "invalid migration name `{name}`; use letters, digits, `_` and `-`, e.g. add_user_bio"
-        ));
+        ))
     }
+}
+
+fn new_migration(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    valid_name(name)?;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
     let path = dir.join(format!("{stamp}_{name}.sql"));

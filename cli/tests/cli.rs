@@ -678,3 +678,100 @@ async fn schema_check_compares_the_sources_with_the_migrations() {
         .get(0);
     assert_eq!(left, 0);
 }
+
+#[tokio::test]
+async fn generate_drafts_a_migration_that_makes_the_check_pass() {
+    let db = TestDb::new().await.unwrap();
+    let url = db.url();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let project = temp_dir();
+    let migrations = project.join("migrations");
+    std::fs::create_dir_all(&migrations).unwrap();
+    for entry in std::fs::read_dir(root.join("migrations")).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), migrations.join(entry.file_name())).unwrap();
+    }
+    let src = project.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let lib = std::fs::read_to_string(root.join("tests/src/lib.rs")).unwrap();
+    let edited = lib
+        .replace(
+            "pub bio: Option<String>,",
+            "pub bio: Option<String>,\n    #[table(index)]\n    pub age: i32,",
+        )
+        .replace("pub display_name: String,", "pub full_name: String,");
+    write(&src, "lib.rs", &edited);
+    let dir = migrations.to_str().unwrap();
+    let src = src.to_str().unwrap();
+    let generate = |extra: &[&str]| {
+        let mut args = vec![
+            "migrate",
+            "generate",
+            "edit_users",
+            "--dir",
+            dir,
+            "--src",
+            src,
+        ];
+        args.extend_from_slice(extra);
+        skelly(&args, Some(&url))
+    };
+
+    // A column that looks renamed is a question, and nothing is written.
+    let out = generate(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("--rename user.users.display_name=full_name"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&migrations).unwrap().count(), 1);
+
+    let out = generate(&["--rename", "users.display_name=full_name"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout.matches("created ").count(),
+        2,
+        "a transactional file and a concurrent one: {stdout}"
+    );
+    assert!(
+        stdout.contains("note: user.users.age: NOT NULL without a default"),
+        "{stdout}"
+    );
+    // The draft passes its own lints.
+    assert!(!stdout.contains("lint:"), "{stdout}");
+
+    // Applied, the structs and the schema agree; reverted, the check fails again.
+    let out = skelly(&["migrate", "up", "--dir", dir], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let check = || skelly(&["schema", "check", "--dir", dir, "--src", src], Some(&url));
+    let out = check();
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let out = skelly(&["migrate", "down", "2", "--dir", dir], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let columns: Vec<String> = db
+        .query(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'user' AND table_name = 'users' ORDER BY ordinal_position",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        columns.contains(&"display_name".to_string()) && !columns.contains(&"age".to_string()),
+        "{columns:?}"
+    );
+
+    // Once the files are there, there is nothing more to draft.
+    let out = generate(&["--rename", "users.display_name=full_name"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("nothing written"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -11,33 +11,56 @@ use crate::ctxt::Ctxt;
 /// What a column does by convention (mirrors the runtime's `ColumnRole`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Role {
+    /// An ordinary column: inserted and patched (also `#[table(plain)]`).
     Plain,
+    /// `#[table(skip_patch)]`: inserted, never patched.
     NoPatch,
+    /// `#[table(primary_key)]`, or a field named `id`: (part of) the primary key.
     PrimaryKey,
+    /// `#[table(created_at)]`, or a field named `created_at`: set to `now()` on insert.
     CreatedAt,
+    /// `#[table(updated_at)]`, or a field named `updated_at`: `now()` on insert and every update.
     UpdatedAt,
+    /// `#[table(deleted_at)]`, or a field named `deleted_at`: soft delete, NULL while live.
     DeletedAt,
+    /// `#[table(version)]`: optimistic locking; 1 for a new row, checked and incremented by
+    /// every update by key.
     Version,
 }
 
+/// A `#[derive(Table)]` struct: attributes resolved, conventions applied.
 pub struct Container<'a> {
+    /// The struct's name.
     pub ident: &'a Ident,
+    /// The struct's visibility.
     pub vis: &'a Visibility,
+    /// The derive input as written, for spans.
     pub original: &'a syn::DeriveInput,
+    /// The struct's `#[table(...)]` attributes as written.
     pub attrs: TableContainer,
+    /// The PostgreSQL schema: `#[table(schema = "...")]`, else `public`.
     pub schema: String,
+    /// The table name: `#[table(name = "...")]`, else the struct's name in snake_case plus `s`.
     pub name: String,
+    /// The path of the runtime crate: `#[table(crate = "...")]`, else `::skelly_db`.
     pub krate: syn::Path,
+    /// The columns, in field order.
     pub fields: Vec<Field<'a>>,
 }
 
+/// One field of a table struct: one column.
 pub struct Field<'a> {
+    /// The field's name.
     pub ident: &'a Ident,
+    /// The field's visibility.
     pub vis: &'a Visibility,
+    /// The field's type.
     pub ty: &'a Type,
+    /// The field's `#[table(...)]` attributes as written.
     pub attrs: TableField,
     /// The SQL column name.
     pub column: String,
+    /// The column's convention, by attribute or else by name.
     pub role: Role,
     /// `T` of an `Option<T>` field.
     pub option_inner: Option<&'a Type>,
@@ -63,6 +86,8 @@ impl Field<'_> {
 }
 
 impl<'a> Container<'a> {
+    /// Resolves a `#[derive(Table)]` input and runs the checks; `None` (an error recorded in
+    /// `cx`) unless it is a struct with named fields.
     pub fn from_ast(cx: &Ctxt, input: &'a syn::DeriveInput) -> Option<Container<'a>> {
         let attrs = TableContainer::from_ast(cx, input);
         let named = match &input.data {
@@ -146,10 +171,12 @@ impl<'a> Container<'a> {
             .collect()
     }
 
+    /// The `#[table(version)]` field, if any.
     pub fn version(&self) -> Option<&Field<'a>> {
         self.fields.iter().find(|f| f.role == Role::Version)
     }
 
+    /// Whether the table soft-deletes: a field has the [`Role::DeletedAt`] role.
     pub fn soft_delete(&self) -> bool {
         self.fields.iter().any(|f| f.role == Role::DeletedAt)
     }
@@ -259,20 +286,31 @@ pub fn is_timestamp(ty: &Type) -> bool {
     is_named(ty, "DateTime") || is_named(ty, "NaiveDateTime")
 }
 
+/// A `#[derive(TextEnum)]` enum: each variant's text resolved.
 pub struct TextEnum<'a> {
+    /// The enum's name.
     pub ident: &'a Ident,
+    /// The path of the runtime crate: `#[text_enum(crate = "...")]`, else `::skelly_db`.
     pub krate: syn::Path,
+    /// The variants, in declaration order.
     pub variants: Vec<Variant<'a>>,
 }
 
+/// One unit variant of a text enum.
 pub struct Variant<'a> {
+    /// The variant's name.
     pub ident: &'a Ident,
+    /// The variant as written, for spans.
     pub original: &'a syn::Variant,
+    /// The variant's `#[text_enum(...)]` attributes as written.
     pub attrs: TextEnumVariant,
+    /// The stored text: `#[text_enum(rename = "...")]`, else the name by `rename_all`.
     pub text: String,
 }
 
 impl<'a> TextEnum<'a> {
+    /// Resolves a `#[derive(TextEnum)]` input and runs the checks; `None` (an error recorded
+    /// in `cx`) unless it is an enum.
     pub fn from_ast(cx: &Ctxt, input: &'a syn::DeriveInput) -> Option<TextEnum<'a>> {
         let attrs = TextEnumContainer::from_ast(cx, input);
         let data = match &input.data {

@@ -2,16 +2,23 @@
 
 use std::fmt;
 
+/// `#[text_enum(rename_all = "...")]`: how a variant's name becomes its text.
 #[derive(Copy, Clone, PartialEq, Eq, Debug)]
 #[allow(clippy::enum_variant_names)] // the names are the rules' own names
 pub enum RenameRule {
+    /// `snake_case` (the default).
     SnakeCase,
+    /// `kebab-case`.
     KebabCase,
+    /// `lowercase`.
     LowerCase,
+    /// `SCREAMING_SNAKE_CASE`.
     ScreamingSnakeCase,
+    /// `camelCase`.
     CamelCase,
 }
 
+/// Every rule with its name as written in `rename_all = "..."`.
 pub const RULES: &[(&str, RenameRule)] = &[
     ("snake_case", RenameRule::SnakeCase),
     ("kebab-case", RenameRule::KebabCase),
@@ -21,6 +28,7 @@ pub const RULES: &[(&str, RenameRule)] = &[
 ];
 
 impl RenameRule {
+    /// The rule named `s` (e.g. `"kebab-case"`), if any.
     pub fn parse(s: &str) -> Option<RenameRule> {
         RULES.iter().find(|(name, _)| *name == s).map(|(_, r)| *r)
     }

@@ -10,6 +10,7 @@ use crate::ctxt::Ctxt;
 /// PostgreSQL's identifier limit.
 const MAX_IDENT: usize = 63;
 
+/// Runs every table rule over `cont`, recording each problem in `cx`.
 pub fn check_table(cx: &Ctxt, cont: &Container) {
     check_generics(cx, cont);
     check_identifiers(cx, cont);
@@ -251,6 +252,7 @@ fn check_references(cx: &Ctxt, cont: &Container) {
     }
 }
 
+/// Runs every text enum rule over `e` (read from `input`), recording each problem in `cx`.
 pub fn check_text_enum(cx: &Ctxt, input: &syn::DeriveInput, e: &TextEnum) {
     if !input.generics.params.is_empty() {
         cx.error_spanned_by(

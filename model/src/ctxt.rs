@@ -11,6 +11,7 @@ pub struct Ctxt {
 }
 
 impl Ctxt {
+    /// An empty collector.
     pub fn new() -> Ctxt {
         Ctxt {
             errors: RefCell::new(Some(Vec::new())),

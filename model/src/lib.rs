@@ -4,6 +4,8 @@
 //! ([`source`]). One parser for both, so the two cannot disagree. Not a stable API: use
 //! `skelly-db`.
 
+#![warn(missing_docs)]
+
 pub mod ast;
 pub mod attr;
 pub mod case;

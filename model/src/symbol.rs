@@ -4,38 +4,64 @@ use std::fmt;
 
 use syn::{Ident, Path};
 
+/// An attribute name or key, compared with idents and paths.
 #[derive(Copy, Clone)]
 pub struct Symbol(pub &'static str);
 
+/// `#[table(...)]`
 pub const TABLE: Symbol = Symbol("table");
+/// `#[text_enum(...)]`
 pub const TEXT_ENUM: Symbol = Symbol("text_enum");
 
 // container
+/// `schema = "..."`
 pub const SCHEMA: Symbol = Symbol("schema");
+/// `name = "..."`
 pub const NAME: Symbol = Symbol("name");
+/// `crate = "..."`
 pub const CRATE: Symbol = Symbol("crate");
+/// `rename_all = "..."`
 pub const RENAME_ALL: Symbol = Symbol("rename_all");
+/// `insert_derive(...)`
 pub const INSERT_DERIVE: Symbol = Symbol("insert_derive");
+/// `patch_derive(...)`
 pub const PATCH_DERIVE: Symbol = Symbol("patch_derive");
+/// `insert_attr(...)`
 pub const INSERT_ATTR: Symbol = Symbol("insert_attr");
+/// `patch_attr(...)`
 pub const PATCH_ATTR: Symbol = Symbol("patch_attr");
 
 // field / variant
+/// `rename = "..."`
 pub const RENAME: Symbol = Symbol("rename");
+/// `primary_key`
 pub const PRIMARY_KEY: Symbol = Symbol("primary_key");
+/// `unique`
 pub const UNIQUE: Symbol = Symbol("unique");
+/// `index`
 pub const INDEX: Symbol = Symbol("index");
+/// `references = "..."`
 pub const REFERENCES: Symbol = Symbol("references");
+/// `default = "..."`
 pub const DEFAULT: Symbol = Symbol("default");
+/// `skip_patch`
 pub const SKIP_PATCH: Symbol = Symbol("skip_patch");
+/// `sql_type = "..."`
 pub const SQL_TYPE: Symbol = Symbol("sql_type");
+/// `created_at`
 pub const CREATED_AT: Symbol = Symbol("created_at");
+/// `updated_at`
 pub const UPDATED_AT: Symbol = Symbol("updated_at");
+/// `deleted_at`
 pub const DELETED_AT: Symbol = Symbol("deleted_at");
+/// `plain`
 pub const PLAIN: Symbol = Symbol("plain");
+/// `version`
 pub const VERSION: Symbol = Symbol("version");
+/// `supplied`
 pub const SUPPLIED: Symbol = Symbol("supplied");
 
+/// The keys of `#[table(...)]` on a struct.
 pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[
     SCHEMA,
     NAME,
@@ -45,6 +71,7 @@ pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[
     INSERT_ATTR,
     PATCH_ATTR,
 ];
+/// The keys of `#[table(...)]` on a field.
 pub const TABLE_FIELD_KEYS: &[Symbol] = &[
     RENAME,
     PRIMARY_KEY,
@@ -61,7 +88,9 @@ pub const TABLE_FIELD_KEYS: &[Symbol] = &[
     VERSION,
     SUPPLIED,
 ];
+/// The keys of `#[text_enum(...)]` on an enum.
 pub const TEXT_ENUM_CONTAINER_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];
+/// The keys of `#[text_enum(...)]` on a variant.
 pub const TEXT_ENUM_VARIANT_KEYS: &[Symbol] = &[RENAME];
 
 impl PartialEq<Symbol> for Ident {

@@ -42,10 +42,12 @@ impl<T> Attr<T> {
         }
     }
 
+    /// The value, if the attribute was given.
     pub fn get(&self) -> Option<&T> {
         self.value.as_ref()
     }
 
+    /// The key's tokens, for error spans (empty if the attribute was not given).
     pub fn tokens(&self) -> &TokenStream {
         &self.tokens
     }
@@ -143,17 +145,24 @@ fn each_nested(
 
 /// `#[table(schema = "...", name = "...", crate = "...")]` on the struct.
 pub struct TableContainer {
+    /// `#[table(schema = "...")]`: the PostgreSQL schema.
     pub schema: Attr<LitStr>,
+    /// `#[table(name = "...")]`: the table name.
     pub name: Attr<LitStr>,
+    /// `#[table(crate = "...")]`: the path of the runtime crate.
     pub krate: Attr<syn::Path>,
     /// Derives and attributes for the generated insert and patch structs.
     pub insert_derive: Vec<syn::Path>,
+    /// `#[table(patch_derive(...))]`: derives for the patch struct.
     pub patch_derive: Vec<syn::Path>,
+    /// `#[table(insert_attr(...))]`: attributes for the insert struct.
     pub insert_attr: Vec<syn::Meta>,
+    /// `#[table(patch_attr(...))]`: attributes for the patch struct.
     pub patch_attr: Vec<syn::Meta>,
 }
 
 impl TableContainer {
+    /// Parses the struct's `#[table(...)]` attributes, recording errors in `cx`.
     pub fn from_ast(cx: &Ctxt, input: &syn::DeriveInput) -> TableContainer {
         let mut out = TableContainer {
             schema: Attr::none(SCHEMA),
@@ -271,23 +280,38 @@ fn crate_path(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<syn::Path> {
 
 /// `#[table(...)]` on a field.
 pub struct TableField {
+    /// `#[table(rename = "...")]`: the column name.
     pub rename: Attr<LitStr>,
+    /// `#[table(primary_key)]`: (part of) the primary key.
     pub primary_key: Attr<()>,
+    /// `#[table(unique)]`: unique among live rows.
     pub unique: Attr<()>,
+    /// `#[table(index)]`: an index on the column.
     pub index: Attr<()>,
+    /// `#[table(references = "...")]`: a foreign key, `schema.table` or `schema.table(column)`.
     pub references: Attr<LitStr>,
+    /// `#[table(default = "...")]`: the SQL default; the database fills the column in.
     pub default: Attr<LitStr>,
+    /// `#[table(skip_patch)]`: not in the patch struct.
     pub skip_patch: Attr<()>,
+    /// `#[table(sql_type = "...")]`: the SQL type, for a custom `ToSql + FromSql` type.
     pub sql_type: Attr<LitStr>,
+    /// `#[table(created_at)]`: the creation time.
     pub created_at: Attr<()>,
+    /// `#[table(updated_at)]`: the time of the last update.
     pub updated_at: Attr<()>,
+    /// `#[table(deleted_at)]`: soft delete, NULL while the row is live.
     pub deleted_at: Attr<()>,
+    /// `#[table(plain)]`: an ordinary column, whatever its name.
     pub plain: Attr<()>,
+    /// `#[table(version)]`: the row version, for optimistic locking.
     pub version: Attr<()>,
+    /// `#[table(primary_key, supplied)]`: the caller gives the key's value.
     pub supplied: Attr<()>,
 }
 
 impl TableField {
+    /// Parses the field's `#[table(...)]` attributes, recording errors in `cx`.
     pub fn from_ast(cx: &Ctxt, field: &syn::Field) -> TableField {
         let mut out = TableField {
             rename: Attr::none(RENAME),

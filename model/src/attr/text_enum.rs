@@ -9,11 +9,14 @@ use crate::symbol::*;
 
 /// `#[text_enum(rename_all = "...", crate = "...")]` on the enum.
 pub struct TextEnumContainer {
+    /// `#[text_enum(rename_all = "...")]`: how variant names become their text.
     pub rename_all: Attr<RenameRule>,
+    /// `#[text_enum(crate = "...")]`: the path of the runtime crate.
     pub krate: Attr<syn::Path>,
 }
 
 impl TextEnumContainer {
+    /// Parses the enum's `#[text_enum(...)]` attributes, recording errors in `cx`.
     pub fn from_ast(cx: &Ctxt, input: &syn::DeriveInput) -> TextEnumContainer {
         let mut out = TextEnumContainer {
             rename_all: Attr::none(RENAME_ALL),
@@ -54,10 +57,12 @@ impl TextEnumContainer {
 
 /// `#[text_enum(rename = "...")]` on a variant.
 pub struct TextEnumVariant {
+    /// `#[text_enum(rename = "...")]`: the variant's text.
     pub rename: Attr<LitStr>,
 }
 
 impl TextEnumVariant {
+    /// Parses the variant's `#[text_enum(...)]` attributes, recording errors in `cx`.
     pub fn from_ast(cx: &Ctxt, variant: &syn::Variant) -> TextEnumVariant {
         let mut out = TextEnumVariant {
             rename: Attr::none(RENAME),

@@ -480,7 +480,7 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
 
 // The same key columns and the same partial condition; a unique constraint and a unique index
 // without a condition are the same thing to a writer.
-fn same_index(a: &IndexShape, b: &IndexShape) -> bool {
+pub(crate) fn same_index(a: &IndexShape, b: &IndexShape) -> bool {
     let condition = |i: &IndexShape| i.predicate.as_deref().map(canonical_condition);
     a.columns == b.columns && condition(a) == condition(b)
 }

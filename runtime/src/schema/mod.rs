@@ -28,6 +28,7 @@
 //! reads the structs from the sources and checks them against the migrations.
 
 mod compare;
+mod draft;
 mod inspect;
 mod normalize;
 mod shape;
@@ -35,6 +36,7 @@ mod shape;
 mod source;
 
 pub use compare::{compare, Finding, SchemaReport, Severity};
+pub use draft::{draft, Draft, DraftOptions, DraftQuestions};
 pub use normalize::canonical_type;
 #[doc(hidden)]
 pub use shape::Column;
@@ -57,6 +59,19 @@ pub async fn check(db: &impl Executor, tables: &[TableShape]) -> Result<SchemaRe
     }
     report.findings.sort_by_key(|f| f.severity);
     Ok(report)
+}
+
+/// The schemas the database has (without `pg_*` and `information_schema`): what
+/// [`draft`] needs to know to create a schema or not.
+pub async fn schemas(db: &impl Executor) -> Result<Vec<String>> {
+    let rows = db
+        .query(
+            "SELECT nspname::text FROM pg_namespace \
+             WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' ORDER BY 1",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// The shape of table `schema.name` as the database has it, or `None` when there is no such

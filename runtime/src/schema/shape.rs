@@ -222,6 +222,20 @@ impl TableShape {
     /// tables) and indexes. Every statement says `IF NOT EXISTS`, so running it again changes
     /// nothing.
     pub fn create_sql(&self) -> String {
+        let mut out = format!(
+            "CREATE SCHEMA IF NOT EXISTS {};\n",
+            quote_ident(&self.schema)
+        );
+        for statement in self.create_statements("IF NOT EXISTS ") {
+            out.push_str(&statement);
+            out.push_str(";\n");
+        }
+        out
+    }
+
+    /// CREATE TABLE and CREATE INDEX statements (without the schema, without semicolons);
+    /// `options` goes after TABLE and INDEX, e.g. `IF NOT EXISTS `.
+    pub(crate) fn create_statements(&self, options: &str) -> Vec<String> {
         let table = self.qualified_name();
         let mut lines: Vec<String> = self.columns.iter().map(column_sql).collect();
         if let Some(key) = &self.primary_key {
@@ -239,18 +253,16 @@ impl TableShape {
                 .filter(|u| u.constraint)
                 .map(unique_constraint_sql),
         );
-        let mut out = format!(
-            "CREATE SCHEMA IF NOT EXISTS {};\nCREATE TABLE IF NOT EXISTS {table} (\n    {}\n);\n",
-            quote_ident(&self.schema),
+        let mut out = vec![format!(
+            "CREATE TABLE {options}{table} (\n    {}\n)",
             lines.join(",\n    ")
-        );
+        )];
         let uniques = self.uniques.iter().filter(|u| !u.constraint);
         let indexes = uniques
             .map(|u| (u, true))
             .chain(self.indexes.iter().map(|i| (i, false)));
         for (index, unique) in indexes {
-            out.push_str(&index_sql(&table, index, unique, "IF NOT EXISTS "));
-            out.push_str(";\n");
+            out.push(index_sql(&table, index, unique, options));
         }
         out
     }
@@ -273,7 +285,7 @@ pub struct Column {
     pub references: Option<String>,
 }
 
-fn idents(names: &[String]) -> String {
+pub(crate) fn idents(names: &[String]) -> String {
     let quoted: Vec<String> = names.iter().map(|n| quote_ident(n)).collect();
     quoted.join(", ")
 }

@@ -1,0 +1,757 @@
+//! Migration drafts: the SQL that brings the database's tables to the structs, and back
+//! (pure: declared and catalog shapes in, migration text out). What `skelly-db migrate
+//! generate` writes.
+//!
+//! Statements that lock a table holding data are written the safe way: constraints `NOT
+//! VALID` then `VALIDATE`, indexes `CONCURRENTLY` in a second, notransaction file, a NOT NULL
+//! column added nullable and then set NOT NULL, `lock_timeout` set. Dropping a column is
+//! written commented out unless allowed. A column that looks renamed (one gone, one new, same
+//! type) is a question, answered with a rename or a drop.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use super::compare::same_index;
+use super::normalize::{canonical_default, canonical_type};
+use super::shape::{
+    check_sql, column_sql, foreign_key_sql, idents, index_sql, CheckShape, ColumnShape,
+    ForeignKeyShape, IndexShape, TableShape,
+};
+use crate::sql::{quote_ident, quote_literal};
+
+/// How to write a draft.
+#[derive(Debug, Clone, Default)]
+pub struct DraftOptions {
+    /// Columns renamed: `(table, old, new)`; `table` is `name` or `schema.name`, or empty for
+    /// any table.
+    pub renames: Vec<(String, String, String)>,
+    /// Columns that are gone, not renamed: `(table, column)`, `table` as for `renames`.
+    pub not_renamed: Vec<(String, String)>,
+    /// Write destructive steps (dropping columns) as statements rather than commented out.
+    pub allow_drop: bool,
+}
+
+/// A draft that could not be written without an answer: each question says which flag
+/// answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftQuestions(pub Vec<String>);
+
+impl fmt::Display for DraftQuestions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, q) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{q}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for DraftQuestions {}
+
+/// The migration text: the transactional part and, when indexes are built on existing
+/// tables, a notransaction part that must run after it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Draft {
+    /// Up and Down of the transactional file, if there is anything to do in one.
+    pub main: Option<String>,
+    /// Up and Down of the notransaction file (`CREATE INDEX CONCURRENTLY`), if any.
+    pub concurrent: Option<String>,
+    /// What the reader should know: commented-out drops, backfills to write.
+    pub notes: Vec<String>,
+}
+
+impl Draft {
+    /// Whether the structs and the database already agree.
+    pub fn is_empty(&self) -> bool {
+        self.main.is_none() && self.concurrent.is_none()
+    }
+}
+
+struct Step {
+    up: String,
+    down: String,
+    destructive: bool,
+}
+
+#[derive(Default)]
+struct Steps {
+    main: Vec<Step>,
+    concurrent: Vec<Step>,
+    notes: Vec<String>,
+}
+
+impl Steps {
+    fn main(&mut self, up: String, down: String) {
+        self.main.push(Step {
+            up,
+            down,
+            destructive: false,
+        });
+    }
+
+    fn concurrent(&mut self, up: String, down: String) {
+        self.concurrent.push(Step {
+            up,
+            down,
+            destructive: false,
+        });
+    }
+}
+
+/// The draft that brings each `actual` table (`None`: it does not exist) to its `declared`
+/// shape; `schemas` are the schemas the database has.
+pub fn draft(
+    declared: &[TableShape],
+    actual: &[Option<TableShape>],
+    schemas: &[String],
+    options: &DraftOptions,
+) -> Result<Draft, DraftQuestions> {
+    let mut steps = Steps::default();
+    let mut questions = Vec::new();
+    let mut schemas: HashSet<&str> = schemas.iter().map(String::as_str).collect();
+    // New tables first, each after the new tables it references.
+    let mut new: Vec<&TableShape> = declared
+        .iter()
+        .zip(actual)
+        .filter(|(_, a)| a.is_none())
+        .map(|(d, _)| d)
+        .collect();
+    let mut ordered: Vec<&TableShape> = Vec::new();
+    while !new.is_empty() {
+        let ready = new
+            .iter()
+            .position(|t| {
+                t.foreign_keys.iter().all(|k| {
+                    !new.iter().any(|n| {
+                        n.schema == k.target_schema
+                            && n.name == k.target_table
+                            && !(n.schema == t.schema && n.name == t.name)
+                    })
+                })
+            })
+            // A cycle: create in declared order; the database says what is missing.
+            .unwrap_or(0);
+        ordered.push(new.remove(ready));
+    }
+    for table in ordered {
+        if schemas.insert(&table.schema) {
+            steps.main(
+                format!("CREATE SCHEMA {};", quote_ident(&table.schema)),
+                format!("DROP SCHEMA {};", quote_ident(&table.schema)),
+            );
+        }
+        let statements: Vec<String> = table
+            .create_statements("")
+            .into_iter()
+            .map(|s| s + ";")
+            .collect();
+        steps.main(
+            statements.join("\n"),
+            format!("DROP TABLE {};", table.qualified_name()),
+        );
+    }
+    for (d, a) in declared.iter().zip(actual) {
+        if let Some(a) = a {
+            alter_table(d, a, options, &mut steps, &mut questions);
+        }
+    }
+    if !questions.is_empty() {
+        return Err(DraftQuestions(questions));
+    }
+    Ok(Draft {
+        main: render(&steps.main, false),
+        concurrent: render(&steps.concurrent, true),
+        notes: steps.notes,
+    })
+}
+
+fn table_matches(spec: &str, t: &TableShape) -> bool {
+    spec.is_empty() || spec == t.name || spec == format!("{}.{}", t.schema, t.name)
+}
+
+fn alter_table(
+    d: &TableShape,
+    a: &TableShape,
+    options: &DraftOptions,
+    steps: &mut Steps,
+    questions: &mut Vec<String>,
+) {
+    let table = d.qualified_name();
+    let label = format!("{}.{}", d.schema, d.name);
+    let alter = |clause: &str| format!("ALTER TABLE {table} {clause};");
+
+    // Renames, then the catalog as it will be after them.
+    let mut a = a.clone();
+    let added: Vec<&ColumnShape> = d
+        .columns
+        .iter()
+        .filter(|c| !a.columns.iter().any(|x| x.name == c.name))
+        .collect();
+    let gone: Vec<String> = a
+        .columns
+        .iter()
+        .filter(|c| !d.columns.iter().any(|x| x.name == c.name))
+        .map(|c| c.name.clone())
+        .collect();
+    for old in &gone {
+        let rename = options.renames.iter().find(|(t, o, n)| {
+            table_matches(t, d) && o == old && added.iter().any(|c| &c.name == n)
+        });
+        if let Some((_, old, new)) = rename {
+            steps.main(
+                alter(&format!(
+                    "RENAME COLUMN {} TO {}",
+                    quote_ident(old),
+                    quote_ident(new)
+                )),
+                alter(&format!(
+                    "RENAME COLUMN {} TO {}",
+                    quote_ident(new),
+                    quote_ident(old)
+                )),
+            );
+            rename_column(&mut a, old, new);
+            continue;
+        }
+        let answered = options
+            .not_renamed
+            .iter()
+            .any(|(t, c)| table_matches(t, d) && c == old);
+        let old_type = a
+            .columns
+            .iter()
+            .find(|c| &c.name == old)
+            .map(|c| canonical_type(&c.sql_type));
+        let candidates: Vec<&str> = added
+            .iter()
+            .filter(|c| Some(canonical_type(&c.sql_type)) == old_type)
+            .map(|c| c.name.as_str())
+            .collect();
+        if !answered && !candidates.is_empty() {
+            questions.push(format!(
+                "{label}.{old} is gone and {label}.{} is new with the same type: renamed? \
+                 Answer with --rename {label}.{old}={} (keeps the data), or --drop {label}.{old}",
+                candidates.join(" / "),
+                candidates[0]
+            ));
+        }
+    }
+
+    // Constraints and indexes the struct no longer declares (only those it named: another
+    // tool's are left alone), or declares differently.
+    let convention = |name: &str, suffix: &str| {
+        name.starts_with(&format!("{}_", d.name)) && name.ends_with(suffix)
+    };
+    let mut checks_to_add: Vec<(&CheckShape, Vec<String>)> = Vec::new();
+    for check in &d.checks {
+        let found = a.checks.iter().find(|c| c.name == check.name).or_else(|| {
+            a.checks
+                .iter()
+                .find(|c| c.columns == check.columns && c.allowed.is_some())
+        });
+        match found {
+            Some(f) if f.allowed == check.allowed => {}
+            Some(f) => {
+                let removed: Vec<String> = f
+                    .allowed
+                    .iter()
+                    .flatten()
+                    .filter(|v| !check.allowed.iter().flatten().any(|x| x == *v))
+                    .cloned()
+                    .collect();
+                steps.main(
+                    alter(&format!("DROP CONSTRAINT {}", quote_ident(&f.name))),
+                    add_not_valid(&alter, &check_sql(f), &f.name),
+                );
+                checks_to_add.push((check, removed));
+            }
+            None => checks_to_add.push((check, Vec::new())),
+        }
+    }
+    for check in &a.checks {
+        let declared = d.checks.iter().any(|c| {
+            c.name == check.name || (c.columns == check.columns && check.allowed.is_some())
+        });
+        if !declared && convention(&check.name, "_check") {
+            steps.main(
+                alter(&format!("DROP CONSTRAINT {}", quote_ident(&check.name))),
+                add_not_valid(&alter, &check_sql(check), &check.name),
+            );
+        }
+    }
+    let mut keys_to_add: Vec<&ForeignKeyShape> = Vec::new();
+    for key in &d.foreign_keys {
+        match a.foreign_keys.iter().find(|k| k.columns == key.columns) {
+            Some(k) if same_target(k, key) => {}
+            Some(k) => {
+                steps.main(
+                    alter(&format!("DROP CONSTRAINT {}", quote_ident(&k.name))),
+                    add_not_valid(&alter, &foreign_key_sql(k), &k.name),
+                );
+                keys_to_add.push(key);
+            }
+            None => keys_to_add.push(key),
+        }
+    }
+    for key in &a.foreign_keys {
+        let declared = d.foreign_keys.iter().any(|k| k.columns == key.columns);
+        if !declared && convention(&key.name, "_fkey") {
+            steps.main(
+                alter(&format!("DROP CONSTRAINT {}", quote_ident(&key.name))),
+                add_not_valid(&alter, &foreign_key_sql(key), &key.name),
+            );
+        }
+    }
+    for unique in &a.uniques {
+        let declared = d.uniques.iter().any(|u| same_index(u, unique));
+        if !declared && convention(&unique.name, "_key") {
+            drop_index(&table, unique, true, steps);
+        }
+    }
+    for index in &a.indexes {
+        let declared = d
+            .indexes
+            .iter()
+            .any(|i| index.columns.starts_with(&i.columns));
+        if !declared && convention(&index.name, "_idx") {
+            drop_index(&table, index, false, steps);
+        }
+    }
+
+    // Columns gone: commented out unless allowed, since the data goes with them.
+    for old in &gone {
+        // A renamed column is no longer under its old name.
+        let Some(column) = a.columns.iter().find(|c| &c.name == old) else {
+            continue;
+        };
+        if d.columns.iter().any(|c| c.name == column.name) {
+            continue;
+        }
+        steps.main.push(Step {
+            up: alter(&format!("DROP COLUMN {}", quote_ident(&column.name))),
+            down: alter(&format!("ADD COLUMN {}", column_sql(column))),
+            destructive: !options.allow_drop,
+        });
+        if !options.allow_drop {
+            steps.notes.push(format!(
+                "{label}.{}: the field is gone; dropping the column (and its data) is written \
+                 commented out: uncomment it after review, or generate with --allow-drop",
+                column.name
+            ));
+        }
+    }
+    // Columns new.
+    for column in &d.columns {
+        if a.columns.iter().any(|c| c.name == column.name) {
+            continue;
+        }
+        let name = quote_ident(&column.name);
+        let down = alter(&format!("DROP COLUMN {name}"));
+        if !column.nullable && column.default.is_none() && !column.identity {
+            // Rows already there have no value: added nullable, filled, then NOT NULL.
+            let nullable = ColumnShape {
+                nullable: true,
+                ..column.clone()
+            };
+            steps.main(
+                format!(
+                    "{}\n-- Rows already in {label} need a value before NOT NULL, e.g.:\n-- UPDATE {table} SET {name} = ... WHERE {name} IS NULL;\n{}",
+                    alter(&format!("ADD COLUMN {}", column_sql(&nullable))),
+                    alter(&format!("ALTER COLUMN {name} SET NOT NULL"))
+                ),
+                down,
+            );
+            steps.notes.push(format!(
+                "{label}.{}: NOT NULL without a default; write the backfill where the draft says",
+                column.name
+            ));
+        } else {
+            steps.main(alter(&format!("ADD COLUMN {}", column_sql(column))), down);
+        }
+    }
+    // Columns changed.
+    for column in &d.columns {
+        let Some(found) = a.columns.iter().find(|c| c.name == column.name) else {
+            continue;
+        };
+        let name = quote_ident(&column.name);
+        if canonical_type(&found.sql_type) != canonical_type(&column.sql_type) {
+            steps.main(
+                alter(&format!(
+                    "ALTER COLUMN {name} TYPE {ty} USING {name}::{ty}",
+                    ty = column.sql_type
+                )),
+                alter(&format!(
+                    "ALTER COLUMN {name} TYPE {ty} USING {name}::{ty}",
+                    ty = found.sql_type
+                )),
+            );
+        }
+        if column.identity != found.identity {
+            let (add, drop) = (
+                alter(&format!(
+                    "ALTER COLUMN {name} ADD GENERATED BY DEFAULT AS IDENTITY"
+                )),
+                alter(&format!("ALTER COLUMN {name} DROP IDENTITY")),
+            );
+            if column.identity {
+                steps.main(add, drop);
+            } else {
+                steps.main(drop, add);
+            }
+        }
+        let want = column.default.as_deref().map(canonical_default);
+        let have = found.default.as_deref().map(canonical_default);
+        if want != have && !column.identity {
+            let set = |d: &Option<String>| match d {
+                Some(d) => alter(&format!("ALTER COLUMN {name} SET DEFAULT {d}")),
+                None => alter(&format!("ALTER COLUMN {name} DROP DEFAULT")),
+            };
+            steps.main(set(&column.default), set(&found.default));
+        }
+        if column.nullable != found.nullable {
+            let (set, drop) = (
+                alter(&format!("ALTER COLUMN {name} SET NOT NULL")),
+                alter(&format!("ALTER COLUMN {name} DROP NOT NULL")),
+            );
+            if column.nullable {
+                steps.main(drop, set);
+            } else {
+                steps.main(set, drop);
+            }
+        }
+    }
+    // The primary key.
+    if d.primary_key.as_ref().map(|k| &k.columns) != a.primary_key.as_ref().map(|k| &k.columns) {
+        let add = |k: &super::KeyShape| {
+            alter(&format!(
+                "ADD CONSTRAINT {} PRIMARY KEY ({})",
+                quote_ident(&k.name),
+                idents(&k.columns)
+            ))
+        };
+        let drop =
+            |k: &super::KeyShape| alter(&format!("DROP CONSTRAINT {}", quote_ident(&k.name)));
+        match (&d.primary_key, &a.primary_key) {
+            (Some(want), Some(have)) => steps.main(
+                format!("{}\n{}", drop(have), add(want)),
+                format!("{}\n{}", drop(want), add(have)),
+            ),
+            (Some(want), None) => steps.main(add(want), drop(want)),
+            (None, Some(have)) => steps.main(drop(have), add(have)),
+            (None, None) => {}
+        }
+    }
+    // Checks and foreign keys: NOT VALID, then VALIDATE.
+    for (check, removed) in checks_to_add {
+        let mut up = String::new();
+        if !removed.is_empty() {
+            up.push_str(&guard(d, check, &removed));
+            up.push('\n');
+        }
+        up.push_str(&add_not_valid(&alter, &check_sql(check), &check.name));
+        steps.main(
+            up,
+            alter(&format!("DROP CONSTRAINT {}", quote_ident(&check.name))),
+        );
+    }
+    for key in keys_to_add {
+        steps.main(
+            add_not_valid(&alter, &foreign_key_sql(key), &key.name),
+            alter(&format!("DROP CONSTRAINT {}", quote_ident(&key.name))),
+        );
+    }
+    // Unique constraints and indexes: built CONCURRENTLY, outside a transaction.
+    for unique in &d.uniques {
+        if a.uniques.iter().any(|u| same_index(u, unique)) {
+            continue;
+        }
+        let create = format!("{};", index_sql(&table, unique, true, "CONCURRENTLY "));
+        if unique.constraint {
+            let name = quote_ident(&unique.name);
+            steps.concurrent(
+                format!(
+                    "{create}\n{}",
+                    alter(&format!("ADD CONSTRAINT {name} UNIQUE USING INDEX {name}"))
+                ),
+                alter(&format!("DROP CONSTRAINT {name}")),
+            );
+        } else {
+            steps.concurrent(create, drop_index_sql(&d.schema, &unique.name));
+        }
+    }
+    for index in &d.indexes {
+        let leads = |columns: &[String]| columns.starts_with(&index.columns);
+        let served = a
+            .indexes
+            .iter()
+            .chain(&a.uniques)
+            .any(|i| i.predicate.is_none() && leads(&i.columns))
+            || a.primary_key.as_ref().is_some_and(|k| leads(&k.columns));
+        if !served {
+            steps.concurrent(
+                format!("{};", index_sql(&table, index, false, "CONCURRENTLY ")),
+                drop_index_sql(&d.schema, &index.name),
+            );
+        }
+    }
+}
+
+// What PostgreSQL does to constraints and indexes when a column is renamed.
+fn rename_column(a: &mut TableShape, old: &str, new: &str) {
+    let fix = |cols: &mut Vec<String>| {
+        for c in cols.iter_mut().filter(|c| *c == old) {
+            *c = new.to_string();
+        }
+    };
+    for c in a.columns.iter_mut().filter(|c| c.name == old) {
+        c.name = new.to_string();
+    }
+    if let Some(k) = &mut a.primary_key {
+        fix(&mut k.columns);
+    }
+    a.uniques.iter_mut().for_each(|u| fix(&mut u.columns));
+    a.indexes.iter_mut().for_each(|i| fix(&mut i.columns));
+    a.checks.iter_mut().for_each(|c| fix(&mut c.columns));
+    a.foreign_keys.iter_mut().for_each(|k| fix(&mut k.columns));
+}
+
+fn same_target(a: &ForeignKeyShape, b: &ForeignKeyShape) -> bool {
+    a.target_schema == b.target_schema
+        && a.target_table == b.target_table
+        && a.target_columns == b.target_columns
+}
+
+// A constraint or index the struct no longer declares, dropped in the transaction; Down
+// builds it again.
+fn drop_index(table: &str, index: &IndexShape, unique: bool, steps: &mut Steps) {
+    let name = quote_ident(&index.name);
+    if index.constraint {
+        steps.main(
+            format!("ALTER TABLE {table} DROP CONSTRAINT {name};"),
+            format!(
+                "ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE ({});",
+                idents(&index.columns)
+            ),
+        );
+    } else {
+        let schema = table.split('.').next().unwrap_or_default();
+        steps.main(
+            format!("DROP INDEX {schema}.{name};"),
+            format!("{};", index_sql(table, index, unique, "")),
+        );
+    }
+}
+
+fn drop_index_sql(schema: &str, name: &str) -> String {
+    format!(
+        "DROP INDEX CONCURRENTLY {}.{};",
+        quote_ident(schema),
+        quote_ident(name)
+    )
+}
+
+fn add_not_valid(alter: &impl Fn(&str) -> String, constraint: &str, name: &str) -> String {
+    format!(
+        "{}\n{}",
+        alter(&format!("ADD {constraint} NOT VALID")),
+        alter(&format!("VALIDATE CONSTRAINT {}", quote_ident(name)))
+    )
+}
+
+// Rows holding a value the enum no longer has would fail VALIDATE: count them first and stop
+// with the count, so that the migration fails saying what to update.
+fn guard(table: &TableShape, check: &CheckShape, removed: &[String]) -> String {
+    let column = check
+        .columns
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
+    let array = table
+        .columns
+        .iter()
+        .any(|c| c.name == column && c.sql_type.ends_with("[]"));
+    let list: Vec<String> = removed.iter().map(|v| quote_literal(v)).collect();
+    let list = list.join(", ");
+    let condition = if array {
+        format!("{} && ARRAY[{list}]::text[]", quote_ident(column))
+    } else {
+        format!("{} IN ({list})", quote_ident(column))
+    };
+    let shown = removed.join(", ").replace('\'', "''");
+    format!(
+        "-- +migrate StatementBegin\n\
+         DO $$\n\
+         DECLARE n bigint;\n\
+         BEGIN\n    \
+             SELECT count(*) INTO n FROM {} WHERE {condition};\n    \
+             IF n > 0 THEN\n        \
+                 RAISE EXCEPTION '% row(s) of {}.{} hold values of {column} the enum no longer has ({shown}): update them first', n;\n    \
+             END IF;\n\
+         END $$;\n\
+         -- +migrate StatementEnd",
+        table.qualified_name(),
+        table.schema.replace('\'', "''"),
+        table.name.replace('\'', "''"),
+    )
+}
+
+fn render(steps: &[Step], notransaction: bool) -> Option<String> {
+    if steps.is_empty() {
+        return None;
+    }
+    let option = if notransaction { " notransaction" } else { "" };
+    // In a transaction SET LOCAL ends with it; outside one, RESET puts the session back.
+    let (set, reset) = if notransaction {
+        ("SET lock_timeout = '5s';", "\nRESET lock_timeout;")
+    } else {
+        ("SET LOCAL lock_timeout = '5s';", "")
+    };
+    let section = |parts: Vec<(&str, bool)>| {
+        let mut out = String::new();
+        for (sql, destructive) in parts {
+            out.push('\n');
+            if destructive {
+                out.push_str("-- DESTRUCTIVE, data is lost: uncomment after review.\n");
+                for line in sql.lines() {
+                    out.push_str("-- ");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            } else {
+                out.push_str(sql);
+                out.push('\n');
+            }
+        }
+        out
+    };
+    let up = section(
+        steps
+            .iter()
+            .map(|s| (s.up.as_str(), s.destructive))
+            .collect(),
+    );
+    let down = section(
+        steps
+            .iter()
+            .rev()
+            .map(|s| (s.down.as_str(), s.destructive))
+            .collect(),
+    );
+    Some(format!(
+        "-- +migrate Up{option}\n{set}\n{up}{reset}\n\n-- +migrate Down{option}\n{set}\n{down}{reset}\n"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Column;
+    use crate::table::ColumnRole;
+
+    fn column(name: &str, sql_type: &str) -> Column {
+        Column {
+            name: name.into(),
+            sql_type: sql_type.into(),
+            nullable: false,
+            default: None,
+            identity: false,
+            role: ColumnRole::Plain,
+            unique: false,
+            index: false,
+            allowed: None,
+            references: None,
+        }
+    }
+
+    fn table(name: &str, columns: Vec<Column>) -> TableShape {
+        let mut key = column("id", "bigint");
+        key.role = ColumnRole::PrimaryKey;
+        let mut all = vec![key];
+        all.extend(columns);
+        TableShape::declared("app", name, all)
+    }
+
+    #[test]
+    fn a_column_that_looks_renamed_is_a_question() {
+        let before = table("users", vec![column("name", "text")]);
+        let after = table("users", vec![column("full_name", "text")]);
+        let err = draft(
+            std::slice::from_ref(&after),
+            &[Some(before.clone())],
+            &["app".into()],
+            &DraftOptions::default(),
+        )
+        .unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert!(
+            err.0[0].contains("app.users.name is gone and app.users.full_name is new")
+                && err.0[0].contains("--rename app.users.name=full_name")
+                && err.0[0].contains("--drop app.users.name"),
+            "{err}"
+        );
+        // Answered as a drop: written commented out, with a note.
+        let options = DraftOptions {
+            not_renamed: vec![("users".into(), "name".into())],
+            ..DraftOptions::default()
+        };
+        let d = draft(
+            std::slice::from_ref(&after),
+            &[Some(before.clone())],
+            &[],
+            &options,
+        )
+        .unwrap();
+        let main = d.main.unwrap();
+        assert!(
+            main.contains("-- ALTER TABLE \"app\".\"users\" DROP COLUMN \"name\";"),
+            "{main}"
+        );
+        assert!(main.contains("-- DESTRUCTIVE"), "{main}");
+        assert!(main.contains("\nALTER TABLE \"app\".\"users\" ADD COLUMN \"full_name\" text;"));
+        assert!(d.notes.iter().any(|n| n.contains("--allow-drop")));
+        // A different type is no rename candidate.
+        let other = table("users", vec![column("full_name", "integer")]);
+        assert!(draft(&[other], &[Some(before)], &[], &DraftOptions::default()).is_ok());
+    }
+
+    #[test]
+    fn new_tables_come_after_the_tables_they_reference() {
+        let mut fk = column("user_id", "bigint");
+        fk.references = Some("app.users".into());
+        let posts = table("posts", vec![fk]);
+        let users = table("users", vec![]);
+        let d = draft(
+            &[posts, users],
+            &[None, None],
+            &[],
+            &DraftOptions::default(),
+        )
+        .unwrap();
+        let main = d.main.unwrap();
+        let schema = main.find("CREATE SCHEMA \"app\"").unwrap();
+        let users = main.find("CREATE TABLE \"app\".\"users\"").unwrap();
+        let posts = main.find("CREATE TABLE \"app\".\"posts\"").unwrap();
+        assert!(schema < users && users < posts, "{main}");
+        let down = &main[main.find("-- +migrate Down").unwrap()..];
+        assert!(
+            down.find("DROP TABLE \"app\".\"posts\"") < down.find("DROP TABLE \"app\".\"users\"")
+        );
+        assert!(d.concurrent.is_none());
+    }
+
+    #[test]
+    fn nothing_to_do_is_an_empty_draft() {
+        let t = table("users", vec![column("name", "text")]);
+        let d = draft(
+            std::slice::from_ref(&t),
+            &[Some(t.clone())],
+            &[],
+            &DraftOptions::default(),
+        )
+        .unwrap();
+        assert!(d.is_empty());
+    }
+}
