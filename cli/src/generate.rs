@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use skelly_db::migrate::{lint, Migrator};
 use skelly_db::schema::{self, DraftOptions, TableShape};
 
-use crate::scratch::Scratch;
+use crate::scratch::{load_migrations, read_structs, server_url, Scratch};
 use crate::{chain, load_error, valid_name, Options};
 
 /// What `generate` takes besides the shared options.
@@ -39,39 +39,13 @@ pub async fn generate(options: &Options, request: Request<'_>) -> Result<(), Str
             .not_renamed
             .push((table.to_string(), column.to_string()));
     }
-    let tables = schema::from_dir(request.src).map_err(|errors| {
-        for e in &errors {
-            eprintln!("{e}");
-        }
-        format!(
-            "{} problem(s) reading the structs under {}",
-            errors.len(),
-            request.src.display()
-        )
-    })?;
-    if tables.is_empty() {
-        return Err(format!(
-            "no #[derive(Table)] struct under {}; name the sources with --src",
-            request.src.display()
-        ));
-    }
-    let mut migrator =
-        Migrator::from_dir(&options.dir).map_err(|e| load_error(&e, &options.dir))?;
-    if options.allow_empty_down {
-        migrator = migrator.allow_empty_down(true);
-    }
-    let url = options
-        .database_url
-        .as_deref()
-        .filter(|u| !u.trim().is_empty())
-        .ok_or("no database server given; pass --database-url or set DATABASE_URL (a scratch database is created on it and dropped)")?;
+    let tables = read_structs(request.src)?;
+    let migrator = load_migrations(&options.dir, options.allow_empty_down)?;
+    let url = server_url(options.database_url.as_deref())?;
     let declared: Vec<TableShape> = tables.iter().map(|t| t.shape.clone()).collect();
     let scratch = Scratch::create(url).await?;
     let outcome = async {
-        migrator
-            .up(&scratch.pool)
-            .await
-            .map_err(|e| format!("applying the migrations: {}", chain(&e)))?;
+        scratch.migrate(&migrator).await?;
         let mut actual = Vec::new();
         for t in &declared {
             actual.push(

@@ -1,11 +1,54 @@
 //! A throwaway database on the `DATABASE_URL` server, for checking the migrations against the
 //! structs: created with a random name, dropped when done (also after a failure).
 
-use skelly_db::pool::DetachedConnection;
-use skelly_db::sql::quote_ident;
-use skelly_db::{Executor, Pool, PoolConfig};
+use std::path::Path;
 
-use crate::chain;
+use skelly_db::migrate::Migrator;
+use skelly_db::schema::{self, SourceTable};
+use skelly_db::sql::quote_ident;
+use skelly_db::{DetachedConnection, Executor, Pool, PoolConfig};
+
+use crate::{chain, load_error};
+
+/// The `#[derive(Table)]` structs under `src`; the problems printed, one per line.
+pub fn read_structs(src: &Path) -> Result<Vec<SourceTable>, String> {
+    let tables = schema::from_dir(src).map_err(|errors| {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        format!(
+            "{} problem(s) reading the structs under {}",
+            errors.len(),
+            src.display()
+        )
+    })?;
+    if tables.is_empty() {
+        return Err(format!(
+            "no #[derive(Table)] struct under {}; name the sources with --src",
+            src.display()
+        ));
+    }
+    Ok(tables)
+}
+
+/// The migrations of `dir`.
+pub fn load_migrations(dir: &Path, allow_empty_down: bool) -> Result<Migrator, String> {
+    let migrator = Migrator::from_dir(dir).map_err(|e| load_error(&e, dir))?;
+    Ok(if allow_empty_down {
+        migrator.allow_empty_down(true)
+    } else {
+        migrator
+    })
+}
+
+/// The server the scratch database goes on.
+pub fn server_url(url: Option<&str>) -> Result<&str, String> {
+    url.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+        "no database server given; pass --database-url or set DATABASE_URL (a scratch database \
+         is created on it and dropped)"
+            .to_string()
+    })
+}
 
 /// A database that exists until [`Scratch::drop_now`].
 pub struct Scratch {
@@ -32,6 +75,15 @@ impl Scratch {
             .build()
             .map_err(|e| chain(&e))?;
         Ok(Scratch { admin, name, pool })
+    }
+
+    /// Applies the migrations.
+    pub async fn migrate(&self, migrator: &Migrator) -> Result<(), String> {
+        migrator
+            .up(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| format!("applying the migrations: {}", chain(&e)))
     }
 
     /// Closes the pool and drops the database.

@@ -262,9 +262,14 @@ pub fn rust_name(ident: &Ident) -> String {
 
 /// `T` of `Option<T>` (also `std::option::Option<T>`), read from the syntax.
 pub fn option_inner(ty: &Type) -> Option<&Type> {
+    generic_arg(ty, "Option")
+}
+
+/// `T` of `Name<T>` (any path ending in `Name`), read from the syntax.
+pub fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
-    if last.ident != "Option" {
+    if last.ident != name {
         return None;
     }
     let syn::PathArguments::AngleBracketed(args) = &last.arguments else {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use syn::spanned::Spanned;
 use syn::{Item, Type};
 
-use crate::ast::{self, is_named, Role};
+use crate::ast::{self, generic_arg, is_named, Role};
 use crate::ctxt::Ctxt;
 
 /// A problem in a source file, with its position (1-based line and column).
@@ -284,22 +284,6 @@ fn sql_type(
         }
     };
     Some((scalar.into(), false, None))
-}
-
-// `T` of `Name<T>`.
-fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
-    let Type::Path(path) = ty else { return None };
-    let last = path.path.segments.last()?;
-    if last.ident != name {
-        return None;
-    }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-        return None;
-    };
-    match args.args.first()? {
-        syn::GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@ use std::fmt;
 
 use super::normalize::{canonical_condition, canonical_default, canonical_type};
 use super::shape::{
-    check_sql, column_sql, foreign_key_sql, index_sql, unique_constraint_sql, IndexShape,
-    TableShape,
+    add_not_valid, check_sql, column_sql, foreign_key_sql, index_sql, unique_constraint_sql,
+    IndexShape, TableShape,
 };
 use crate::sql::{quote_ident, quote_literal};
 
@@ -274,7 +274,7 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
                 Severity::Error,
                 location,
                 format!("CHECK `{}` does not exist", check.name),
-                Some(add_not_valid(&alter, &check_sql(check), &check.name)),
+                Some(add_not_valid(&qualified, &check_sql(check), &check.name)),
             );
             continue;
         };
@@ -303,7 +303,7 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
         let fix = format!(
             "{}\n{}",
             alter(format!("DROP CONSTRAINT {}", quote_ident(&found.name))),
-            add_not_valid(&alter, &check_sql(check), &check.name)
+            add_not_valid(&qualified, &check_sql(check), &check.name)
         );
         push(Severity::Error, location, message, Some(fix));
     }
@@ -438,7 +438,7 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
                     let fix = format!(
                         "{}\n{}",
                         alter(format!("DROP CONSTRAINT {}", quote_ident(&found.name))),
-                        add_not_valid(&alter, &foreign_key_sql(key), &key.name)
+                        add_not_valid(&qualified, &foreign_key_sql(key), &key.name)
                     );
                     push(
                         Severity::Error,
@@ -456,7 +456,7 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
                 Severity::Error,
                 location,
                 format!("no foreign key to {}", target(key)),
-                Some(add_not_valid(&alter, &foreign_key_sql(key), &key.name)),
+                Some(add_not_valid(&qualified, &foreign_key_sql(key), &key.name)),
             ),
         }
     }
@@ -483,16 +483,6 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
 pub(crate) fn same_index(a: &IndexShape, b: &IndexShape) -> bool {
     let condition = |i: &IndexShape| i.predicate.as_deref().map(canonical_condition);
     a.columns == b.columns && condition(a) == condition(b)
-}
-
-// `ADD CONSTRAINT ... NOT VALID` then `VALIDATE`: existing rows are checked without holding a
-// lock that blocks writes.
-fn add_not_valid(alter: &impl Fn(String) -> String, constraint: &str, name: &str) -> String {
-    format!(
-        "{}\n{}",
-        alter(format!("ADD {constraint} NOT VALID")),
-        alter(format!("VALIDATE CONSTRAINT {}", quote_ident(name)))
-    )
 }
 
 fn quoted_list(values: &[&String]) -> String {

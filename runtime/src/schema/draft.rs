@@ -14,8 +14,8 @@ use std::fmt;
 use super::compare::same_index;
 use super::normalize::{canonical_default, canonical_type};
 use super::shape::{
-    check_sql, column_sql, foreign_key_sql, idents, index_sql, CheckShape, ColumnShape,
-    ForeignKeyShape, IndexShape, TableShape,
+    add_not_valid, check_sql, column_sql, foreign_key_sql, idents, index_sql, CheckShape,
+    ColumnShape, ForeignKeyShape, IndexShape, TableShape,
 };
 use crate::sql::{quote_ident, quote_literal};
 
@@ -263,7 +263,7 @@ fn alter_table(
                     .collect();
                 steps.main(
                     alter(&format!("DROP CONSTRAINT {}", quote_ident(&f.name))),
-                    add_not_valid(&alter, &check_sql(f), &f.name),
+                    add_not_valid(&table, &check_sql(f), &f.name),
                 );
                 checks_to_add.push((check, removed));
             }
@@ -277,7 +277,7 @@ fn alter_table(
         if !declared && convention(&check.name, "_check") {
             steps.main(
                 alter(&format!("DROP CONSTRAINT {}", quote_ident(&check.name))),
-                add_not_valid(&alter, &check_sql(check), &check.name),
+                add_not_valid(&table, &check_sql(check), &check.name),
             );
         }
     }
@@ -288,7 +288,7 @@ fn alter_table(
             Some(k) => {
                 steps.main(
                     alter(&format!("DROP CONSTRAINT {}", quote_ident(&k.name))),
-                    add_not_valid(&alter, &foreign_key_sql(k), &k.name),
+                    add_not_valid(&table, &foreign_key_sql(k), &k.name),
                 );
                 keys_to_add.push(key);
             }
@@ -300,7 +300,7 @@ fn alter_table(
         if !declared && convention(&key.name, "_fkey") {
             steps.main(
                 alter(&format!("DROP CONSTRAINT {}", quote_ident(&key.name))),
-                add_not_valid(&alter, &foreign_key_sql(key), &key.name),
+                add_not_valid(&table, &foreign_key_sql(key), &key.name),
             );
         }
     }
@@ -451,7 +451,7 @@ fn alter_table(
             up.push_str(&guard(d, check, &removed));
             up.push('\n');
         }
-        up.push_str(&add_not_valid(&alter, &check_sql(check), &check.name));
+        up.push_str(&add_not_valid(&table, &check_sql(check), &check.name));
         steps.main(
             up,
             alter(&format!("DROP CONSTRAINT {}", quote_ident(&check.name))),
@@ -459,7 +459,7 @@ fn alter_table(
     }
     for key in keys_to_add {
         steps.main(
-            add_not_valid(&alter, &foreign_key_sql(key), &key.name),
+            add_not_valid(&table, &foreign_key_sql(key), &key.name),
             alter(&format!("DROP CONSTRAINT {}", quote_ident(&key.name))),
         );
     }
@@ -550,14 +550,6 @@ fn drop_index_sql(schema: &str, name: &str) -> String {
         "DROP INDEX CONCURRENTLY {}.{};",
         quote_ident(schema),
         quote_ident(name)
-    )
-}
-
-fn add_not_valid(alter: &impl Fn(&str) -> String, constraint: &str, name: &str) -> String {
-    format!(
-        "{}\n{}",
-        alter(&format!("ADD {constraint} NOT VALID")),
-        alter(&format!("VALIDATE CONSTRAINT {}", quote_ident(name)))
     )
 }
 

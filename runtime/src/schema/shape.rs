@@ -344,3 +344,12 @@ pub(crate) fn index_sql(table: &str, index: &IndexShape, unique: bool, options: 
     }
     out
 }
+
+/// `ALTER TABLE ... ADD <constraint> NOT VALID` then `VALIDATE CONSTRAINT`: existing rows are
+/// checked without holding a lock that blocks writes.
+pub(crate) fn add_not_valid(table: &str, constraint: &str, name: &str) -> String {
+    format!(
+        "ALTER TABLE {table} ADD {constraint} NOT VALID;\nALTER TABLE {table} VALIDATE CONSTRAINT {};",
+        quote_ident(name)
+    )
+}
