@@ -361,3 +361,43 @@ async fn every_kind_of_struct_edit() {
         run_edit(edit).await;
     }
 }
+
+#[tokio::test]
+async fn a_removed_variant_still_in_use_stops_the_migration_with_the_count() {
+    let db = common::empty_db().await;
+    let dir = temp_dir("removed-variant-in-use");
+    let base = shapes(BASE);
+    let (n_base, _) = generate(&db, &base, &none(), &dir, 1).await;
+    Migrator::from_dir(&dir).unwrap().up(&db).await.unwrap();
+    db.batch_execute(
+        "INSERT INTO app.accounts (email, name, role, age) VALUES \
+         ('a@example.com', 'A', 'member', 1), ('b@example.com', 'B', 'member', 2), \
+         ('c@example.com', 'C', 'admin', 3)",
+    )
+    .await
+    .unwrap();
+    let edited = shapes(&BASE.replacen("Admin, Member }", "Admin }", 1));
+    generate(&db, &edited, &none(), &dir, 1 + n_base).await;
+    let err = Migrator::from_dir(&dir)
+        .unwrap()
+        .up(&db)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "2 row(s) of app.accounts hold values of role the enum no longer has (member): update them first"
+        ),
+        "{err}"
+    );
+    // Nothing half-applied: the old check is still there and still allows 'member'.
+    let report = schema::check(&db, &base).await.unwrap();
+    assert!(report.findings.is_empty(), "{report}");
+    // Once the rows are updated, the same file runs.
+    db.batch_execute("UPDATE app.accounts SET role = 'admin'")
+        .await
+        .unwrap();
+    Migrator::from_dir(&dir).unwrap().up(&db).await.unwrap();
+    assert!(schema::check(&db, &edited).await.unwrap().is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
