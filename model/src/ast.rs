@@ -3,7 +3,7 @@
 
 use syn::{Ident, Type, Visibility};
 
-use crate::attr::{TableContainer, TableField, TextEnumContainer, TextEnumVariant};
+use crate::attr::{IndexPart, TableContainer, TableField, TextEnumContainer, TextEnumVariant};
 use crate::case::{snake_case, RenameRule};
 use crate::check;
 use crate::ctxt::Ctxt;
@@ -46,6 +46,38 @@ pub struct Container<'a> {
     pub krate: syn::Path,
     /// The columns, in field order.
     pub fields: Vec<Field<'a>>,
+    /// Table-level unique constraints, indexes and checks, names and columns resolved.
+    pub constraints: Vec<Constraint>,
+}
+
+/// A table-level item of `#[table(...)]`, resolved: column names, default names, the
+/// soft-delete condition of a unique on a soft-delete table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Constraint {
+    /// `unique(...)` or `index(...)`.
+    Index {
+        /// The name, given or `<table>_<columns>_key` / `_idx`.
+        name: String,
+        /// The key parts: column names, or SQL expressions as written.
+        parts: Vec<String>,
+        /// `include(...)` column names.
+        include: Vec<String>,
+        /// `using = "..."`.
+        using: Option<String>,
+        /// `where = "..."`, or the soft-delete condition for a unique on a soft-delete table.
+        predicate: Option<String>,
+        /// A unique index or constraint.
+        unique: bool,
+        /// A unique constraint (`unique(...)` without a condition) rather than an index.
+        constraint: bool,
+    },
+    /// `check(...)`.
+    Check {
+        /// The name, given or `<table>_<first column it names>_check`.
+        name: String,
+        /// The condition.
+        expression: String,
+    },
 }
 
 /// One field of a table struct: one column.
@@ -124,7 +156,9 @@ impl<'a> Container<'a> {
         // Every field's attributes first; roles after, since `id` is the key by convention
         // only when no field is marked `primary_key`.
         let mut fields: Vec<Field> = named.named.iter().map(|f| Field::from_ast(cx, f)).collect();
-        let explicit_pk = fields.iter().any(|f| f.attrs.primary_key.get().is_some());
+        // `id` is the key by convention unless a field is marked, or the table has none.
+        let explicit_pk = fields.iter().any(|f| f.attrs.primary_key.get().is_some())
+            || attrs.no_primary_key.get().is_some();
         for field in &mut fields {
             field.resolve_role(explicit_pk);
         }
@@ -149,6 +183,7 @@ impl<'a> Container<'a> {
             .get()
             .cloned()
             .unwrap_or_else(|| syn::parse_quote!(::skelly_db));
+        let constraints = resolve_constraints(&attrs, &name, &fields);
         let container = Container {
             ident: &input.ident,
             vis: &input.vis,
@@ -158,6 +193,7 @@ impl<'a> Container<'a> {
             name,
             krate,
             fields,
+            constraints,
         };
         check::check_table(cx, &container);
         Some(container)
@@ -182,7 +218,97 @@ impl<'a> Container<'a> {
     }
 }
 
+/// The field a table-level item names: by its Rust name or its column name.
+pub fn find_field<'f, 'a>(fields: &'f [Field<'a>], ident: &Ident) -> Option<&'f Field<'a>> {
+    let name = rust_name(ident);
+    fields
+        .iter()
+        .find(|f| rust_name(f.ident) == name)
+        .or_else(|| fields.iter().find(|f| f.column == name))
+}
+
+// Columns resolved and default names given; a column that does not exist is left out here and
+// reported by check.rs.
+fn resolve_constraints(attrs: &TableContainer, table: &str, fields: &[Field]) -> Vec<Constraint> {
+    let soft = fields
+        .iter()
+        .find(|f| f.role == Role::DeletedAt)
+        .map(|f| format!("\"{}\" IS NULL", f.column));
+    let column = |ident: &Ident| find_field(fields, ident).map(|f| f.column.clone());
+    let mut out = Vec::new();
+    for index in &attrs.indexes {
+        let parts: Vec<String> = index
+            .parts
+            .iter()
+            .filter_map(|p| match p {
+                IndexPart::Column(ident) => column(ident),
+                IndexPart::Expr(lit) => Some(lit.value()),
+            })
+            .collect();
+        let named: Vec<String> = index
+            .parts
+            .iter()
+            .map(|p| match p {
+                IndexPart::Column(ident) => column(ident).unwrap_or_default(),
+                IndexPart::Expr(_) => "expr".to_string(),
+            })
+            .collect();
+        let suffix = if index.constraint { "key" } else { "idx" };
+        let name = index
+            .name
+            .as_ref()
+            .map(|n| n.value())
+            .unwrap_or_else(|| format!("{table}_{}_{suffix}", named.join("_")));
+        let mut predicate = index.predicate.as_ref().map(|p| p.value());
+        // As a column's `unique`: a soft-deleted row does not block a new one.
+        if index.unique && predicate.is_none() {
+            predicate = soft.clone();
+        }
+        out.push(Constraint::Index {
+            name,
+            parts,
+            include: index.include.iter().filter_map(column).collect(),
+            using: index.using.as_ref().map(|u| u.value()),
+            constraint: index.constraint && predicate.is_none(),
+            predicate,
+            unique: index.unique,
+        });
+    }
+    for check in &attrs.checks {
+        let expression = check.expr.as_ref().map(|e| e.value()).unwrap_or_default();
+        let name = check.name.as_ref().map(|n| n.value()).unwrap_or_else(|| {
+            // PostgreSQL's own default: the first column the condition names.
+            let words: Vec<&str> = expression
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .collect();
+            let first = words
+                .iter()
+                .find_map(|w| fields.iter().find(|f| f.column == *w));
+            match first {
+                Some(f) => format!("{table}_{}_check", f.column),
+                None => format!("{table}_check"),
+            }
+        });
+        out.push(Constraint::Check { name, expression });
+    }
+    out
+}
+
 impl<'a> Field<'a> {
+    /// The SQL type the attributes name: `sql_type = "..."`, `varchar = N`, `char = N`.
+    pub fn sql_type_override(&self) -> Option<String> {
+        if let Some(lit) = self.attrs.sql_type.get() {
+            return Some(lit.value());
+        }
+        if let Some(n) = self.attrs.varchar.get() {
+            return Some(format!("varchar({})", n.base10_digits()));
+        }
+        self.attrs
+            .char
+            .get()
+            .map(|n| format!("char({})", n.base10_digits()))
+    }
+
     fn from_ast(cx: &Ctxt, field: &'a syn::Field) -> Field<'a> {
         let attrs = TableField::from_ast(cx, field);
         // from_ast only runs on named fields.

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use quote::ToTokens;
 
-use crate::ast::{is_named, is_timestamp, Container, Role, TextEnum};
+use crate::ast::{find_field, is_named, is_timestamp, rust_name, Container, Role, TextEnum};
+use crate::attr::IndexPart;
 use crate::ctxt::Ctxt;
 
 /// PostgreSQL's identifier limit.
@@ -18,6 +19,8 @@ pub fn check_table(cx: &Ctxt, cont: &Container) {
     check_columns_unique(cx, cont);
     check_conventions(cx, cont);
     check_references(cx, cont);
+    check_types(cx, cont);
+    check_table_items(cx, cont);
 }
 
 fn check_generics(cx: &Ctxt, cont: &Container) {
@@ -94,14 +97,26 @@ fn check_primary_key(cx: &Ctxt, cont: &Container) {
         .iter()
         .filter(|f| f.role == Role::PrimaryKey)
         .collect();
-    if keys.is_empty() {
+    let no_key = cont.attrs.no_primary_key.get().is_some();
+    if keys.is_empty() && !no_key {
         cx.error_spanned_by(
             cont.ident,
             format!(
-                "`{}` has no primary key; add a field `id: uuid::Uuid` or mark one with `#[table(primary_key)]`",
+                "`{}` has no primary key; add a field `id: uuid::Uuid`, mark one with `#[table(primary_key)]`, or say `#[table(no_primary_key)]` for a table without one",
                 cont.ident
             ),
         );
+    }
+    if no_key {
+        if let Some(key) = keys.first() {
+            cx.error_spanned_by(
+                cont.attrs.no_primary_key.tokens(),
+                format!(
+                    "`no_primary_key`, but `{}` is marked `primary_key`; remove one of the two",
+                    key.ident
+                ),
+            );
+        }
     }
     // Several keys make a composite key, in field order.
     for key in &keys {
@@ -192,11 +207,12 @@ fn check_conventions(cx: &Ctxt, cont: &Container) {
                 }
             }
             _ => {
-                if !is_timestamp(field.ty) {
+                // A nullable stamp is stamped all the same (existing schemas have them).
+                if !(is_timestamp(field.ty) || field.option_inner.is_some_and(is_timestamp)) {
                     cx.error_spanned_by(
                         field.ty,
                         format!(
-                            "the {name} column `{}` must be `chrono::DateTime<chrono::Utc>`; or add `#[table(plain)]` to make it an ordinary column",
+                            "the {name} column `{}` must be `chrono::DateTime<chrono::Utc>` or `chrono::NaiveDateTime` (or an `Option` of one); or add `#[table(plain)]` to make it an ordinary column",
                             field.ident
                         ),
                     );
@@ -226,8 +242,53 @@ fn check_conventions(cx: &Ctxt, cont: &Container) {
     }
 }
 
+/// The foreign-key actions PostgreSQL knows.
+pub const FK_ACTIONS: &[&str] = &[
+    "cascade",
+    "set null",
+    "set default",
+    "restrict",
+    "no action",
+];
+
 fn check_references(cx: &Ctxt, cont: &Container) {
     for field in &cont.fields {
+        let actions = [
+            ("on_delete", &field.attrs.on_delete),
+            ("on_update", &field.attrs.on_update),
+        ];
+        for (key, attr) in actions {
+            let Some(lit) = attr.get() else { continue };
+            if field.attrs.references.get().is_none() {
+                cx.error_spanned_by(
+                    attr.tokens(),
+                    format!("`{key}` is the action of a foreign key, and `{}` has none; add `references = \"schema.table\"`", field.ident),
+                );
+            }
+            let value = lit.value();
+            if !FK_ACTIONS.contains(&value.as_str()) {
+                cx.error_spanned_by(
+                    lit,
+                    format!(
+                        "`{value}` is not a foreign-key action; expected one of `cascade`, `set null`, `set default`, `restrict`, `no action`"
+                    ),
+                );
+            } else if value == "set null" && field.option_inner.is_none() {
+                cx.error_spanned_by(
+                    lit,
+                    format!(
+                        "`set null` on `{}`, which cannot be NULL; make the field an `Option`, or use `cascade` or `restrict`",
+                        field.ident
+                    ),
+                );
+            }
+        }
+        if field.attrs.deferrable.get().is_some() && field.attrs.references.get().is_none() {
+            cx.error_spanned_by(
+                field.attrs.deferrable.tokens(),
+                format!("`deferrable` is for a foreign key, and `{}` has none; add `references = \"schema.table\"`", field.ident),
+            );
+        }
         let Some(lit) = field.attrs.references.get() else {
             continue;
         };
@@ -248,6 +309,107 @@ fn check_references(cx: &Ctxt, cont: &Container) {
                     "`{value}` is not a table; write `references = \"schema.table\"`, e.g. `references = \"user.users\"`, or `\"schema.table(column)\"` for a key not named `id`"
                 ),
             );
+        }
+    }
+}
+
+fn check_types(cx: &Ctxt, cont: &Container) {
+    for field in &cont.fields {
+        let lengths = [
+            ("varchar", &field.attrs.varchar),
+            ("char", &field.attrs.char),
+        ];
+        let given: Vec<_> = lengths.iter().filter(|(_, a)| a.get().is_some()).collect();
+        for (key, attr) in &given {
+            let ty = field.option_inner.unwrap_or(field.ty);
+            if !is_named(ty, "String") {
+                cx.error_spanned_by(
+                    attr.tokens(),
+                    format!(
+                        "`{key}` is for a `String` field, and `{}` is not one; for another type name its SQL type with `sql_type = \"...\"`",
+                        field.ident
+                    ),
+                );
+            }
+        }
+        if given.len() > 1 || (!given.is_empty() && field.attrs.sql_type.get().is_some()) {
+            cx.error_spanned_by(
+                given[0].1.tokens(),
+                format!(
+                    "`{}` has more than one SQL type (`sql_type`, `varchar`, `char`); keep one",
+                    field.ident
+                ),
+            );
+        }
+    }
+}
+
+/// The index methods PostgreSQL has.
+const INDEX_METHODS: &[&str] = &["btree", "hash", "gist", "spgist", "gin", "brin"];
+
+fn check_table_items(cx: &Ctxt, cont: &Container) {
+    let names: Vec<String> = cont.fields.iter().map(|f| rust_name(f.ident)).collect();
+    let missing = |ident: &syn::Ident| {
+        if find_field(&cont.fields, ident).is_none() {
+            cx.error_spanned_by(
+                ident,
+                format!(
+                    "`{}` has no field `{ident}`; name one of {}",
+                    cont.ident,
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+    };
+    for index in &cont.attrs.indexes {
+        let what = if index.constraint { "unique" } else { "index" };
+        if index.parts.is_empty() {
+            let example = if index.constraint {
+                "`#[table(unique(a, b))]`"
+            } else {
+                "`#[table(index(a, b))]` or `#[table(index(expr = \"lower(email)\"))]`"
+            };
+            cx.error_spanned_by(
+                &index.key,
+                format!("`{what}` without columns; name them, e.g. {example}"),
+            );
+        }
+        for part in &index.parts {
+            if let IndexPart::Column(ident) = part {
+                missing(ident);
+            }
+        }
+        for ident in &index.include {
+            missing(ident);
+        }
+        if let Some(using) = &index.using {
+            if !INDEX_METHODS.contains(&using.value().as_str()) {
+                cx.error_spanned_by(
+                    using,
+                    format!(
+                        "`{}` is not an index method; expected one of `btree`, `hash`, `gist`, `spgist`, `gin`, `brin`",
+                        using.value()
+                    ),
+                );
+            }
+        }
+        if let Some(name) = &index.name {
+            check_ident_lit(cx, "index", name);
+        }
+    }
+    for check in &cont.attrs.checks {
+        if check.expr.is_none() {
+            cx.error_spanned_by(
+                &check.key,
+                "`check` without a condition; write `#[table(check(expr = \"amount >= 0\"))]`",
+            );
+        }
+        if let Some(name) = &check.name {
+            check_ident_lit(cx, "check", name);
         }
     }
 }

@@ -69,6 +69,8 @@ pub struct SourceTable {
     pub name: String,
     /// The columns, in field order.
     pub columns: Vec<SourceColumn>,
+    /// Table-level unique constraints, indexes and checks.
+    pub constraints: Vec<ast::Constraint>,
 }
 
 /// One column of a [`SourceTable`].
@@ -94,6 +96,12 @@ pub struct SourceColumn {
     pub references: Option<String>,
     /// A text enum's values.
     pub allowed: Option<Vec<String>>,
+    /// `#[table(on_delete = "...")]`.
+    pub on_delete: Option<String>,
+    /// `#[table(on_update = "...")]`.
+    pub on_update: Option<String>,
+    /// `#[table(deferrable)]`.
+    pub deferrable: bool,
 }
 
 /// Parses one file and collects its table structs and text enums (also inside inline
@@ -199,8 +207,8 @@ fn table(
     let mut columns = Vec::new();
     let mut errors = Vec::new();
     for field in &container.fields {
-        let (sql_type, nullable, allowed) = match field.attrs.sql_type.get() {
-            Some(lit) => (lit.value(), field.option_inner.is_some(), None),
+        let (sql_type, nullable, allowed) = match field.sql_type_override() {
+            Some(sql) => (sql, field.option_inner.is_some(), None),
             None => match sql_type(field.ty, enums) {
                 Some(found) => found,
                 None => {
@@ -228,6 +236,9 @@ fn table(
             index: field.attrs.index.get().is_some(),
             references: field.attrs.references.get().map(|l| l.value()),
             allowed,
+            on_delete: field.attrs.on_delete.get().map(|l| l.value()),
+            on_update: field.attrs.on_update.get().map(|l| l.value()),
+            deferrable: field.attrs.deferrable.get().is_some(),
         });
     }
     if !errors.is_empty() {
@@ -239,6 +250,7 @@ fn table(
         schema: container.schema.clone(),
         name: container.name.clone(),
         columns,
+        constraints: container.constraints.clone(),
     })
 }
 
@@ -277,6 +289,9 @@ fn sql_type(
         "DateTime" => "timestamptz",
         "NaiveDateTime" => "timestamp",
         "NaiveDate" => "date",
+        "NaiveTime" => "time",
+        "IpAddr" => "inet",
+        "Decimal" => "numeric",
         "Value" => "jsonb",
         other => {
             let values = enums.get(other)?;

@@ -61,6 +61,21 @@ pub const VERSION: Symbol = Symbol("version");
 /// `supplied`
 pub const SUPPLIED: Symbol = Symbol("supplied");
 
+/// `check(...)`
+pub const CHECK: Symbol = Symbol("check");
+/// `no_primary_key`
+pub const NO_PRIMARY_KEY: Symbol = Symbol("no_primary_key");
+/// `on_delete = "..."`
+pub const ON_DELETE: Symbol = Symbol("on_delete");
+/// `on_update = "..."`
+pub const ON_UPDATE: Symbol = Symbol("on_update");
+/// `deferrable`
+pub const DEFERRABLE: Symbol = Symbol("deferrable");
+/// `varchar = N`
+pub const VARCHAR: Symbol = Symbol("varchar");
+/// `char = N`
+pub const CHAR: Symbol = Symbol("char");
+
 /// The keys of `#[table(...)]` on a struct.
 pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[
     SCHEMA,
@@ -70,6 +85,10 @@ pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[
     PATCH_DERIVE,
     INSERT_ATTR,
     PATCH_ATTR,
+    UNIQUE,
+    INDEX,
+    CHECK,
+    NO_PRIMARY_KEY,
 ];
 /// The keys of `#[table(...)]` on a field.
 pub const TABLE_FIELD_KEYS: &[Symbol] = &[
@@ -87,6 +106,11 @@ pub const TABLE_FIELD_KEYS: &[Symbol] = &[
     PLAIN,
     VERSION,
     SUPPLIED,
+    ON_DELETE,
+    ON_UPDATE,
+    DEFERRABLE,
+    VARCHAR,
+    CHAR,
 ];
 /// The keys of `#[text_enum(...)]` on an enum.
 pub const TEXT_ENUM_CONTAINER_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];

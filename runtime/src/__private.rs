@@ -16,7 +16,7 @@ pub use crate::migrate::Migrator;
 pub use crate::query::{Column, Select};
 pub use crate::sql_type::SqlType;
 pub use crate::table::statements::Statements;
-pub use crate::table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table};
+pub use crate::table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table, TableConstraint};
 pub use crate::text_enum::{TextEnum, UnknownVariant};
 pub use bytes::BytesMut;
 pub use std::sync::OnceLock;
@@ -117,4 +117,21 @@ where
     T: serde::Deserialize<'de>,
 {
     <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+/// The bound of the by-key functions of a table declared `#[table(no_primary_key)]`: no type
+/// implements it, so a call does not compile, with this message.
+#[diagnostic::on_unimplemented(
+    message = "`{T}` has no primary key, so it has no function that finds, updates or deletes a row by key",
+    label = "`{T}` is declared `#[table(no_primary_key)]`",
+    note = "address its rows through the query builder, e.g. `{T}::query().filter(...).fetch_all(db)`, or give the table a key with `#[table(primary_key)]`"
+)]
+pub trait HasPrimaryKey<T> {}
+
+/// What a by-key function of a table without a key returns, should it ever be called.
+pub fn no_primary_key<T: Table, R>() -> Result<R> {
+    Err(crate::error::Error::Config(format!(
+        "{} has no primary key",
+        T::qualified_name()
+    )))
 }

@@ -105,7 +105,7 @@ pub use pool::{
 pub use query::{Column, Expr, IntoValue, Order, Select};
 pub use skelly_db_macros::*;
 pub use sql_type::SqlType;
-pub use table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table};
+pub use table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table, TableConstraint};
 pub use text_enum::{TextEnum, UnknownVariant};
 
 /// Re-exported so that users and generated code name the same tokio-postgres.

@@ -1,6 +1,6 @@
 //! [`SqlType`]: the SQL type of each supported Rust field type.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use tokio_postgres::types::{FromSql, Type, WrongType};
 use uuid::Uuid;
 
@@ -20,6 +20,9 @@ use crate::error::BoxError;
 /// | `chrono::DateTime<Utc>` | `timestamptz` |
 /// | `chrono::NaiveDateTime` | `timestamp` |
 /// | `chrono::NaiveDate` | `date` |
+/// | `chrono::NaiveTime` | `time` |
+/// | `std::net::IpAddr` | `inet` |
+/// | `rust_decimal::Decimal` (feature `decimal`) | `numeric` |
 /// | `Vec<u8>` | `bytea` |
 /// | `serde_json::Value` (feature `json`) | `jsonb` |
 /// | `Vec<T>` of the scalars above, or of a text enum | `T[]` |
@@ -27,8 +30,8 @@ use crate::error::BoxError;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no SQL mapping",
     label = "no SQL type is known for this field type",
-    note = "supported: Uuid, String, bool, i16, i32, i64, f32, f64, DateTime<Utc>, NaiveDateTime, NaiveDate, Vec<u8>, serde_json::Value (feature `json`), Vec<T> of these, Option<T>, and #[derive(TextEnum)] enums",
-    note = "for another type that implements ToSql and FromSql, name its SQL type: #[table(sql_type = \"inet\")]"
+    note = "supported: Uuid, String, bool, i16, i32, i64, f32, f64, DateTime<Utc>, NaiveDateTime, NaiveDate, NaiveTime, IpAddr, Vec<u8>, Decimal (feature `decimal`), serde_json::Value (feature `json`), Vec<T> of these, Option<T>, and #[derive(TextEnum)] enums",
+    note = "for another type that implements ToSql and FromSql, name its SQL type: #[table(sql_type = \"citext\")]"
 )]
 pub trait SqlType: for<'a> FromSql<'a> {
     /// The SQL type, e.g. `text`.
@@ -166,10 +169,24 @@ sql_types! {
     DateTime<Utc> => "timestamptz", "timestamptz[]", decode_timestamptz;
     NaiveDateTime => "timestamp", "timestamp[]", decode_timestamp;
     NaiveDate => "date", "date[]";
+    NaiveTime => "time", "time[]";
+    std::net::IpAddr => "inet", "inet[]";
 }
 
 impl SqlType for Vec<u8> {
     const SQL_TYPE: &'static str = "bytea";
+}
+
+/// `numeric`; name the precision with `#[table(sql_type = "numeric(12, 2)")]`. Values round-trip
+/// exactly (up to rust_decimal's 28 significant digits).
+#[cfg(feature = "decimal")]
+impl SqlType for rust_decimal::Decimal {
+    const SQL_TYPE: &'static str = "numeric";
+}
+
+#[cfg(feature = "decimal")]
+impl SqlType for Vec<rust_decimal::Decimal> {
+    const SQL_TYPE: &'static str = "numeric[]";
 }
 
 #[cfg(feature = "json")]

@@ -485,7 +485,7 @@ async fn a_waiting_runner_says_who_holds_the_lock() {
         ("1_a.sql", A),
         (
             "2_slow.sql",
-            "-- +migrate Up\nSELECT pg_sleep(1.5);\n-- +migrate Down\n",
+            "-- +migrate Up\nSELECT pg_sleep(3);\n-- +migrate Down\n",
         ),
     ]);
     dir.migrator().up_to(pool, "1_a.sql").await.unwrap();
@@ -494,8 +494,23 @@ async fn a_waiting_runner_says_who_holds_the_lock() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let second = async {
-        // Starts once the first runner is inside 2_slow.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Starts once the first runner is inside 2_slow (polled: on a loaded machine the
+        // first runner may take a while to get there).
+        for _ in 0..200 {
+            let running: i64 = pool
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE query LIKE 'SELECT pg_sleep(3)%' AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if running > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
         dir.migrator()
             .on_progress(move |p| seen.lock().unwrap().push(p.clone()))
             .up(pool)

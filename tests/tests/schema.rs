@@ -196,7 +196,11 @@ async fn drift_is_reported_with_a_fix_that_works() {
         "blog.posts.author_id",
         "no foreign key to user.users(id)",
     );
-    find(&report, "blog.posts.slug", "no index on (slug)");
+    find(
+        &report,
+        "blog.posts.slug",
+        "index `posts_slug_idx` on (slug) does not exist",
+    );
     find(
         &report,
         "blog.posts.status",

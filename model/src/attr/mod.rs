@@ -9,8 +9,10 @@ use syn::LitStr;
 use crate::ctxt::Ctxt;
 use crate::symbol::*;
 
+mod table_items;
 mod text_enum;
 
+pub use table_items::{IndexPart, TableCheck, TableIndex};
 pub use text_enum::{TextEnumContainer, TextEnumVariant};
 
 /// One attribute value, remembering the tokens it came from for error spans.
@@ -68,6 +70,31 @@ fn string(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<LitStr> {
                 format!("`{key}` takes a string: `{key} = \"...\"`"),
             );
             // Skip whatever followed so that parsing can carry on.
+            skip_value(meta);
+            None
+        }
+    }
+}
+
+// `= 255`: a positive length.
+fn length(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<syn::LitInt> {
+    let key = meta
+        .path
+        .get_ident()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
+    let parsed = meta.value().and_then(|v| v.parse::<syn::LitInt>());
+    match parsed {
+        Ok(lit) if lit.base10_parse::<u32>().is_ok_and(|n| n > 0) => Some(lit),
+        Ok(lit) => {
+            cx.error_spanned_by(
+                &lit,
+                format!("`{key}` takes a length from 1 up: `{key} = 255`"),
+            );
+            None
+        }
+        Err(_) => {
+            cx.error_spanned_by(&meta.path, format!("`{key}` takes a length: `{key} = 255`"));
             skip_value(meta);
             None
         }
@@ -159,6 +186,12 @@ pub struct TableContainer {
     pub insert_attr: Vec<syn::Meta>,
     /// `#[table(patch_attr(...))]`: attributes for the patch struct.
     pub patch_attr: Vec<syn::Meta>,
+    /// `#[table(no_primary_key)]`: a table without a key; no by-key functions.
+    pub no_primary_key: Attr<()>,
+    /// `#[table(unique(a, b))]` and `#[table(index(a, b))]`, in order.
+    pub indexes: Vec<TableIndex>,
+    /// `#[table(check(expr = "..."))]`, in order.
+    pub checks: Vec<TableCheck>,
 }
 
 impl TableContainer {
@@ -172,9 +205,27 @@ impl TableContainer {
             patch_derive: Vec::new(),
             insert_attr: Vec::new(),
             patch_attr: Vec::new(),
+            no_primary_key: Attr::none(NO_PRIMARY_KEY),
+            indexes: Vec::new(),
+            checks: Vec::new(),
         };
         each_nested(cx, &input.attrs, TABLE, |meta| {
-            if meta.path == INSERT_DERIVE {
+            if meta.path == UNIQUE {
+                // #[table(unique(a, b, name = "...", where = "..."))]
+                out.indexes.extend(table_items::parse_index(cx, meta, true));
+            } else if meta.path == INDEX {
+                // #[table(index(a, expr = "lower(b)", using = "gin", include(c), where = "..."))]
+                out.indexes
+                    .extend(table_items::parse_index(cx, meta, false));
+            } else if meta.path == CHECK {
+                // #[table(check(expr = "amount >= 0", name = "..."))]
+                out.checks.extend(table_items::parse_check(cx, meta));
+            } else if meta.path == NO_PRIMARY_KEY {
+                // #[table(no_primary_key)]
+                if flag(cx, meta) {
+                    out.no_primary_key.set(cx, "table", &meta.path, ());
+                }
+            } else if meta.path == INSERT_DERIVE {
                 // #[table(insert_derive(serde::Deserialize, Debug))]
                 out.insert_derive.extend(paths(cx, meta));
             } else if meta.path == PATCH_DERIVE {
@@ -308,6 +359,16 @@ pub struct TableField {
     pub version: Attr<()>,
     /// `#[table(primary_key, supplied)]`: the caller gives the key's value.
     pub supplied: Attr<()>,
+    /// `#[table(on_delete = "cascade")]`: the foreign key's ON DELETE action.
+    pub on_delete: Attr<LitStr>,
+    /// `#[table(on_update = "cascade")]`: the foreign key's ON UPDATE action.
+    pub on_update: Attr<LitStr>,
+    /// `#[table(deferrable)]`: the foreign key is `DEFERRABLE INITIALLY DEFERRED`.
+    pub deferrable: Attr<()>,
+    /// `#[table(varchar = 255)]`: a `String` stored as `varchar(255)`.
+    pub varchar: Attr<syn::LitInt>,
+    /// `#[table(char = 2)]`: a `String` stored as `char(2)`.
+    pub char: Attr<syn::LitInt>,
 }
 
 impl TableField {
@@ -328,9 +389,28 @@ impl TableField {
             plain: Attr::none(PLAIN),
             version: Attr::none(VERSION),
             supplied: Attr::none(SUPPLIED),
+            on_delete: Attr::none(ON_DELETE),
+            on_update: Attr::none(ON_UPDATE),
+            deferrable: Attr::none(DEFERRABLE),
+            varchar: Attr::none(VARCHAR),
+            char: Attr::none(CHAR),
         };
         each_nested(cx, &field.attrs, TABLE, |meta| {
-            let strings: [(Symbol, &mut Attr<LitStr>); 4] = [
+            let ints: [(Symbol, &mut Attr<syn::LitInt>); 2] = [
+                // #[table(varchar = 255)]
+                (VARCHAR, &mut out.varchar),
+                // #[table(char = 2)]
+                (CHAR, &mut out.char),
+            ];
+            for (key, slot) in ints {
+                if meta.path == key {
+                    if let Some(n) = length(cx, meta) {
+                        slot.set(cx, "table", &meta.path, n);
+                    }
+                    return;
+                }
+            }
+            let strings: [(Symbol, &mut Attr<LitStr>); 6] = [
                 // #[table(rename = "column_name")]
                 (RENAME, &mut out.rename),
                 // #[table(references = "schema.table")]
@@ -339,6 +419,10 @@ impl TableField {
                 (DEFAULT, &mut out.default),
                 // #[table(sql_type = "inet")]
                 (SQL_TYPE, &mut out.sql_type),
+                // #[table(on_delete = "cascade")]
+                (ON_DELETE, &mut out.on_delete),
+                // #[table(on_update = "cascade")]
+                (ON_UPDATE, &mut out.on_update),
             ];
             for (key, slot) in strings {
                 if meta.path == key {
@@ -348,7 +432,9 @@ impl TableField {
                     return;
                 }
             }
-            let flags: [(Symbol, &mut Attr<()>); 10] = [
+            let flags: [(Symbol, &mut Attr<()>); 11] = [
+                // #[table(references = "...", deferrable)]
+                (DEFERRABLE, &mut out.deferrable),
                 // #[table(primary_key)]
                 (PRIMARY_KEY, &mut out.primary_key),
                 // #[table(unique)]

@@ -279,7 +279,25 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
             continue;
         };
         matched_checks.push(&found.name);
-        let (Some(want), Some(have)) = (&check.allowed, &found.allowed) else {
+        let Some(want) = &check.allowed else {
+            if canonical_condition(&found.expression) != canonical_condition(&check.expression) {
+                push(
+                    Severity::Error,
+                    location,
+                    format!(
+                        "CHECK `{}` is ({}) in the database, ({}) in the struct",
+                        found.name, found.expression, check.expression
+                    ),
+                    Some(format!(
+                        "{}\n{}",
+                        alter(format!("DROP CONSTRAINT {}", quote_ident(&found.name))),
+                        add_not_valid(&qualified, &check_sql(check), &check.name)
+                    )),
+                );
+            }
+            continue;
+        };
+        let Some(have) = &found.allowed else {
             continue;
         };
         let missing: Vec<&String> = want.iter().filter(|v| !have.contains(v)).collect();
@@ -376,24 +394,27 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
 
     let mut matched_indexes = Vec::new();
     for index in &declared.indexes {
-        // Any index, unique one or key leading with the same columns serves the same lookups.
-        let leads = |columns: &[String]| columns.starts_with(&index.columns);
         let found = actual
             .indexes
             .iter()
             .chain(&actual.uniques)
-            .find(|i| i.predicate.is_none() && leads(&i.columns));
+            .find(|i| serves(i, index));
+        // A key leading with the same columns serves the same lookups.
         let by_key = actual
             .primary_key
             .as_ref()
-            .is_some_and(|k| leads(&k.columns));
+            .is_some_and(|k| is_plain(index) && k.columns.starts_with(&index.columns));
         match found {
             Some(found) => matched_indexes.push(&found.name),
             None if by_key => {}
             None => push(
                 Severity::Error,
                 format!("{table}.{}", index.columns.join(",")),
-                format!("no index on ({})", index.columns.join(", ")),
+                format!(
+                    "index `{}` on ({}) does not exist",
+                    index.name,
+                    index.columns.join(", ")
+                ),
                 Some(format!(
                     "{};",
                     index_sql(&qualified, index, false, "CONCURRENTLY ")
@@ -420,12 +441,21 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
     for key in &declared.foreign_keys {
         let location = format!("{table}.{}", key.columns.join(","));
         let target = |k: &super::ForeignKeyShape| {
-            format!(
+            let mut out = format!(
                 "{}.{}({})",
                 k.target_schema,
                 k.target_table,
                 k.target_columns.join(", ")
-            )
+            );
+            for (what, action) in [("ON DELETE", &k.on_delete), ("ON UPDATE", &k.on_update)] {
+                if let Some(action) = action {
+                    out.push_str(&format!(" {what} {}", action.to_ascii_uppercase()));
+                }
+            }
+            if k.deferrable {
+                out.push_str(" DEFERRABLE");
+            }
+            out
         };
         match actual
             .foreign_keys
@@ -481,8 +511,27 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
 // The same key columns and the same partial condition; a unique constraint and a unique index
 // without a condition are the same thing to a writer.
 pub(crate) fn same_index(a: &IndexShape, b: &IndexShape) -> bool {
+    let parts = |i: &IndexShape| -> Vec<String> {
+        i.columns.iter().map(|c| canonical_condition(c)).collect()
+    };
     let condition = |i: &IndexShape| i.predicate.as_deref().map(canonical_condition);
-    a.columns == b.columns && condition(a) == condition(b)
+    let method = |i: &IndexShape| i.using.as_deref().unwrap_or("btree").to_ascii_lowercase();
+    parts(a) == parts(b)
+        && condition(a) == condition(b)
+        && method(a) == method(b)
+        && a.include == b.include
+}
+
+// A btree index on columns, nothing more: what a column's `index` and a foreign key declare.
+fn is_plain(index: &IndexShape) -> bool {
+    index.predicate.is_none() && index.using.is_none() && index.include.is_empty()
+}
+
+/// Whether the index `have` serves the declared `want`: the same index, or for a plain one,
+/// any plain index (unique or not) leading with the same columns.
+pub(crate) fn serves(have: &IndexShape, want: &IndexShape) -> bool {
+    same_index(have, want)
+        || (is_plain(want) && is_plain(have) && have.columns.starts_with(&want.columns))
 }
 
 fn quoted_list(values: &[&String]) -> String {

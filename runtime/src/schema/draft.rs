@@ -11,8 +11,8 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use super::compare::same_index;
-use super::normalize::{canonical_default, canonical_type};
+use super::compare::{same_index, serves};
+use super::normalize::{canonical_condition, canonical_default, canonical_type};
 use super::shape::{
     add_not_valid, check_sql, column_sql, foreign_key_sql, idents, index_sql, CheckShape,
     ColumnShape, ForeignKeyShape, IndexShape, TableShape,
@@ -246,21 +246,34 @@ fn alter_table(
     };
     let mut checks_to_add: Vec<(&CheckShape, Vec<String>)> = Vec::new();
     for check in &d.checks {
+        // A text enum's check by name, else by its column; another check by name, else by
+        // its condition.
         let found = a.checks.iter().find(|c| c.name == check.name).or_else(|| {
-            a.checks
-                .iter()
-                .find(|c| c.columns == check.columns && c.allowed.is_some())
+            a.checks.iter().find(|c| match &check.allowed {
+                Some(_) => c.columns == check.columns && c.allowed.is_some(),
+                None => {
+                    canonical_condition(&c.expression) == canonical_condition(&check.expression)
+                }
+            })
         });
+        let same = |f: &CheckShape| match &check.allowed {
+            Some(_) => f.allowed == check.allowed,
+            None => canonical_condition(&f.expression) == canonical_condition(&check.expression),
+        };
         match found {
-            Some(f) if f.allowed == check.allowed => {}
+            Some(f) if same(f) => {}
             Some(f) => {
-                let removed: Vec<String> = f
-                    .allowed
-                    .iter()
-                    .flatten()
-                    .filter(|v| !check.allowed.iter().flatten().any(|x| x == *v))
-                    .cloned()
-                    .collect();
+                // A text enum's values that rows may still hold.
+                let removed: Vec<String> = match &check.allowed {
+                    Some(want) => f
+                        .allowed
+                        .iter()
+                        .flatten()
+                        .filter(|v| !want.contains(v))
+                        .cloned()
+                        .collect(),
+                    None => Vec::new(),
+                };
                 steps.main(
                     alter(&format!("DROP CONSTRAINT {}", quote_ident(&f.name))),
                     add_not_valid(&table, &check_sql(f), &f.name),
@@ -272,7 +285,13 @@ fn alter_table(
     }
     for check in &a.checks {
         let declared = d.checks.iter().any(|c| {
-            c.name == check.name || (c.columns == check.columns && check.allowed.is_some())
+            c.name == check.name
+                || match &c.allowed {
+                    Some(_) => c.columns == check.columns && check.allowed.is_some(),
+                    None => {
+                        canonical_condition(&c.expression) == canonical_condition(&check.expression)
+                    }
+                }
         });
         if !declared && convention(&check.name, "_check") {
             steps.main(
@@ -311,10 +330,7 @@ fn alter_table(
         }
     }
     for index in &a.indexes {
-        let declared = d
-            .indexes
-            .iter()
-            .any(|i| index.columns.starts_with(&i.columns));
+        let declared = d.indexes.iter().any(|i| serves(index, i));
         if !declared && convention(&index.name, "_idx") {
             drop_index(&table, index, false, steps);
         }
@@ -483,13 +499,11 @@ fn alter_table(
         }
     }
     for index in &d.indexes {
-        let leads = |columns: &[String]| columns.starts_with(&index.columns);
-        let served = a
-            .indexes
-            .iter()
-            .chain(&a.uniques)
-            .any(|i| i.predicate.is_none() && leads(&i.columns))
-            || a.primary_key.as_ref().is_some_and(|k| leads(&k.columns));
+        let plain = index.predicate.is_none() && index.using.is_none() && index.include.is_empty();
+        let served = a.indexes.iter().chain(&a.uniques).any(|i| serves(i, index))
+            || a.primary_key
+                .as_ref()
+                .is_some_and(|k| plain && k.columns.starts_with(&index.columns));
         if !served {
             steps.concurrent(
                 format!("{};", index_sql(&table, index, false, "CONCURRENTLY ")),
@@ -522,6 +536,9 @@ fn same_target(a: &ForeignKeyShape, b: &ForeignKeyShape) -> bool {
     a.target_schema == b.target_schema
         && a.target_table == b.target_table
         && a.target_columns == b.target_columns
+        && a.on_delete == b.on_delete
+        && a.on_update == b.on_update
+        && a.deferrable == b.deferrable
 }
 
 // A constraint or index the struct no longer declares, dropped in the transaction; Down
@@ -655,6 +672,9 @@ mod tests {
             index: false,
             allowed: None,
             references: None,
+            on_delete: None,
+            on_update: None,
+            deferrable: false,
         }
     }
 
@@ -663,7 +683,7 @@ mod tests {
         key.role = ColumnRole::PrimaryKey;
         let mut all = vec![key];
         all.extend(columns);
-        TableShape::declared("app", name, all)
+        TableShape::declared("app", name, all, Vec::new())
     }
 
     #[test]

@@ -22,7 +22,8 @@ SELECT con.conname::text, con.contype::text, \
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i), \
        pg_get_constraintdef(con.oid), fn.nspname::text, fc.relname::text, \
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) \
-             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i) \
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i), \
+       con.confdeltype::text, con.confupdtype::text, con.condeferrable \
 FROM pg_constraint con \
 LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
@@ -30,11 +31,11 @@ WHERE con.conrelid = $1 AND con.contype IN ('p', 'u', 'c', 'f') ORDER BY con.con
 
 // Indexes that do not back a constraint (those are read as constraints).
 const INDEXES: &str = "\
-SELECT ic.relname::text, i.indisunique, \
+SELECT ic.relname::text, i.indisunique, pg_get_indexdef(i.indexrelid), am.amname::text, \
        ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) \
-             FROM generate_series(1, i.indnkeyatts) k ORDER BY k), \
+             FROM generate_series(i.indnkeyatts + 1, i.indnatts) k ORDER BY k), \
        pg_get_expr(i.indpred, i.indrelid) \
-FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam \
 WHERE i.indrelid = $1 \
   AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid \
                   AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u', 'x')) \
@@ -78,10 +79,9 @@ pub(crate) async fn inspect(
         match kind.as_str() {
             "p" => shape.primary_key = Some(KeyShape { name, columns }),
             "u" => shape.uniques.push(IndexShape {
-                name,
-                columns,
-                predicate: None,
                 constraint: true,
+                columns,
+                ..IndexShape::on(&name, &[])
             }),
             "c" => {
                 let expression = definition
@@ -103,17 +103,24 @@ pub(crate) async fn inspect(
                 target_schema: row.get::<_, Option<String>>(4).unwrap_or_default(),
                 target_table: row.get::<_, Option<String>>(5).unwrap_or_default(),
                 target_columns: row.get(6),
+                on_delete: action(&row.get::<_, String>(7)),
+                on_update: action(&row.get::<_, String>(8)),
+                deferrable: row.get(9),
             }),
         }
     }
     for row in db.query(INDEXES, &[&oid]).await? {
         let unique: bool = row.get(1);
-        let columns: Vec<String> = row.get(2);
+        let definition: String = row.get(2);
+        let method: String = row.get(3);
+        let include: Vec<String> = row.get(4);
         let index = IndexShape {
             name: row.get(0),
-            columns: columns.iter().map(|c| unquote_ident(c)).collect(),
-            predicate: row.get(3),
+            columns: key_parts(&definition, &method),
+            predicate: row.get(5),
             constraint: false,
+            using: (method != "btree").then_some(method),
+            include: include.iter().map(|c| unquote_ident(c)).collect(),
         };
         if unique {
             shape.uniques.push(index);
@@ -122,4 +129,70 @@ pub(crate) async fn inspect(
         }
     }
     Ok(Some(shape))
+}
+
+// `confdeltype` / `confupdtype`: `a` (no action, the default) reads as none.
+fn action(code: &str) -> Option<String> {
+    match code {
+        "c" => Some("cascade".into()),
+        "n" => Some("set null".into()),
+        "d" => Some("set default".into()),
+        "r" => Some("restrict".into()),
+        _ => None,
+    }
+}
+
+/// The key parts of `CREATE INDEX name ON t USING method (a DESC, lower(b) text_pattern_ops)
+/// INCLUDE (c) WHERE ...` as written there: a plain column unquoted, anything else as printed.
+pub(crate) fn key_parts(definition: &str, method: &str) -> Vec<String> {
+    let marker = format!(" USING {method} (");
+    let Some(start) = definition.find(&marker).map(|i| i + marker.len()) else {
+        return Vec::new();
+    };
+    let mut parts = Vec::new();
+    let mut depth = 0;
+    let mut in_literal = false;
+    let mut current = String::new();
+    for ch in definition[start..].chars() {
+        match ch {
+            '\'' => in_literal = !in_literal,
+            '(' if !in_literal => depth += 1,
+            ')' if !in_literal && depth == 0 => break,
+            ')' if !in_literal => depth -= 1,
+            ',' if !in_literal && depth == 0 => {
+                parts.push(unquote_ident(current.trim()));
+                current.clear();
+                continue;
+            }
+            _ => {}
+        }
+        current.push(ch);
+    }
+    if !current.trim().is_empty() {
+        parts.push(unquote_ident(current.trim()));
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_parts;
+
+    #[test]
+    fn index_key_parts() {
+        assert_eq!(
+            key_parts(
+                "CREATE INDEX i ON s.t USING btree (a DESC, lower(b) text_pattern_ops, \"order\") INCLUDE (c) WHERE (a > 0)",
+                "btree"
+            ),
+            ["a DESC", "lower(b) text_pattern_ops", "order"]
+        );
+        assert_eq!(
+            key_parts(
+                "CREATE INDEX i ON t USING gin (to_tsvector('simple'::regconfig, body))",
+                "gin"
+            ),
+            ["to_tsvector('simple'::regconfig, body)"]
+        );
+    }
 }

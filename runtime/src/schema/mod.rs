@@ -38,9 +38,9 @@ mod source;
 pub use compare::{compare, Finding, SchemaReport, Severity};
 pub use draft::{draft, Draft, DraftOptions, DraftQuestions};
 pub use normalize::canonical_type;
-#[doc(hidden)]
-pub use shape::Column;
 pub use shape::{CheckShape, ColumnShape, ForeignKeyShape, IndexShape, KeyShape, TableShape};
+#[doc(hidden)]
+pub use shape::{Column, Item};
 #[cfg(feature = "source")]
 pub use source::{from_dir, from_sources, SourceError, SourceTable};
 

@@ -97,6 +97,24 @@ pub(crate) fn canonical_condition(condition: &str) -> String {
             out.extend(ch.to_lowercase());
         }
     }
+    // PostgreSQL stores `x IN ('a', 'b')` as `x = ANY (ARRAY['a', 'b'])`.
+    while let Some(at) = out.find("=anyarray[") {
+        let rest = &out[at + "=anyarray[".len()..];
+        let mut end = None;
+        let mut quoted = false;
+        for (i, ch) in rest.char_indices() {
+            match ch {
+                '\'' => quoted = !quoted,
+                ']' if !quoted => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(end) = end else { break };
+        out = format!("{}in{}{}", &out[..at], &rest[..end], &rest[end + 1..]);
+    }
     out
 }
 
@@ -266,6 +284,18 @@ mod tests {
         assert_eq!(
             literals("\"role\" IN ('admin', 'read-only')"),
             ["admin", "read-only"]
+        );
+        assert_eq!(
+            canonical_condition("status IN ('a', 'b') AND n >= 0"),
+            canonical_condition("((status = ANY (ARRAY['a'::text, 'b'::text])) AND (n >= 0))")
+        );
+        assert_eq!(
+            canonical_condition("amount >= 0"),
+            canonical_condition("(amount >= (0)::numeric)")
+        );
+        assert_ne!(
+            canonical_condition("amount >= 0"),
+            canonical_condition("amount >= 1")
         );
         assert_eq!(unquote_ident("\"order\""), "order");
         assert_eq!(unquote_ident("email"), "email");

@@ -1,7 +1,7 @@
 use std::fmt::Write as _;
 
 use crate::sql::{qualified, quote_ident, quote_literal};
-use crate::table::{ColumnRole, Table};
+use crate::table::{ColumnRole, Table, TableConstraint};
 
 /// A table as a whole: columns, key, constraints and indexes. Built from a struct with
 /// [`TableShape::of`] (what the derive declares) or read from a live database's catalog by
@@ -65,6 +65,24 @@ pub struct IndexShape {
     pub predicate: Option<String>,
     /// A unique constraint (`ALTER TABLE ... ADD CONSTRAINT ... UNIQUE`) rather than an index.
     pub constraint: bool,
+    /// The index method, e.g. `gin`; `None` is btree.
+    pub using: Option<String>,
+    /// `INCLUDE` columns.
+    pub include: Vec<String>,
+}
+
+impl IndexShape {
+    /// A btree index on plain columns.
+    pub fn on(name: &str, columns: &[&str]) -> IndexShape {
+        IndexShape {
+            name: name.to_string(),
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            predicate: None,
+            constraint: false,
+            using: None,
+            include: Vec::new(),
+        }
+    }
 }
 
 /// A CHECK constraint.
@@ -93,6 +111,12 @@ pub struct ForeignKeyShape {
     pub target_table: String,
     /// The referenced columns.
     pub target_columns: Vec<String>,
+    /// `ON DELETE` (`cascade`, `set null`, `set default`, `restrict`); `None` is `no action`.
+    pub on_delete: Option<String>,
+    /// `ON UPDATE`, likewise.
+    pub on_update: Option<String>,
+    /// `DEFERRABLE INITIALLY DEFERRED`.
+    pub deferrable: bool,
 }
 
 impl TableShape {
@@ -119,15 +143,47 @@ impl TableShape {
             index: c.index,
             allowed: c.check.map(|v| v.iter().map(|s| s.to_string()).collect()),
             references: c.references.map(str::to_string),
+            on_delete: c.on_delete.map(str::to_string),
+            on_update: c.on_update.map(str::to_string),
+            deferrable: c.deferrable,
         });
-        TableShape::declared(T::SCHEMA, T::NAME, columns.collect())
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+        let items = T::CONSTRAINTS.iter().map(|item| match *item {
+            TableConstraint::Index {
+                name,
+                parts,
+                include,
+                using,
+                predicate,
+                unique,
+                constraint,
+            } => Item::Index {
+                name: name.to_string(),
+                parts: strings(parts),
+                include: strings(include),
+                using: using.map(str::to_string),
+                predicate: predicate.map(str::to_string),
+                unique,
+                constraint,
+            },
+            TableConstraint::Check { name, expression } => Item::Check {
+                name: name.to_string(),
+                expression: expression.to_string(),
+            },
+        });
+        TableShape::declared(T::SCHEMA, T::NAME, columns.collect(), items.collect())
     }
 
     /// The shape of a table declared column by column, as the derive describes it: what
     /// [`TableShape::of`] and the source reader (`skelly-db schema check --src`) share, so that
     /// the two cannot disagree on names or conventions.
     #[doc(hidden)]
-    pub fn declared(schema: &str, name: &str, columns: Vec<Column>) -> TableShape {
+    pub fn declared(
+        schema: &str,
+        name: &str,
+        columns: Vec<Column>,
+        items: Vec<Item>,
+    ) -> TableShape {
         let soft = columns.iter().find(|c| c.role == ColumnRole::DeletedAt);
         let soft_predicate = soft.map(|d| format!("{} IS NULL", quote_ident(&d.name)));
         let key: Vec<String> = columns
@@ -188,28 +244,95 @@ impl TableShape {
                     target_schema: target_schema.to_string(),
                     target_table: target_table.to_string(),
                     target_columns: vec![key.to_string()],
+                    // `no action` is the default; the catalog reads it as none.
+                    on_delete: c.on_delete.clone().filter(|a| a != "no action"),
+                    on_update: c.on_update.clone().filter(|a| a != "no action"),
+                    deferrable: c.deferrable,
                 });
             }
             if c.unique {
                 shape.uniques.push(IndexShape {
-                    name: format!("{name}_{}_key", c.name),
-                    columns: vec![c.name.clone()],
                     // A soft-deleted row must not block re-creating it.
                     predicate: soft_predicate.clone(),
                     constraint: soft_predicate.is_none(),
+                    ..IndexShape::on(&format!("{name}_{}_key", c.name), &[&c.name])
                 });
             }
             if (c.index || c.references.is_some()) && !c.unique && c.role != ColumnRole::PrimaryKey
             {
-                shape.indexes.push(IndexShape {
-                    name: format!("{name}_{}_idx", c.name),
-                    columns: vec![c.name.clone()],
-                    predicate: None,
-                    constraint: false,
-                });
+                shape.indexes.push(IndexShape::on(
+                    &format!("{name}_{}_idx", c.name),
+                    &[&c.name],
+                ));
+            }
+        }
+        for item in items {
+            match item {
+                Item::Index {
+                    name,
+                    parts,
+                    include,
+                    using,
+                    predicate,
+                    unique,
+                    constraint,
+                } => {
+                    let index = IndexShape {
+                        name: shape.free_name(name),
+                        columns: parts,
+                        predicate,
+                        constraint,
+                        using,
+                        include,
+                    };
+                    if unique {
+                        shape.uniques.push(index);
+                    } else {
+                        shape.indexes.push(index);
+                    }
+                }
+                Item::Check { name, expression } => {
+                    let columns = shape
+                        .columns
+                        .iter()
+                        .filter(|c| {
+                            expression
+                                .split(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+                                .any(|w| w == c.name)
+                        })
+                        .map(|c| c.name.clone())
+                        .collect();
+                    let name = shape.free_name(name);
+                    shape.checks.push(CheckShape {
+                        name,
+                        columns,
+                        expression,
+                        allowed: None,
+                    });
+                }
             }
         }
         shape
+    }
+
+    // `name`, or as PostgreSQL does when it is taken: `name1`, `name2`, ...
+    fn free_name(&self, name: String) -> String {
+        let taken = |n: &str| {
+            self.uniques
+                .iter()
+                .chain(&self.indexes)
+                .any(|i| i.name == n)
+                || self.checks.iter().any(|c| c.name == n)
+                || self.foreign_keys.iter().any(|k| k.name == n)
+                || self.primary_key.as_ref().is_some_and(|k| k.name == n)
+        };
+        if !taken(&name) {
+            return name;
+        }
+        (1..)
+            .map(|i| format!("{name}{i}"))
+            .find(|n| !taken(n))
+            .unwrap_or(name)
     }
 
     /// `"schema"."table"`.
@@ -283,6 +406,29 @@ pub struct Column {
     pub index: bool,
     pub allowed: Option<Vec<String>>,
     pub references: Option<String>,
+    pub on_delete: Option<String>,
+    pub on_update: Option<String>,
+    pub deferrable: bool,
+}
+
+/// A table-level item of a declared table; input of [`TableShape::declared`], not part of the
+/// public API.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub enum Item {
+    Index {
+        name: String,
+        parts: Vec<String>,
+        include: Vec<String>,
+        using: Option<String>,
+        predicate: Option<String>,
+        unique: bool,
+        constraint: bool,
+    },
+    Check {
+        name: String,
+        expression: String,
+    },
 }
 
 pub(crate) fn idents(names: &[String]) -> String {
@@ -314,13 +460,33 @@ pub(crate) fn check_sql(c: &CheckShape) -> String {
 }
 
 pub(crate) fn foreign_key_sql(f: &ForeignKeyShape) -> String {
-    format!(
+    let mut out = format!(
         "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
         quote_ident(&f.name),
         idents(&f.columns),
         qualified(&f.target_schema, &f.target_table),
         idents(&f.target_columns)
-    )
+    );
+    if let Some(action) = &f.on_delete {
+        let _ = write!(out, " ON DELETE {}", action.to_ascii_uppercase());
+    }
+    if let Some(action) = &f.on_update {
+        let _ = write!(out, " ON UPDATE {}", action.to_ascii_uppercase());
+    }
+    if f.deferrable {
+        out.push_str(" DEFERRABLE INITIALLY DEFERRED");
+    }
+    out
+}
+
+/// An index key part: a column name quoted, an expression (`lower(email)`, `created_at DESC`)
+/// as written.
+fn key_part(part: &str) -> String {
+    if !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        quote_ident(part)
+    } else {
+        part.to_string()
+    }
 }
 
 pub(crate) fn unique_constraint_sql(u: &IndexShape) -> String {
@@ -334,11 +500,19 @@ pub(crate) fn unique_constraint_sql(u: &IndexShape) -> String {
 /// `CREATE [UNIQUE] INDEX <options>name ON table (...) [WHERE ...]`, without the semicolon.
 pub(crate) fn index_sql(table: &str, index: &IndexShape, unique: bool, options: &str) -> String {
     let unique = if unique { "UNIQUE " } else { "" };
+    let using = match &index.using {
+        Some(method) => format!(" USING {method}"),
+        None => String::new(),
+    };
+    let parts: Vec<String> = index.columns.iter().map(|p| key_part(p)).collect();
     let mut out = format!(
-        "CREATE {unique}INDEX {options}{} ON {table} ({})",
+        "CREATE {unique}INDEX {options}{} ON {table}{using} ({})",
         quote_ident(&index.name),
-        idents(&index.columns)
+        parts.join(", ")
     );
+    if !index.include.is_empty() {
+        let _ = write!(out, " INCLUDE ({})", idents(&index.include));
+    }
     if let Some(predicate) = &index.predicate {
         let _ = write!(out, " WHERE {predicate}");
     }

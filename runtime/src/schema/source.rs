@@ -4,10 +4,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use skelly_db_model::ast::Role;
+use skelly_db_model::ast::{Constraint, Role};
 use skelly_db_model::source::{resolve, scan, Scan};
 
-use super::shape::{Column, TableShape};
+use super::shape::{Column, Item, TableShape};
 use crate::table::ColumnRole;
 
 /// A `#[derive(Table)]` struct found in the sources.
@@ -103,13 +103,40 @@ pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Vec<SourceTable>, Vec
                     index: c.index,
                     allowed: c.allowed,
                     references: c.references,
+                    on_delete: c.on_delete,
+                    on_update: c.on_update,
+                    deferrable: c.deferrable,
+                })
+                .collect();
+            let items = t
+                .constraints
+                .into_iter()
+                .map(|c| match c {
+                    Constraint::Index {
+                        name,
+                        parts,
+                        include,
+                        using,
+                        predicate,
+                        unique,
+                        constraint,
+                    } => Item::Index {
+                        name,
+                        parts,
+                        include,
+                        using,
+                        predicate,
+                        unique,
+                        constraint,
+                    },
+                    Constraint::Check { name, expression } => Item::Check { name, expression },
                 })
                 .collect();
             SourceTable {
                 file: files[i].0.clone(),
                 line: t.line,
                 rust_name: t.rust_name,
-                shape: TableShape::declared(&t.schema, &t.name, columns),
+                shape: TableShape::declared(&t.schema, &t.name, columns, items),
             }
         })
         .collect())
