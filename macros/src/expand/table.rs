@@ -444,13 +444,14 @@ fn no_key_functions(cont: &Container, patch_ident: &syn::Ident) -> TokenStream {
         quote! {
             /// Not available: the table has no primary key (`#[table(no_primary_key)]`).
             #[doc(hidden)]
-            #vis async fn #name<__K: #p::HasPrimaryKey<#ident>>(
+            // Not `async`: the bound is then reported once, at the call.
+            #vis fn #name<__K: #p::HasPrimaryKey<#ident>>(
                 db: &impl #p::Executor,
                 id: __K,
                 #extra
-            ) -> #p::Result<#ret> {
+            ) -> ::core::future::Ready<#p::Result<#ret>> {
                 let _ = (db, id);
-                #p::no_primary_key::<#ident, _>()
+                ::core::future::ready(#p::no_primary_key::<#ident, _>())
             }
         }
     };
