@@ -69,6 +69,9 @@ pub async fn generate(options: &Options, request: Request<'_>) -> Result<(), Str
     let draft = outcome?;
     dropped?;
     if draft.is_empty() {
+        for note in &draft.notes {
+            println!("note: {note}");
+        }
         println!("the migrations already give the structs' schema; nothing written");
         return Ok(());
     }

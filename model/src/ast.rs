@@ -425,6 +425,20 @@ pub struct TextEnum<'a> {
     pub krate: syn::Path,
     /// The variants, in declaration order.
     pub variants: Vec<Variant<'a>>,
+    /// `#[text_enum(pg_enum = "schema.type")]`: `(schema, type)`, schema `public` by default.
+    pub pg_enum: Option<(String, String)>,
+    /// The `pg_enum` literal as written, for error spans.
+    pub pg_enum_lit: Option<syn::LitStr>,
+}
+
+impl TextEnum<'_> {
+    /// The SQL type: `text`, or the enum type quoted, `"schema"."type"`.
+    pub fn sql_type(&self) -> String {
+        match &self.pg_enum {
+            Some((schema, name)) => format!("\"{schema}\".\"{name}\""),
+            None => "text".to_string(),
+        }
+    }
 }
 
 /// One unit variant of a text enum.
@@ -489,10 +503,19 @@ impl<'a> TextEnum<'a> {
             .get()
             .cloned()
             .unwrap_or_else(|| syn::parse_quote!(::skelly_db));
+        let pg_enum = attrs.pg_enum.get().map(|lit| {
+            let value = lit.value();
+            match value.split_once('.') {
+                Some((schema, name)) => (schema.to_string(), name.to_string()),
+                None => ("public".to_string(), value),
+            }
+        });
         let out = TextEnum {
             ident: &input.ident,
             krate,
             variants,
+            pg_enum,
+            pg_enum_lit: attrs.pg_enum.get().cloned(),
         };
         check::check_text_enum(cx, input, &out);
         Some(out)

@@ -425,6 +425,29 @@ pub fn check_text_enum(cx: &Ctxt, input: &syn::DeriveInput, e: &TextEnum) {
     if e.variants.is_empty() {
         cx.error_spanned_by(e.ident, "`#[derive(TextEnum)]` needs at least one variant");
     }
+    if let (Some(lit), Some((schema, name))) = (&e.pg_enum_lit, &e.pg_enum) {
+        let bad = [schema, name]
+            .into_iter()
+            .find_map(|part| invalid_identifier(part))
+            .filter(|_| lit.value().split('.').count() <= 2);
+        if let Some(why) = bad {
+            cx.error_spanned_by(
+                lit,
+                format!(
+                    "`{}` is not an enum type name: {why}; write `pg_enum = \"schema.type_name\"`",
+                    lit.value()
+                ),
+            );
+        } else if lit.value().split('.').count() > 2 {
+            cx.error_spanned_by(
+                lit,
+                format!(
+                    "`{}` is not an enum type name; write `pg_enum = \"schema.type_name\"`",
+                    lit.value()
+                ),
+            );
+        }
+    }
     let mut seen: HashMap<&str, &syn::Ident> = HashMap::new();
     for v in &e.variants {
         if !matches!(v.original.fields, syn::Fields::Unit) {

@@ -46,7 +46,8 @@ impl SourceError {
 #[derive(Default)]
 pub struct Scan {
     tables: Vec<syn::DeriveInput>,
-    enums: Vec<(String, Vec<String>)>,
+    /// Text enums: name, SQL type, values.
+    enums: Vec<(String, String, Vec<String>)>,
 }
 
 impl Scan {
@@ -128,10 +129,14 @@ fn collect(items: &[Item], scan: &mut Scan, errors: &mut Vec<SourceError>) {
             Item::Enum(e) if derives(&e.attrs, "TextEnum") => {
                 let input = syn::DeriveInput::from(e.clone());
                 let cx = Ctxt::new();
-                let parsed = ast::TextEnum::from_ast(&cx, &input)
-                    .map(|t| t.variants.iter().map(|v| v.text.clone()).collect());
+                let parsed = ast::TextEnum::from_ast(&cx, &input).map(|t| {
+                    let values = t.variants.iter().map(|v| v.text.clone()).collect();
+                    (t.sql_type(), values)
+                });
                 match (cx.check(), parsed) {
-                    (Ok(()), Some(values)) => scan.enums.push((e.ident.to_string(), values)),
+                    (Ok(()), Some((sql_type, values))) => {
+                        scan.enums.push((e.ident.to_string(), sql_type, values))
+                    }
                     (Err(err), _) => errors.extend(SourceError::from_syn(err)),
                     (Ok(()), None) => {}
                 }
@@ -163,15 +168,22 @@ fn derives(attrs: &[syn::Attribute], name: &str) -> bool {
         })
 }
 
+/// Text enums by name: SQL type and values.
+type Enums<'a> = HashMap<&'a str, (&'a str, &'a Vec<String>)>;
+
 /// A value with the index of the file it came from.
 pub type InFile<T> = (usize, T);
 
 /// The tables of every scanned file (each with its file's index in `scans`), their field
 /// types resolved against every file's text enums. Errors carry the index of their file.
 pub fn resolve(scans: &[Scan]) -> Result<Vec<InFile<SourceTable>>, Vec<InFile<SourceError>>> {
-    let enums: HashMap<&str, &Vec<String>> = scans
+    let enums: Enums = scans
         .iter()
-        .flat_map(|s| s.enums.iter().map(|(n, v)| (n.as_str(), v)))
+        .flat_map(|s| {
+            s.enums
+                .iter()
+                .map(|(n, t, v)| (n.as_str(), (t.as_str(), v)))
+        })
         .collect();
     let mut tables = Vec::new();
     let mut errors = Vec::new();
@@ -190,10 +202,7 @@ pub fn resolve(scans: &[Scan]) -> Result<Vec<InFile<SourceTable>>, Vec<InFile<So
     }
 }
 
-fn table(
-    input: &syn::DeriveInput,
-    enums: &HashMap<&str, &Vec<String>>,
-) -> Result<SourceTable, Vec<SourceError>> {
+fn table(input: &syn::DeriveInput, enums: &Enums) -> Result<SourceTable, Vec<SourceError>> {
     let cx = Ctxt::new();
     let container = ast::Container::from_ast(&cx, input);
     cx.check().map_err(SourceError::from_syn)?;
@@ -256,10 +265,7 @@ fn table(
 
 /// `(sql type, nullable, text enum values)` of a field type, as the runtime's `SqlType`
 /// implementations say it; `None` for a type that cannot be told from its syntax.
-fn sql_type(
-    ty: &Type,
-    enums: &HashMap<&str, &Vec<String>>,
-) -> Option<(String, bool, Option<Vec<String>>)> {
+fn sql_type(ty: &Type, enums: &Enums) -> Option<(String, bool, Option<Vec<String>>)> {
     if let Some(inner) = ast::option_inner(ty) {
         let (sql, _, allowed) = sql_type(inner, enums)?;
         return Some((sql, true, allowed));
@@ -294,8 +300,8 @@ fn sql_type(
         "Decimal" => "numeric",
         "Value" => "jsonb",
         other => {
-            let values = enums.get(other)?;
-            return Some(("text".into(), false, Some(values.to_vec())));
+            let (sql_type, values) = enums.get(other)?;
+            return Some((sql_type.to_string(), false, Some(values.to_vec())));
         }
     };
     Some((scalar.into(), false, None))

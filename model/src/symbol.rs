@@ -61,6 +61,8 @@ pub const VERSION: Symbol = Symbol("version");
 /// `supplied`
 pub const SUPPLIED: Symbol = Symbol("supplied");
 
+/// `pg_enum = "schema.type"`
+pub const PG_ENUM: Symbol = Symbol("pg_enum");
 /// `check(...)`
 pub const CHECK: Symbol = Symbol("check");
 /// `no_primary_key`
@@ -113,7 +115,7 @@ pub const TABLE_FIELD_KEYS: &[Symbol] = &[
     CHAR,
 ];
 /// The keys of `#[text_enum(...)]` on an enum.
-pub const TEXT_ENUM_CONTAINER_KEYS: &[Symbol] = &[RENAME_ALL, CRATE];
+pub const TEXT_ENUM_CONTAINER_KEYS: &[Symbol] = &[RENAME_ALL, CRATE, PG_ENUM];
 /// The keys of `#[text_enum(...)]` on a variant.
 pub const TEXT_ENUM_VARIANT_KEYS: &[Symbol] = &[RENAME];
 

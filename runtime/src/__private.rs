@@ -88,6 +88,16 @@ pub fn text_enum_accepts(ty: &Type) -> bool {
     <&str as ToSql>::accepts(ty)
 }
 
+/// `accepts` of a text enum stored as the PostgreSQL enum type `schema.name`: that type, and the
+/// text types.
+#[inline]
+pub fn pg_enum_accepts(ty: &Type, schema: &str, name: &str) -> bool {
+    matches!(ty.kind(), tokio_postgres::types::Kind::Enum(_))
+        && ty.name() == name
+        && ty.schema() == schema
+        || text_enum_accepts(ty)
+}
+
 /// `FromSql::from_sql` of a text enum.
 #[inline]
 pub fn text_enum_from_sql<T: TextEnum>(ty: &Type, raw: &[u8]) -> std::result::Result<T, BoxError> {

@@ -194,9 +194,10 @@ impl SqlType for serde_json::Value {
     const SQL_TYPE: &'static str = "jsonb";
 }
 
-/// Arrays of text enums: `text[]`, each element checked against the variants.
+/// Arrays of text enums: `text[]`, each element checked against the variants (or the enum
+/// type's array).
 impl<T: crate::text_enum::TextEnum + for<'a> FromSql<'a>> SqlType for Vec<T> {
-    const SQL_TYPE: &'static str = "text[]";
+    const SQL_TYPE: &'static str = T::ARRAY_SQL_TYPE;
     const CHECK: Option<&'static [&'static str]> = Some(T::VARIANTS);
 }
 

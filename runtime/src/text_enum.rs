@@ -29,6 +29,11 @@ pub trait TextEnum: Sized + 'static {
     const NAME: &'static str;
     /// The stored texts, in variant order.
     const VARIANTS: &'static [&'static str];
+    /// `(schema, type)` of the PostgreSQL enum type it is stored as
+    /// (`#[text_enum(pg_enum = "schema.type")]`); `None` for `text` guarded by a CHECK.
+    const PG_ENUM: Option<(&'static str, &'static str)> = None;
+    /// The SQL type of a `Vec` of it: `text[]`, or the enum type's array.
+    const ARRAY_SQL_TYPE: &'static str = "text[]";
     /// The stored text of this variant.
     fn as_str(&self) -> &'static str;
     /// The variant stored as `text`, if any.

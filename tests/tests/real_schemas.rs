@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDateTime, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use skelly_db::schema::{self, TableShape};
 use skelly_db::testing::TestDb;
-use skelly_db::{Executor, Table};
+use skelly_db::{Executor, Table, TextEnum};
 
 /// A customer, keyed by a natural varchar code.
 #[derive(Table, Debug, Clone, PartialEq)]
@@ -47,6 +47,15 @@ pub struct Payment {
     pub updated_at: Option<NaiveDateTime>,
 }
 
+/// A native PostgreSQL enum type (existing schemas have them; new tables use TEXT + CHECK).
+#[derive(TextEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[text_enum(pg_enum = "docs.doc_state")]
+pub enum DocState {
+    Draft,
+    Published,
+    Archived,
+}
+
 /// Documents: a composite unique (partial, soft delete), a GIN expression index, a
 /// multi-column index with DESC and INCLUDE, a foreign key to a unique non-key column with
 /// SET NULL, ON UPDATE CASCADE, deferrable.
@@ -70,6 +79,8 @@ pub struct Document {
     pub slug: String,
     pub title: String,
     pub body: String,
+    pub state: DocState,
+    pub history: Vec<DocState>,
     #[table(
         references = "pay.customers(email)",
         on_delete = "set null",
@@ -114,12 +125,15 @@ CREATE TABLE pay.payments (
 CREATE INDEX payments_customer_code_idx ON pay.payments (customer_code);
 CREATE INDEX payments_customer_time_idx ON pay.payments (customer_code, created_at);
 CREATE SCHEMA docs;
+CREATE TYPE docs.doc_state AS ENUM ('draft', 'published', 'archived');
 CREATE TABLE docs.documents (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
     owner text NOT NULL,
     slug text NOT NULL,
     title text NOT NULL,
     body text NOT NULL,
+    state docs.doc_state NOT NULL,
+    history docs.doc_state[] NOT NULL,
     billing_email varchar(255) REFERENCES pay.customers (email)
         ON DELETE SET NULL ON UPDATE CASCADE DEFERRABLE INITIALLY DEFERRED,
     created_at timestamptz NOT NULL DEFAULT now(),
@@ -278,17 +292,29 @@ async fn crud_on_the_hand_written_tables() {
             slug: "intro".into(),
             title: "Intro".into(),
             body: "hello world".into(),
+            state: DocState::Published,
+            history: vec![DocState::Draft, DocState::Published],
             billing_email: Some("billing@acme.test".into()),
         },
     )
     .await
     .unwrap();
+    // The native enum reads, writes and filters.
+    assert_eq!(doc.history, [DocState::Draft, DocState::Published]);
+    let published = Document::query()
+        .filter(Document::STATE.eq(DocState::Published))
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(published.len(), 1);
     // The composite unique is partial: after a soft delete the slug is free again.
     let again = || NewDocument {
         owner: "ada".into(),
         slug: "intro".into(),
         title: "Intro 2".into(),
         body: "again".into(),
+        state: DocState::Draft,
+        history: vec![],
         billing_email: None,
     };
     assert!(Document::insert(&db, again()).await.is_err());
@@ -349,4 +375,25 @@ fn the_source_reader_gives_the_same_shapes() {
     .unwrap();
     let read: Vec<TableShape> = read.into_iter().map(|t| t.shape).collect();
     assert_eq!(read, shapes());
+}
+
+#[tokio::test]
+async fn a_native_enum_missing_a_label_is_reported_and_fixed() {
+    let db = common::empty_db().await;
+    db.batch_execute(&HAND_WRITTEN.replace("'published', 'archived'", "'published'"))
+        .await
+        .unwrap();
+    let report = schema::check(&db, &shapes()).await.unwrap();
+    let finding = report
+        .errors()
+        .find(|f| {
+            f.message
+                .contains("enum type \"docs\".\"doc_state\" has no 'archived'")
+        })
+        .unwrap_or_else(|| panic!("{report}"));
+    db.batch_execute(finding.fix.as_deref().unwrap())
+        .await
+        .unwrap();
+    let report = schema::check(&db, &shapes()).await.unwrap();
+    assert!(report.findings.is_empty(), "{report}");
 }

@@ -24,12 +24,28 @@ fn expand(e: &TextEnum) -> TokenStream {
     let name = ident.to_string();
     let variants: Vec<_> = e.variants.iter().map(|v| v.ident).collect();
     let texts: Vec<_> = e.variants.iter().map(|v| &v.text).collect();
+    let sql_type = e.sql_type();
+    let (pg_enum, accepts) = match &e.pg_enum {
+        Some((schema, name)) => {
+            let array = format!("{sql_type}[]");
+            (
+                quote! {
+                    const PG_ENUM: ::core::option::Option<(&'static str, &'static str)> =
+                        ::core::option::Option::Some((#schema, #name));
+                    const ARRAY_SQL_TYPE: &'static str = #array;
+                },
+                quote!(#p::pg_enum_accepts(__ty, #schema, #name)),
+            )
+        }
+        None => (quote!(), quote!(#p::text_enum_accepts(__ty))),
+    };
     quote! {
         const _: () = {
             #[automatically_derived]
             impl #p::TextEnum for #ident {
                 const NAME: &'static str = #name;
                 const VARIANTS: &'static [&'static str] = &[#(#texts),*];
+                #pg_enum
 
                 fn as_str(&self) -> &'static str {
                     match self {
@@ -47,7 +63,7 @@ fn expand(e: &TextEnum) -> TokenStream {
 
             #[automatically_derived]
             impl #p::SqlType for #ident {
-                const SQL_TYPE: &'static str = "text";
+                const SQL_TYPE: &'static str = #sql_type;
                 const CHECK: ::core::option::Option<&'static [&'static str]> =
                     ::core::option::Option::Some(<#ident as #p::TextEnum>::VARIANTS);
             }
@@ -66,7 +82,7 @@ fn expand(e: &TextEnum) -> TokenStream {
                 }
 
                 fn accepts(__ty: &#types::Type) -> bool {
-                    #p::text_enum_accepts(__ty)
+                    #accepts
                 }
 
                 #p::to_sql_checked!();
@@ -85,7 +101,7 @@ fn expand(e: &TextEnum) -> TokenStream {
                 }
 
                 fn accepts(__ty: &#types::Type) -> bool {
-                    #p::text_enum_accepts(__ty)
+                    #accepts
                 }
             }
 

@@ -13,6 +13,8 @@ pub struct TextEnumContainer {
     pub rename_all: Attr<RenameRule>,
     /// `#[text_enum(crate = "...")]`: the path of the runtime crate.
     pub krate: Attr<syn::Path>,
+    /// `#[text_enum(pg_enum = "schema.type")]`: stored as that PostgreSQL enum type.
+    pub pg_enum: Attr<LitStr>,
 }
 
 impl TextEnumContainer {
@@ -21,6 +23,7 @@ impl TextEnumContainer {
         let mut out = TextEnumContainer {
             rename_all: Attr::none(RENAME_ALL),
             krate: Attr::none(CRATE),
+            pg_enum: Attr::none(PG_ENUM),
         };
         each_nested(cx, &input.attrs, TEXT_ENUM, |meta| {
             if meta.path == RENAME_ALL {
@@ -41,6 +44,11 @@ impl TextEnumContainer {
                             ),
                         ),
                     }
+                }
+            } else if meta.path == PG_ENUM {
+                // #[text_enum(pg_enum = "app.order_status")]
+                if let Some(s) = string(cx, meta) {
+                    out.pg_enum.set(cx, "text_enum", &meta.path, s);
                 }
             } else if meta.path == CRATE {
                 // #[text_enum(crate = "my_skelly")]

@@ -4,8 +4,8 @@ use std::fmt;
 
 use super::normalize::{canonical_condition, canonical_default, canonical_type};
 use super::shape::{
-    add_not_valid, check_sql, column_sql, foreign_key_sql, index_sql, unique_constraint_sql,
-    IndexShape, TableShape,
+    add_not_valid, check_sql, column_sql, create_enum_sql, foreign_key_sql, index_sql,
+    unique_constraint_sql, IndexShape, TableShape,
 };
 use crate::sql::{quote_ident, quote_literal};
 
@@ -253,6 +253,59 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
             push(Severity::Error, table.clone(), message, Some(fix));
         }
         _ => {}
+    }
+
+    for e in &declared.enums {
+        let found = actual
+            .enums
+            .iter()
+            .find(|x| canonical_type(&x.name) == canonical_type(&e.name));
+        let Some(have) = found else {
+            push(
+                Severity::Error,
+                table.clone(),
+                format!(
+                    "no column of the table has the enum type {} in the database",
+                    e.name
+                ),
+                Some(format!("{};", create_enum_sql(e))),
+            );
+            continue;
+        };
+        let missing: Vec<&String> = e
+            .values
+            .iter()
+            .filter(|v| !have.values.contains(v))
+            .collect();
+        let extra: Vec<&String> = have
+            .values
+            .iter()
+            .filter(|v| !e.values.contains(v))
+            .collect();
+        if !missing.is_empty() {
+            let fix: Vec<String> = missing
+                .iter()
+                .map(|v| format!("ALTER TYPE {} ADD VALUE {};", e.name, quote_literal(v)))
+                .collect();
+            push(
+                Severity::Error,
+                table.clone(),
+                format!("enum type {} has no {}", e.name, quoted_list(&missing)),
+                Some(fix.join("\n")),
+            );
+        }
+        if !extra.is_empty() {
+            push(
+                Severity::Error,
+                table.clone(),
+                format!(
+                    "enum type {} has {}, which the enum does not (PostgreSQL cannot drop an enum value: add the variant, or recreate the type)",
+                    e.name,
+                    quoted_list(&extra)
+                ),
+                None,
+            );
+        }
     }
 
     let mut matched_checks = Vec::new();

@@ -14,8 +14,8 @@ use std::fmt;
 use super::compare::{same_index, serves};
 use super::normalize::{canonical_condition, canonical_default, canonical_type};
 use super::shape::{
-    add_not_valid, check_sql, column_sql, foreign_key_sql, idents, index_sql, CheckShape,
-    ColumnShape, ForeignKeyShape, IndexShape, TableShape,
+    add_not_valid, check_sql, column_sql, create_enum_sql, foreign_key_sql, idents, index_sql,
+    CheckShape, ColumnShape, ForeignKeyShape, IndexShape, TableShape,
 };
 use crate::sql::{quote_ident, quote_literal};
 
@@ -135,6 +135,22 @@ pub fn draft(
             .unwrap_or(0);
         ordered.push(new.remove(ready));
     }
+    // Enum types no table in the database uses yet are created once, before their first table.
+    let mut enums: HashSet<String> = actual
+        .iter()
+        .flatten()
+        .flat_map(|a| a.enums.iter().map(|e| canonical_type(&e.name)))
+        .collect();
+    let mut create_enums = |t: &TableShape, steps: &mut Steps| {
+        for e in &t.enums {
+            if enums.insert(canonical_type(&e.name)) {
+                steps.main(
+                    format!("{};", create_enum_sql(e)),
+                    format!("DROP TYPE {};", e.name),
+                );
+            }
+        }
+    };
     for table in ordered {
         if schemas.insert(&table.schema) {
             steps.main(
@@ -142,6 +158,7 @@ pub fn draft(
                 format!("DROP SCHEMA {};", quote_ident(&table.schema)),
             );
         }
+        create_enums(table, &mut steps);
         let statements: Vec<String> = table
             .create_statements("")
             .into_iter()
@@ -154,6 +171,7 @@ pub fn draft(
     }
     for (d, a) in declared.iter().zip(actual) {
         if let Some(a) = a {
+            create_enums(d, &mut steps);
             alter_table(d, a, options, &mut steps, &mut questions);
         }
     }
@@ -181,6 +199,53 @@ fn alter_table(
     let table = d.qualified_name();
     let label = format!("{}.{}", d.schema, d.name);
     let alter = |clause: &str| format!("ALTER TABLE {table} {clause};");
+
+    // Enum labels added (PostgreSQL can add a label, never drop one).
+    for e in &d.enums {
+        let Some(have) = a
+            .enums
+            .iter()
+            .find(|x| canonical_type(&x.name) == canonical_type(&e.name))
+        else {
+            continue;
+        };
+        for (i, value) in e.values.iter().enumerate() {
+            if have.values.contains(value) {
+                continue;
+            }
+            let place = match i.checked_sub(1).map(|p| &e.values[p]) {
+                Some(prev) => format!(" AFTER {}", quote_literal(prev)),
+                None => match have.values.first() {
+                    Some(first) => format!(" BEFORE {}", quote_literal(first)),
+                    None => String::new(),
+                },
+            };
+            steps.main(
+                format!(
+                    "ALTER TYPE {} ADD VALUE {}{place};",
+                    e.name,
+                    quote_literal(value)
+                ),
+                format!(
+                    "-- PostgreSQL cannot drop a value of an enum type: {} stays in {}.",
+                    quote_literal(value),
+                    e.name
+                ),
+            );
+        }
+        let removed: Vec<&String> = have
+            .values
+            .iter()
+            .filter(|v| !e.values.contains(v))
+            .collect();
+        if !removed.is_empty() {
+            steps.notes.push(format!(
+                "{}: the enum no longer has {}; PostgreSQL cannot drop a value of an enum type: update the rows that hold it, then recreate the type by hand",
+                e.name,
+                removed.iter().map(|v| quote_literal(v)).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
 
     // Renames, then the catalog as it will be after them.
     let mut a = a.clone();
@@ -765,5 +830,88 @@ mod tests {
         )
         .unwrap();
         assert!(d.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod enum_tests {
+    use super::*;
+    use crate::schema::Column;
+    use crate::table::ColumnRole;
+
+    fn with_state(values: &[&str]) -> TableShape {
+        let column = |name: &str, sql_type: &str, role, allowed: Option<Vec<String>>| Column {
+            name: name.into(),
+            sql_type: sql_type.into(),
+            nullable: false,
+            default: None,
+            identity: false,
+            role,
+            unique: false,
+            index: false,
+            allowed,
+            references: None,
+            on_delete: None,
+            on_update: None,
+            deferrable: false,
+        };
+        let values = values.iter().map(|v| v.to_string()).collect();
+        TableShape::declared(
+            "app",
+            "orders",
+            vec![
+                column("id", "bigint", ColumnRole::PrimaryKey, None),
+                column(
+                    "state",
+                    "\"app\".\"state\"",
+                    ColumnRole::Plain,
+                    Some(values),
+                ),
+            ],
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn a_native_enum_is_a_type_not_a_check() {
+        let t = with_state(&["new", "paid"]);
+        assert!(t.checks.is_empty());
+        assert_eq!(t.enums[0].values, ["new", "paid"]);
+        let sql = t.create_sql();
+        assert!(
+            sql.contains("CREATE TYPE \"app\".\"state\" AS ENUM ('new', 'paid')"),
+            "{sql}"
+        );
+        let d = draft(&[t], &[None], &[], &DraftOptions::default()).unwrap();
+        let main = d.main.unwrap();
+        let up = &main[..main.find("-- +migrate Down").unwrap()];
+        assert!(
+            up.find("CREATE TYPE") < up.find("CREATE TABLE"),
+            "the type comes first: {main}"
+        );
+        assert!(main.contains("DROP TYPE \"app\".\"state\";"));
+    }
+
+    #[test]
+    fn a_label_added_is_added_in_place() {
+        let before = with_state(&["new", "paid"]);
+        let after = with_state(&["new", "sent", "paid"]);
+        let d = draft(&[after], &[Some(before)], &[], &DraftOptions::default()).unwrap();
+        let main = d.main.unwrap();
+        assert!(
+            main.contains("ALTER TYPE \"app\".\"state\" ADD VALUE 'sent' AFTER 'new';"),
+            "{main}"
+        );
+        assert!(main.contains("cannot drop a value of an enum type"));
+        // A label gone is a note: PostgreSQL cannot drop it.
+        let d = draft(
+            &[with_state(&["new"])],
+            &[Some(with_state(&["new", "paid"]))],
+            &[],
+            &DraftOptions::default(),
+        )
+        .unwrap();
+        assert!(d.is_empty(), "{d:?}");
+        assert!(d.notes[0].contains("no longer has 'paid'"), "{:?}", d.notes);
     }
 }

@@ -1,7 +1,9 @@
 //! Reading a table's shape back from the catalog.
 
 use super::normalize::{literals, unquote_ident};
-use super::shape::{CheckShape, ColumnShape, ForeignKeyShape, IndexShape, KeyShape, TableShape};
+use super::shape::{
+    CheckShape, ColumnShape, EnumShape, ForeignKeyShape, IndexShape, KeyShape, TableShape,
+};
 use crate::error::Result;
 use crate::executor::Executor;
 
@@ -28,6 +30,15 @@ FROM pg_constraint con \
 LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
 WHERE con.conrelid = $1 AND con.contype IN ('p', 'u', 'c', 'f') ORDER BY con.conname";
+
+// The enum types the columns use (directly or as arrays), with their labels in order.
+const ENUMS: &str = "\
+SELECT format_type(t.oid, NULL), \
+       ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) \
+FROM pg_type t WHERE t.typtype = 'e' AND EXISTS ( \
+    SELECT 1 FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped \
+      AND (a.atttypid = t.oid OR a.atttypid = t.typarray)) \
+ORDER BY 1";
 
 // Indexes that do not back a constraint (those are read as constraints).
 const INDEXES: &str = "\
@@ -60,6 +71,7 @@ pub(crate) async fn inspect(
         indexes: Vec::new(),
         checks: Vec::new(),
         foreign_keys: Vec::new(),
+        enums: Vec::new(),
     };
     for row in db.query(COLUMNS, &[&oid]).await? {
         shape.columns.push(ColumnShape {
@@ -127,6 +139,12 @@ pub(crate) async fn inspect(
         } else {
             shape.indexes.push(index);
         }
+    }
+    for row in db.query(ENUMS, &[&oid]).await? {
+        shape.enums.push(EnumShape {
+            name: row.get(0),
+            values: row.get(1),
+        });
     }
     Ok(Some(shape))
 }

@@ -38,7 +38,9 @@ mod source;
 pub use compare::{compare, Finding, SchemaReport, Severity};
 pub use draft::{draft, Draft, DraftOptions, DraftQuestions};
 pub use normalize::canonical_type;
-pub use shape::{CheckShape, ColumnShape, ForeignKeyShape, IndexShape, KeyShape, TableShape};
+pub use shape::{
+    CheckShape, ColumnShape, EnumShape, ForeignKeyShape, IndexShape, KeyShape, TableShape,
+};
 #[doc(hidden)]
 pub use shape::{Column, Item};
 #[cfg(feature = "source")]

@@ -21,7 +21,11 @@ pub fn canonical_type(sql_type: &str) -> String {
     }
     // `numeric(10, 2)` as the catalog prints it: `numeric(10,2)`.
     let words = words.replace(", ", ",").replace(" (", "(");
+    // An enum type: `"app"."status"` as a struct writes it, `app.status` as the catalog prints
+    // it, without `public.`, which is on the search path.
+    let words = words.replace('"', "");
     let words = words.strip_prefix("pg_catalog.").unwrap_or(&words);
+    let words = words.strip_prefix("public.").unwrap_or(words);
     let (base, modifier) = match words.split_once('(') {
         Some((base, rest)) => (base, format!("({rest}")),
         None => (words, String::new()),
@@ -243,6 +247,8 @@ mod tests {
             ("text []", "text[]"),
             ("timestamptz[]", "timestamp with time zone[]"),
             ("pg_catalog.int4", "integer"),
+            ("\"app\".\"order_status\"", "app.order_status"),
+            ("\"public\".\"mood\"[]", "mood[]"),
         ] {
             assert_eq!(canonical_type(a), canonical_type(b), "{a} vs {b}");
         }
