@@ -374,7 +374,9 @@ fn the_source_reader_gives_the_same_shapes() {
     )])
     .unwrap();
     let read: Vec<TableShape> = read.into_iter().map(|t| t.shape).collect();
-    assert_eq!(read, shapes());
+    let mut expected = shapes();
+    expected.push(TableShape::of::<Setting>());
+    assert_eq!(read, expected);
 }
 
 #[tokio::test]
@@ -395,5 +397,43 @@ async fn a_native_enum_missing_a_label_is_reported_and_fixed() {
         .await
         .unwrap();
     let report = schema::check(&db, &shapes()).await.unwrap();
+    assert!(report.findings.is_empty(), "{report}");
+}
+
+/// hstore through `sql_type`: tokio-postgres maps it to a HashMap.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "docs", name = "settings")]
+pub struct Setting {
+    pub id: i64,
+    #[table(sql_type = "hstore")]
+    pub attributes: std::collections::HashMap<String, Option<String>>,
+}
+
+#[tokio::test]
+async fn hstore_through_sql_type() {
+    let db = common::empty_db().await;
+    db.batch_execute("CREATE EXTENSION hstore").await.unwrap();
+    db.batch_execute(&Setting::create_table_sql())
+        .await
+        .unwrap();
+    let attributes = std::collections::HashMap::from([
+        ("theme".to_string(), Some("dark".to_string())),
+        ("beta".to_string(), None),
+    ]);
+    let s = Setting::insert(
+        &db,
+        NewSetting {
+            attributes: attributes.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        Setting::get(&db, s.id).await.unwrap().attributes,
+        attributes
+    );
+    let report = schema::check(&db, &[TableShape::of::<Setting>()])
+        .await
+        .unwrap();
     assert!(report.findings.is_empty(), "{report}");
 }
