@@ -211,6 +211,42 @@ fn edits() -> Vec<Edit> {
             allowed_lints: &[],
         },
         Edit {
+            name: "composite unique added",
+            replace: &[(NOTE, "#[table(unique(account_id, topic))]\npub struct Note {")],
+            options: none,
+            allowed_lints: &[],
+        },
+        Edit {
+            name: "table CHECK added",
+            replace: &[(NOTE, "#[table(check(expr = \"body <> ''\"))]\npub struct Note {")],
+            options: none,
+            allowed_lints: &[],
+        },
+        Edit {
+            name: "expression index added",
+            replace: &[(
+                NOTE,
+                "#[table(index(using = \"gin\", expr = \"to_tsvector('simple', body)\"))]\npub struct Note {",
+            )],
+            options: none,
+            allowed_lints: &[],
+        },
+        Edit {
+            name: "foreign key action changed",
+            replace: &[(
+                "#[table(references = \"app.accounts\")]\n    pub account_id",
+                "#[table(references = \"app.accounts\", on_delete = \"cascade\")]\n    pub account_id",
+            )],
+            options: none,
+            allowed_lints: &[],
+        },
+        Edit {
+            name: "varchar length changed",
+            replace: &[("pub name: String,", "#[table(varchar = 80)]\n    pub name: String,")],
+            options: none,
+            allowed_lints: &["column-type-rewrite"],
+        },
+        Edit {
             name: "text enum column added",
             replace: &[("pub pinned: bool,", "pub pinned: bool,\n    pub level: Option<Role>,")],
             options: none,
