@@ -80,6 +80,31 @@ pub fn derive_table(input: TokenStream) -> TokenStream {
         .into()
 }
 
+/// A plain struct read from rows of hand-written SQL by column name (reports, aggregates,
+/// joins written by hand): implements `skelly_db::FromRow`, for `skelly_db::query_as`.
+/// Columns the struct does not name are ignored; a missing or mistyped one is an
+/// `Error::Decode` naming it.
+///
+/// ```text
+/// #[derive(skelly_db::Row)]
+/// struct RoleCount { role: String, #[row(rename = "count")] users: i64 }
+/// let counts: Vec<RoleCount> = skelly_db::query_as(&pool, "SELECT role, count(*) FROM ... GROUP BY role", &[]).await?;
+/// ```
+///
+/// # Attributes
+///
+/// | attribute | on | meaning |
+/// |---|---|---|
+/// | `rename = "col"` | field | the column it is read from (default: the field name) |
+/// | `crate = "path"` | struct | path of the runtime crate, when renamed |
+#[proc_macro_derive(Row, attributes(row))]
+pub fn derive_row(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    expand::derive_row(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
 /// An enum stored as TEXT, guarded by a CHECK constraint in the table's DDL. Implements
 /// `skelly_db::TextEnum` (`as_str`, `VARIANTS`), `ToSql`/`FromSql`, `FromStr` and `Display`.
 /// The enum must implement `Debug` (tokio-postgres's `ToSql` requires it): derive it alongside.

@@ -11,5 +11,6 @@ pub mod attr;
 pub mod case;
 pub mod check;
 pub mod ctxt;
+pub mod row;
 pub mod source;
 pub mod symbol;

@@ -14,6 +14,7 @@ pub use crate::error::Result;
 pub use crate::executor::{Executor, Param};
 pub use crate::migrate::Migrator;
 pub use crate::query::{Column, Select};
+pub use crate::row::{column_by_name, FromRow};
 pub use crate::sql_type::SqlType;
 pub use crate::table::statements::Statements;
 pub use crate::table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table, TableConstraint};

@@ -81,6 +81,7 @@ pub mod migrate;
 mod op;
 pub mod pool;
 pub mod query;
+pub mod row;
 pub mod schema;
 pub mod seed;
 pub mod sql;
@@ -103,6 +104,7 @@ pub use pool::{
     RootCert, SslMode, Transaction,
 };
 pub use query::{Column, Expr, IntoValue, Order, Select};
+pub use row::{query_as, query_optional_as, FromRow};
 pub use skelly_db_macros::*;
 pub use sql_type::SqlType;
 pub use table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table, TableConstraint};

@@ -3,9 +3,11 @@
 mod fallback;
 mod insert;
 mod patch;
+mod row;
 mod table;
 mod text_enum;
 
+pub use row::derive_row;
 pub use table::derive_table;
 pub use text_enum::derive_text_enum;
 

@@ -38,29 +38,11 @@ fn expand(cont: &Container) -> TokenStream {
 
     let columns = cont.fields.iter().map(|f| column_def(cont, f));
     let constraints = constraint_defs(cont);
-    let decode: Vec<TokenStream> = cont
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            let field = f.ident;
-            let column = &f.column;
-            // Spanned on the field's type: a type without FromSql is reported on the field.
-            let ty = f.ty;
-            let p = super::respan(p.clone(), ty.span());
-            // Types with a SqlType decode through it (direct decoders for the common types);
-            // a `sql_type = "..."` field only needs FromSql.
-            match f.attrs.sql_type.get() {
-                Some(_) => {
-                    quote_spanned!(ty.span()=> #field: #p::column::<#ty>(__row, #i, #column)?)
-                }
-                // Through the trait itself, like COLUMNS: an unmapped type is one error.
-                None => quote_spanned!(ty.span()=>
-                    #field: <#ty as #p::SqlType>::decode_column(__row, #i, #column)?
-                ),
-            }
-        })
-        .collect();
+    let decode = decoders(cont, |i| quote!(#i));
+    let decode_mapped = decoders(cont, |i| {
+        let i = syn::Index::from(i);
+        quote!(__map[#i])
+    });
     let constants = constants(cont);
 
     let new_struct = super::insert::expand_struct(cont, &new_ident);
@@ -91,6 +73,13 @@ fn expand(cont: &Container) -> TokenStream {
                     ::core::result::Result::Ok(#ident { #(#decode,)* })
                 }
 
+                fn from_row_mapped(
+                    __row: &#krate::tokio_postgres::Row,
+                    __map: &[usize],
+                ) -> #p::Result<Self> {
+                    ::core::result::Result::Ok(#ident { #(#decode_mapped,)* })
+                }
+
                 fn statements() -> &'static #p::Statements {
                     static __STATEMENTS: #p::OnceLock<#p::Statements> = #p::OnceLock::new();
                     __STATEMENTS.get_or_init(|| {
@@ -113,6 +102,35 @@ fn expand(cont: &Container) -> TokenStream {
             }
         };
     }
+}
+
+// One `field: decode(row, <index>, "column")?` per field; `index(i)` says where field i is.
+fn decoders(cont: &Container, index: impl Fn(usize) -> TokenStream) -> Vec<TokenStream> {
+    let krate = &cont.krate;
+    let p = quote!(#krate::__private);
+    cont.fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let field = f.ident;
+            let column = &f.column;
+            let at = index(i);
+            // Spanned on the field's type: a type without FromSql is reported on the field.
+            let ty = f.ty;
+            let p = super::respan(p.clone(), ty.span());
+            // Types with a SqlType decode through it (direct decoders for the common types);
+            // a `sql_type = "..."` field only needs FromSql.
+            match f.attrs.sql_type.get() {
+                Some(_) => {
+                    quote_spanned!(ty.span()=> #field: #p::column::<#ty>(__row, #at, #column)?)
+                }
+                // Through the trait itself, like COLUMNS: an unmapped type is one error.
+                None => quote_spanned!(ty.span()=>
+                    #field: <#ty as #p::SqlType>::decode_column(__row, #at, #column)?
+                ),
+            }
+        })
+        .collect()
 }
 
 fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {

@@ -23,7 +23,7 @@ pub struct Attr<T> {
 }
 
 impl<T> Attr<T> {
-    fn none(name: Symbol) -> Attr<T> {
+    pub(crate) fn none(name: Symbol) -> Attr<T> {
         Attr {
             name,
             tokens: TokenStream::new(),
@@ -31,7 +31,7 @@ impl<T> Attr<T> {
         }
     }
 
-    fn set<A: ToTokens>(&mut self, cx: &Ctxt, attr: &str, key: A, value: T) {
+    pub(crate) fn set<A: ToTokens>(&mut self, cx: &Ctxt, attr: &str, key: A, value: T) {
         let tokens = key.into_token_stream();
         if self.value.is_some() {
             cx.error_spanned_by(
@@ -55,7 +55,7 @@ impl<T> Attr<T> {
     }
 }
 
-fn string(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<LitStr> {
+pub(crate) fn string(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<LitStr> {
     let parsed = meta.value().and_then(|v| v.parse::<LitStr>());
     match parsed {
         Ok(lit) => Some(lit),
@@ -131,7 +131,7 @@ fn skip_value(meta: &ParseNestedMeta) {
     });
 }
 
-fn unknown(cx: &Ctxt, meta: &ParseNestedMeta, what: &str, keys: &[Symbol]) {
+pub(crate) fn unknown(cx: &Ctxt, meta: &ParseNestedMeta, what: &str, keys: &[Symbol]) {
     let key = meta.path.to_token_stream().to_string().replace(' ', "");
     cx.error_spanned_by(
         &meta.path,
@@ -144,7 +144,7 @@ fn unknown(cx: &Ctxt, meta: &ParseNestedMeta, what: &str, keys: &[Symbol]) {
 }
 
 /// Runs `parse` over every `#[name(...)]` attribute in `attrs`.
-fn each_nested(
+pub(crate) fn each_nested(
     cx: &Ctxt,
     attrs: &[syn::Attribute],
     name: Symbol,
@@ -312,7 +312,7 @@ fn metas(cx: &Ctxt, meta: &ParseNestedMeta) -> Vec<syn::Meta> {
     }
 }
 
-fn crate_path(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<syn::Path> {
+pub(crate) fn crate_path(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<syn::Path> {
     let lit = string(cx, meta)?;
     match lit.parse::<syn::Path>() {
         Ok(path) => Some(path),

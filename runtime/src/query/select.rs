@@ -47,6 +47,8 @@ pub struct Select<T> {
     limit: Option<i64>,
     offset: Option<i64>,
     scope: Scope,
+    lock: Option<&'static str>,
+    wait: Option<&'static str>,
     _marker: PhantomData<fn() -> T>,
 }
 
@@ -58,6 +60,8 @@ impl<T> Clone for Select<T> {
             limit: self.limit,
             offset: self.offset,
             scope: self.scope,
+            lock: self.lock,
+            wait: self.wait,
             _marker: PhantomData,
         }
     }
@@ -86,6 +90,8 @@ impl<T: Table> Select<T> {
             limit: None,
             offset: None,
             scope: Scope::Live,
+            lock: None,
+            wait: None,
             _marker: PhantomData,
         }
     }
@@ -114,6 +120,69 @@ impl<T: Table> Select<T> {
     /// Skips the first `n` rows.
     pub fn offset(mut self, n: i64) -> Select<T> {
         self.offset = Some(n);
+        self
+    }
+
+    /// Locks the rows it returns until the transaction ends (`FOR UPDATE`): another
+    /// transaction's `for_update` or write of them waits. Run it on a
+    /// [`Transaction`](crate::Transaction); outside one the lock ends with the statement.
+    ///
+    /// A job queue, each job taken by one worker:
+    ///
+    /// ```no_run
+    /// # use skelly_db::Table;
+    /// # #[derive(Table)] struct Job { id: i64, done: bool }
+    /// # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {
+    /// let mut conn = pool.get().await?;
+    /// let tx = conn.begin().await?;
+    /// let next = Job::query()
+    ///     .filter(Job::DONE.eq(false))
+    ///     .order_by(Job::ID.asc())
+    ///     .limit(1)
+    ///     .for_update()
+    ///     .skip_locked()
+    ///     .fetch_optional(&tx)
+    ///     .await?;
+    /// // ... work on it, mark it done ...
+    /// tx.commit().await?;
+    /// # let _ = next;
+    /// # Ok(()) }
+    /// ```
+    pub fn for_update(mut self) -> Select<T> {
+        self.lock = Some(" FOR UPDATE");
+        self
+    }
+
+    /// `FOR NO KEY UPDATE`: as [`Select::for_update`], without blocking inserts that reference
+    /// the rows by foreign key.
+    pub fn for_no_key_update(mut self) -> Select<T> {
+        self.lock = Some(" FOR NO KEY UPDATE");
+        self
+    }
+
+    /// `FOR SHARE`: others may read and share-lock the rows, not change them.
+    pub fn for_share(mut self) -> Select<T> {
+        self.lock = Some(" FOR SHARE");
+        self
+    }
+
+    /// `FOR KEY SHARE`: only blocks deleting the rows or changing their keys.
+    pub fn for_key_share(mut self) -> Select<T> {
+        self.lock = Some(" FOR KEY SHARE");
+        self
+    }
+
+    /// With a lock: skip rows another transaction has locked instead of waiting (`SKIP
+    /// LOCKED`), as job queues do.
+    pub fn skip_locked(mut self) -> Select<T> {
+        self.wait = Some(" SKIP LOCKED");
+        self
+    }
+
+    /// With a lock: fail at once when a row is locked (`NOWAIT`), with
+    /// [`Error::Timeout`](crate::Error::Timeout) of kind `Lock`.
+    pub fn nowait(mut self) -> Select<T> {
+        self.wait = Some(" NOWAIT");
         self
     }
 
@@ -182,7 +251,18 @@ impl<T: Table> Select<T> {
         let mut params = Vec::new();
         self.render_where(&mut sql, &mut params);
         self.render_tail(&mut sql, &mut params);
+        self.render_lock(&mut sql);
         (sql, params)
+    }
+
+    // FOR UPDATE and friends; SKIP LOCKED / NOWAIT only with a lock.
+    fn render_lock(&self, sql: &mut String) {
+        if let Some(lock) = self.lock {
+            sql.push_str(lock);
+            if let Some(wait) = self.wait {
+                sql.push_str(wait);
+            }
+        }
     }
 
     /// The SELECT statement this builds, with `$n` placeholders.
