@@ -223,3 +223,117 @@ async fn nowait_fails_at_once_on_a_locked_row() {
     drop(tx);
     held.rollback().await.unwrap();
 }
+
+#[derive(Table, Debug, Clone)]
+#[table(schema = "feed", name = "items")]
+pub struct Item {
+    pub id: i64,
+    pub rank: i32,
+    pub title: String,
+    pub note: Option<String>,
+}
+
+async fn items_db(n: i64) -> skelly_db::testing::TestDb {
+    let db = common::empty_db().await;
+    db.batch_execute(&Item::create_table_sql()).await.unwrap();
+    db.batch_execute("CREATE INDEX items_rank_id ON feed.items (rank, id)")
+        .await
+        .unwrap();
+    db.execute(
+        "INSERT INTO feed.items (rank, title) \
+         SELECT (i % 10)::int, 'item ' || i FROM generate_series(1, $1::bigint) i",
+        &[&n],
+    )
+    .await
+    .unwrap();
+    db.batch_execute("ANALYZE feed.items").await.unwrap();
+    db
+}
+
+#[tokio::test]
+async fn keyset_pages_neither_repeat_nor_skip_while_rows_arrive() {
+    use skelly_db::query::Cursor;
+
+    let db = items_db(100).await;
+    let query = Item::query().order_by(Item::RANK.desc());
+    let mut seen: Vec<i64> = Vec::new();
+    let mut after: Option<Cursor> = None;
+    let mut pages = 0;
+    loop {
+        let page = query.page(&db, 7, after.as_ref()).await.unwrap();
+        assert!(page.rows.len() <= 7);
+        // In order: rank descending, ties by id descending.
+        for pair in page.rows.windows(2) {
+            assert!((pair[0].rank, pair[0].id) > (pair[1].rank, pair[1].id));
+        }
+        seen.extend(page.rows.iter().map(|r| r.id));
+        pages += 1;
+        // Rows arrive between pages, at every rank: before and after the cursor.
+        db.execute(
+            "INSERT INTO feed.items (rank, title) SELECT r, 'late' FROM unnest(ARRAY[0, 5, 9]) r",
+            &[],
+        )
+        .await
+        .unwrap();
+        // The cursor goes out as text (an HTTP link) and comes back.
+        match page.next {
+            Some(next) => after = Some(next.to_string().parse().unwrap()),
+            None => break,
+        }
+    }
+    let unique: HashSet<i64> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "no row twice");
+    for id in 1..=100 {
+        assert!(unique.contains(&id), "row {id} skipped");
+    }
+    assert!(pages >= 15, "{pages} pages");
+}
+
+#[tokio::test]
+async fn a_keyset_page_deep_in_the_table_needs_no_sort() {
+    let db = items_db(20_000).await;
+    let query = Item::query().order_by(Item::RANK.asc());
+    let mut page = query.page(&db, 50, None).await.unwrap();
+    for _ in 0..20 {
+        page = query.page(&db, 50, page.next.as_ref()).await.unwrap();
+    }
+    let plan = query
+        .explain_page(&db, 50, page.next.as_ref())
+        .await
+        .unwrap();
+    assert!(plan.contains("Index Scan using items_rank_id"), "{plan}");
+    assert!(!plan.contains("Sort"), "{plan}");
+}
+
+#[tokio::test]
+async fn cursors_that_do_not_belong_are_errors() {
+    use skelly_db::query::Cursor;
+
+    let db = items_db(30).await;
+    let by_rank = Item::query().order_by(Item::RANK.desc());
+    let next = by_rank.page(&db, 5, None).await.unwrap().next.unwrap();
+    // Another ordering, another table: refused before any SQL runs.
+    let by_title = Item::query().order_by(Item::TITLE.asc());
+    let err = by_title.page(&db, 5, Some(&next)).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidCursor(_)), "{err}");
+    assert_eq!((err.code(), err.status()), ("invalid_cursor", 400));
+    let users = User::query().page(&db, 5, Some(&next)).await.unwrap_err();
+    assert!(matches!(users, Error::InvalidCursor(_)), "{users}");
+    // Edited: refused when parsed.
+    let mut text = next.to_string();
+    text.insert(3, 'x');
+    assert!(matches!(
+        text.parse::<Cursor>(),
+        Err(Error::InvalidCursor(_))
+    ));
+    // Nullable ordering and a keyless table are said up front.
+    let err = Item::query()
+        .order_by(Item::NOTE.asc())
+        .page(&db, 5, None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("`note`, which can be NULL"),
+        "{err}"
+    );
+}

@@ -118,6 +118,9 @@ pub enum Error {
     /// message names the operation, the table and the statement.
     #[error("mock: {0}")]
     Mock(String),
+    /// A page cursor that is not one this query gave out: edited, cut, or from another query.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(String),
     /// A value read from the database could not be turned into the Rust type asked for.
     #[error("cannot decode column `{column}`: {message}")]
     Decode {
@@ -183,12 +186,13 @@ impl Error {
             Error::Decode { .. } => "decode",
             Error::Mock(_) => "mock",
             Error::StaleVersion { .. } => "stale_version",
+            Error::InvalidCursor(_) => "invalid_cursor",
             Error::Seed { source, .. } | Error::Retried { source, .. } => source.code(),
         }
     }
 
     /// An HTTP-style status: 409 unique, foreign key or exclusion (all three are conflicts with
-    /// other rows), 404 not found, 400 check or not-null, 503 connection, 504 timeout, 500
+    /// other rows), 404 not found, 400 check or not-null or an invalid cursor, 503 connection, 504 timeout, 500
     /// everything else.
     pub fn status(&self) -> u16 {
         match self {
@@ -200,6 +204,7 @@ impl Error {
             },
             Error::NotFound { .. } => 404,
             Error::StaleVersion { .. } => 409,
+            Error::InvalidCursor(_) => 400,
             Error::Connection { .. } => 503,
             Error::Timeout { .. } => 504,
             Error::Seed { source, .. } | Error::Retried { source, .. } => source.status(),

@@ -3,7 +3,9 @@
 
 mod array;
 mod expr;
+mod page;
 mod select;
 
 pub use expr::{Column, Expr, IntoValue, Order};
+pub use page::{Cursor, Page};
 pub use select::Select;

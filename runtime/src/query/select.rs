@@ -3,6 +3,7 @@ use std::marker::PhantomData;
 use futures_util::{Stream, StreamExt};
 
 use super::expr::{Expr, Node, Order};
+use super::page::{digest8, Cursor, Page};
 use crate::error::Result;
 use crate::executor::{with_session, Executor, Param};
 #[cfg(feature = "testing")]
@@ -295,6 +296,204 @@ impl<T: Table> Select<T> {
             out.shrink_to_fit();
         }
         Ok(out)
+    }
+
+    /// One page of at most `size` rows after `after` (the first page with `None`), by keyset:
+    /// the query's `order_by` columns, ties broken by the primary key (in the direction of the
+    /// last ordering term, so that one index on the ordering columns and the key serves every
+    /// page without a sort). Rows inserted or deleted between pages neither repeat nor skip
+    /// the others, and page 1,000 costs what page 1 does. The ordering columns must be NOT
+    /// NULL; `offset` does not combine with it.
+    ///
+    /// ```no_run
+    /// # use skelly_db::Table;
+    /// # #[derive(Table)] #[table(schema = "user")]
+    /// # struct User { id: uuid::Uuid, email: String, created_at: chrono::DateTime<chrono::Utc> }
+    /// # async fn run(pool: skelly_db::Pool, next: Option<String>) -> skelly_db::Result<()> {
+    /// use skelly_db::query::Cursor;
+    ///
+    /// // `next` came from the previous response, e.g. `?after=...`.
+    /// let after: Option<Cursor> = next.as_deref().map(str::parse).transpose()?;
+    /// let page = User::query()
+    ///     .order_by(User::CREATED_AT.desc())
+    ///     .page(&pool, 50, after.as_ref())
+    ///     .await?;
+    /// let next_link = page.next.map(|c| format!("/users?after={c}"));
+    /// # let _ = next_link;
+    /// # Ok(()) }
+    /// ```
+    pub async fn page(
+        &self,
+        db: &impl Executor,
+        size: i64,
+        after: Option<&Cursor>,
+    ) -> Result<Page<T>> {
+        let limit = size.max(0) + 1;
+        let (sql, params, terms) = self.render_page(&limit, after)?;
+        let rows = db.query(&sql, &params).await?;
+        let width = T::COLUMNS.len();
+        let mut out = Vec::with_capacity(rows.len().min(size.max(0) as usize));
+        let mut next = None;
+        for (i, row) in rows.iter().enumerate() {
+            if i as i64 == size {
+                break;
+            }
+            out.push(T::from_row(row)?);
+            if i as i64 == size - 1 && rows.len() as i64 > size {
+                let values = terms
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (name, _))| {
+                        row.try_get::<_, String>(width + k)
+                            .map_err(|e| crate::Error::decode(name, e))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                next = Some(Cursor::new(self.shape(&terms), values));
+            }
+        }
+        Ok(Page { rows: out, next })
+    }
+
+    /// The plan of [`Select::page`]'s statement (`EXPLAIN`), one line per row.
+    pub async fn explain_page(
+        &self,
+        db: &impl Executor,
+        size: i64,
+        after: Option<&Cursor>,
+    ) -> Result<String> {
+        let limit = size.max(0) + 1;
+        let (sql, params, _) = self.render_page(&limit, after)?;
+        let rows = db.query(&format!("EXPLAIN {sql}"), &params).await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
+    // The ordering terms of a page: the query's, then the key's columns not among them.
+    fn page_terms(&self) -> Result<Vec<(&'static str, bool)>> {
+        let mut terms = self.order.clone();
+        let last = terms.last().map(|t| t.1).unwrap_or(false);
+        let key: Vec<&'static str> = T::COLUMNS
+            .iter()
+            .filter(|c| c.role == crate::ColumnRole::PrimaryKey)
+            .map(|c| c.name)
+            .collect();
+        if key.is_empty() {
+            return Err(crate::Error::Config(format!(
+                "page() breaks ties by the primary key, and {} has none; use limit() and offset()",
+                T::qualified_name()
+            )));
+        }
+        for k in key {
+            if !terms.iter().any(|t| t.0 == k) {
+                terms.push((k, last));
+            }
+        }
+        for (name, _) in &terms {
+            let nullable = T::COLUMNS.iter().any(|c| c.name == *name && c.nullable);
+            if nullable {
+                return Err(crate::Error::Config(format!(
+                    "page() orders by `{name}`, which can be NULL; order pages by NOT NULL columns"
+                )));
+            }
+        }
+        if self.offset.is_some() {
+            return Err(crate::Error::Config(
+                "page() goes by cursor; remove offset()".into(),
+            ));
+        }
+        Ok(terms)
+    }
+
+    // Which table and ordering a cursor belongs to.
+    fn shape(&self, terms: &[(&'static str, bool)]) -> [u8; 8] {
+        let table = T::qualified_name();
+        let mut parts: Vec<&[u8]> = vec![table.as_bytes()];
+        for (name, desc) in terms {
+            parts.push(name.as_bytes());
+            parts.push(if *desc { b"d" } else { b"a" });
+        }
+        digest8(parts)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn render_page<'a>(
+        &'a self,
+        limit: &'a i64,
+        after: Option<&'a Cursor>,
+    ) -> Result<(String, Vec<Param<'a>>, Vec<(&'static str, bool)>)> {
+        let terms = self.page_terms()?;
+        let statements = T::statements();
+        let mut sql = String::with_capacity(statements.columns.len() + 256);
+        sql.push_str("SELECT ");
+        sql.push_str(&statements.columns);
+        // The ordering values of each row as text: the next cursor.
+        for (i, (name, _)) in terms.iter().enumerate() {
+            sql.push_str(", ");
+            push_ident(&mut sql, name);
+            // Named apart: ORDER BY must not find two columns of the same name.
+            sql.push_str("::text AS __cursor_");
+            sql.push_str(&i.to_string());
+        }
+        sql.push_str(" FROM ");
+        sql.push_str(&statements.table);
+        let mut params = Vec::new();
+        let before = sql.len();
+        self.render_where(&mut sql, &mut params);
+        if let Some(cursor) = after {
+            if cursor.shape != self.shape(&terms) || cursor.values.len() != terms.len() {
+                return Err(crate::Error::InvalidCursor(
+                    "it belongs to another query (another table or ordering)".into(),
+                ));
+            }
+            sql.push_str(if sql.len() > before {
+                " AND ("
+            } else {
+                " WHERE ("
+            });
+            // (a > $1) OR (a = $1 AND b < $2) OR ...: any mix of directions.
+            for k in 0..terms.len() {
+                if k > 0 {
+                    sql.push_str(" OR ");
+                }
+                sql.push('(');
+                for (j, (name, desc)) in terms.iter().enumerate().take(k + 1) {
+                    if j > 0 {
+                        sql.push_str(" AND ");
+                    }
+                    push_ident(&mut sql, name);
+                    sql.push_str(match (j == k, desc) {
+                        (false, _) => " = ",
+                        (true, false) => " > ",
+                        (true, true) => " < ",
+                    });
+                    params.push(&cursor.values[j]);
+                    push_placeholder(&mut sql, params.len());
+                    // Bound as text, cast to the column's type by the server.
+                    let ty = T::COLUMNS
+                        .iter()
+                        .find(|c| c.name == *name)
+                        .map(|c| c.sql_type)
+                        .unwrap_or("text");
+                    sql.push_str("::text::");
+                    sql.push_str(ty);
+                }
+                sql.push(')');
+            }
+            sql.push(')');
+        }
+        for (i, (name, desc)) in terms.iter().enumerate() {
+            sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
+            push_ident(&mut sql, name);
+            sql.push_str(if *desc { " DESC" } else { " ASC" });
+        }
+        params.push(limit);
+        sql.push_str(" LIMIT ");
+        push_placeholder(&mut sql, params.len());
+        self.render_lock(&mut sql);
+        Ok((sql, params, terms))
     }
 
     /// The first matching row, or [`crate::Error::NotFound`].
