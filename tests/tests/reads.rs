@@ -337,3 +337,58 @@ async fn cursors_that_do_not_belong_are_errors() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn chosen_columns_distinct_and_grouped_counts() {
+    let db = three_users().await;
+    let pairs: Vec<(String, Role)> = User::query()
+        .order_by(User::EMAIL.asc())
+        .columns((User::EMAIL, User::ROLE))
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(
+        pairs,
+        [
+            ("a@example.com".to_string(), Role::Admin),
+            ("b@example.com".to_string(), Role::Member),
+            ("c@example.com".to_string(), Role::Member),
+        ]
+    );
+    let roles = User::query()
+        .order_by(User::ROLE.asc())
+        .columns(User::ROLE)
+        .distinct();
+    assert!(
+        roles.to_sql().starts_with("SELECT DISTINCT \"role\" FROM"),
+        "{}",
+        roles.to_sql()
+    );
+    assert_eq!(
+        roles.fetch_all(&db).await.unwrap(),
+        [Role::Admin, Role::Member]
+    );
+    let one: (uuid::Uuid, Option<String>) = User::query()
+        .filter(User::EMAIL.eq("b@example.com"))
+        .columns((User::ID, User::BIO))
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(one.1, None);
+
+    let per_role = User::query().count_by(&db, User::ROLE).await.unwrap();
+    assert_eq!(per_role, [(Role::Admin, 1), (Role::Member, 2)]);
+    // Filters apply, and soft-deleted rows are left out as everywhere.
+    let b = User::query()
+        .filter(User::EMAIL.eq("b@example.com"))
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    User::delete(&db, b.id).await.unwrap();
+    let per_role = User::query()
+        .filter(User::EMAIL.like("%@example.com"))
+        .count_by(&db, User::ROLE)
+        .await
+        .unwrap();
+    assert_eq!(per_role, [(Role::Admin, 1), (Role::Member, 1)]);
+}

@@ -2,10 +2,12 @@
 //! (`User::EMAIL`) and the [`Expr`]essions and [`Order`]s built from them.
 
 mod array;
+mod columns;
 mod expr;
 mod page;
 mod select;
 
+pub use columns::{SelectColumns, Selection};
 pub use expr::{Column, Expr, IntoValue, Order};
 pub use page::{Cursor, Page};
 pub use select::Select;

@@ -2,7 +2,8 @@ use std::marker::PhantomData;
 
 use futures_util::{Stream, StreamExt};
 
-use super::expr::{Expr, Node, Order};
+use super::columns::{SelectColumns, Selection};
+use super::expr::{Column, Expr, Node, Order};
 use super::page::{digest8, Cursor, Page};
 use crate::error::Result;
 use crate::executor::{with_session, Executor, Param};
@@ -264,6 +265,73 @@ impl<T: Table> Select<T> {
                 sql.push_str(wait);
             }
         }
+    }
+
+    /// `head` (`SELECT a, b`) then this query's FROM, WHERE, ORDER BY, LIMIT, OFFSET, lock.
+    pub(crate) fn render_with_head(&self, head: &str) -> (String, Vec<Param<'_>>) {
+        let statements = T::statements();
+        let mut sql = String::with_capacity(head.len() + statements.table.len() + 128);
+        sql.push_str(head);
+        sql.push_str(" FROM ");
+        sql.push_str(&statements.table);
+        let mut params = Vec::new();
+        self.render_where(&mut sql, &mut params);
+        self.render_tail(&mut sql, &mut params);
+        self.render_lock(&mut sql);
+        (sql, params)
+    }
+
+    /// Chosen columns instead of whole rows: one typed column, or a tuple of up to eight.
+    ///
+    /// ```no_run
+    /// # use skelly_db::{Table, TextEnum};
+    /// # #[derive(TextEnum, Debug, Clone, Copy, PartialEq, Eq)] enum Role { Admin, Member }
+    /// # #[derive(Table)] #[table(schema = "user")]
+    /// # struct User { id: uuid::Uuid, email: String, role: Role }
+    /// # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {
+    /// let pairs: Vec<(String, Role)> = User::query()
+    ///     .order_by(User::EMAIL.asc())
+    ///     .columns((User::EMAIL, User::ROLE))
+    ///     .fetch_all(&pool)
+    ///     .await?;
+    /// let roles: Vec<Role> = User::query().columns(User::ROLE).distinct().fetch_all(&pool).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn columns<S: Selection<T>>(self, selection: S) -> SelectColumns<T, S> {
+        SelectColumns::new(self, selection)
+    }
+
+    /// The number of matching rows per value of `column` (`GROUP BY`), in the column's order.
+    ///
+    /// ```no_run
+    /// # use skelly_db::{Table, TextEnum};
+    /// # #[derive(TextEnum, Debug, Clone, Copy, PartialEq, Eq)] enum Role { Admin, Member }
+    /// # #[derive(Table)] #[table(schema = "user")]
+    /// # struct User { id: uuid::Uuid, email: String, role: Role }
+    /// # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {
+    /// let per_role: Vec<(Role, i64)> = User::query().count_by(&pool, User::ROLE).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn count_by<V: for<'a> tokio_postgres::types::FromSql<'a>>(
+        &self,
+        db: &impl Executor,
+        column: Column<T, V>,
+    ) -> Result<Vec<(V, i64)>> {
+        let name = column.name();
+        let mut sql = String::from("SELECT ");
+        push_ident(&mut sql, name);
+        sql.push_str(", count(*) FROM ");
+        sql.push_str(&T::statements().table);
+        let mut params = Vec::new();
+        self.render_where(&mut sql, &mut params);
+        sql.push_str(" GROUP BY 1 ORDER BY 1");
+        let rows = db.query(&sql, &params).await?;
+        rows.iter()
+            .map(|r| {
+                let value = r.try_get(0).map_err(|e| crate::Error::decode(name, e))?;
+                Ok((value, r.get(1)))
+            })
+            .collect()
     }
 
     /// The SELECT statement this builds, with `$n` placeholders.
