@@ -376,6 +376,7 @@ fn the_source_reader_gives_the_same_shapes() {
     let read: Vec<TableShape> = read.into_iter().map(|t| t.shape).collect();
     let mut expected = shapes();
     expected.push(TableShape::of::<Setting>());
+    expected.push(TableShape::of::<Sample>());
     assert_eq!(read, expected);
 }
 
@@ -433,6 +434,45 @@ async fn hstore_through_sql_type() {
         attributes
     );
     let report = schema::check(&db, &[TableShape::of::<Setting>()])
+        .await
+        .unwrap();
+    assert!(report.findings.is_empty(), "{report}");
+}
+
+/// Arrays of the new types.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "docs", name = "samples")]
+pub struct Sample {
+    pub id: i64,
+    pub clients: Vec<std::net::IpAddr>,
+    pub times: Vec<NaiveTime>,
+    pub amounts: Vec<Decimal>,
+    pub states: Option<Vec<DocState>>,
+}
+
+#[tokio::test]
+async fn arrays_of_inet_time_numeric_and_native_enums() {
+    let db = common::empty_db().await;
+    db.batch_execute(&Sample::create_table_sql()).await.unwrap();
+    let new = || NewSample {
+        clients: vec!["10.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
+        times: vec![NaiveTime::from_hms_opt(8, 30, 0).unwrap()],
+        amounts: vec![
+            "0.01".parse().unwrap(),
+            "123456789.123456789".parse().unwrap(),
+        ],
+        states: Some(vec![DocState::Archived, DocState::Draft]),
+    };
+    let one = Sample::insert(&db, new()).await.unwrap();
+    let many = Sample::insert_many(&db, vec![new(), new()]).await.unwrap();
+    for s in std::iter::once(&one).chain(&many) {
+        let read = Sample::get(&db, s.id).await.unwrap();
+        assert_eq!(&read, s);
+        assert_eq!(read.clients, new().clients);
+        assert_eq!(read.amounts, new().amounts);
+        assert_eq!(read.states, new().states);
+    }
+    let report = schema::check(&db, &[TableShape::of::<Sample>()])
         .await
         .unwrap();
     assert!(report.findings.is_empty(), "{report}");
