@@ -1,20 +1,13 @@
 //! The README's "Mapping an existing table" walkthrough: the example it shows runs, and the
 //! README shows it as it is.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn example() -> PathBuf {
-    // cargo test builds the examples next to the test binaries: target/<profile>/examples.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = profile_dir.join("examples").join("existing_table");
-    assert!(
-        path.exists(),
-        "{} was not built; run cargo test --workspace",
-        path.display()
-    );
-    path
+    common::example("existing_table")
 }
 
 #[test]

@@ -1,19 +1,12 @@
 //! The README's first command: the quickstart example runs, prints each feature, exits 0.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
 fn example() -> PathBuf {
-    // cargo test builds the examples next to the test binaries: target/<profile>/examples.
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = profile_dir.join("examples").join("quickstart");
-    assert!(
-        path.exists(),
-        "{} was not built; run cargo test --workspace",
-        path.display()
-    );
-    path
+    common::example("quickstart")
 }
 
 #[test]

@@ -108,7 +108,7 @@ impl<T: Table, S: Selection<T>> SelectColumns<T, S> {
             }
             push_ident(&mut head, name);
         }
-        self.query.render_with_head(&head)
+        self.query.render_with_head(&[&head])
     }
 
     /// Every matching row's values.

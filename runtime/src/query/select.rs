@@ -242,12 +242,19 @@ impl<T: Table> Select<T> {
     }
 
     fn render_select(&self) -> (String, Vec<Param<'_>>) {
+        self.render_with_head(&["SELECT ", &T::statements().columns])
+    }
+
+    /// `head` (`SELECT`, the columns) then this query's FROM, WHERE, ORDER BY, LIMIT, OFFSET
+    /// and lock.
+    pub(crate) fn render_with_head(&self, head: &[&str]) -> (String, Vec<Param<'_>>) {
         let statements = T::statements();
+        let head_len: usize = head.iter().map(|h| h.len()).sum();
         // Room for the fixed part and a typical filter: rendering then rarely reallocates.
-        let mut sql =
-            String::with_capacity(statements.columns.len() + statements.table.len() + 128);
-        sql.push_str("SELECT ");
-        sql.push_str(&statements.columns);
+        let mut sql = String::with_capacity(head_len + statements.table.len() + 128);
+        for part in head {
+            sql.push_str(part);
+        }
         sql.push_str(" FROM ");
         sql.push_str(&statements.table);
         let mut params = Vec::new();
@@ -265,20 +272,6 @@ impl<T: Table> Select<T> {
                 sql.push_str(wait);
             }
         }
-    }
-
-    /// `head` (`SELECT a, b`) then this query's FROM, WHERE, ORDER BY, LIMIT, OFFSET, lock.
-    pub(crate) fn render_with_head(&self, head: &str) -> (String, Vec<Param<'_>>) {
-        let statements = T::statements();
-        let mut sql = String::with_capacity(head.len() + statements.table.len() + 128);
-        sql.push_str(head);
-        sql.push_str(" FROM ");
-        sql.push_str(&statements.table);
-        let mut params = Vec::new();
-        self.render_where(&mut sql, &mut params);
-        self.render_tail(&mut sql, &mut params);
-        self.render_lock(&mut sql);
-        (sql, params)
     }
 
     /// Chosen columns instead of whole rows: one typed column, or a tuple of up to eight.

@@ -54,3 +54,17 @@ where
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// The path of an example of this crate: cargo test builds the examples next to the test
+/// binaries (target/<profile>/examples).
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} was not built; run cargo test --workspace",
+        path.display()
+    );
+    path
+}
