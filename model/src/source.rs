@@ -177,19 +177,22 @@ pub type InFile<T> = (usize, T);
 /// The tables of every scanned file (each with its file's index in `scans`), their field
 /// types resolved against every file's text enums. Errors carry the index of their file.
 pub fn resolve(scans: &[Scan]) -> Result<Vec<InFile<SourceTable>>, Vec<InFile<SourceError>>> {
-    let enums: Enums = scans
-        .iter()
-        .flat_map(|s| {
-            s.enums
-                .iter()
-                .map(|(n, t, v)| (n.as_str(), (t.as_str(), v)))
-        })
-        .collect();
+    let mut enums: Enums = HashMap::new();
+    // Two text enums of one name (in different modules): a field naming it is ambiguous.
+    let mut ambiguous: Vec<&str> = Vec::new();
+    for (name, sql_type, values) in scans.iter().flat_map(|s| &s.enums) {
+        if enums.insert(name, (sql_type, values)).is_some() {
+            ambiguous.push(name);
+        }
+    }
+    for name in &ambiguous {
+        enums.remove(name);
+    }
     let mut tables = Vec::new();
     let mut errors = Vec::new();
     for (file, scan) in scans.iter().enumerate() {
         for input in &scan.tables {
-            match table(input, &enums) {
+            match table(input, &enums, &ambiguous) {
                 Ok(t) => tables.push((file, t)),
                 Err(e) => errors.extend(e.into_iter().map(|e| (file, e))),
             }
@@ -202,7 +205,11 @@ pub fn resolve(scans: &[Scan]) -> Result<Vec<InFile<SourceTable>>, Vec<InFile<So
     }
 }
 
-fn table(input: &syn::DeriveInput, enums: &Enums) -> Result<SourceTable, Vec<SourceError>> {
+fn table(
+    input: &syn::DeriveInput,
+    enums: &Enums,
+    ambiguous: &[&str],
+) -> Result<SourceTable, Vec<SourceError>> {
     let cx = Ctxt::new();
     let container = ast::Container::from_ast(&cx, input);
     cx.check().map_err(SourceError::from_syn)?;
@@ -220,6 +227,16 @@ fn table(input: &syn::DeriveInput, enums: &Enums) -> Result<SourceTable, Vec<Sou
             Some(sql) => (sql, field.option_inner.is_some(), None),
             None => match sql_type(field.ty, enums) {
                 Some(found) => found,
+                None if ambiguous.iter().any(|a| names_type(field.ty, a)) => {
+                    errors.push(SourceError::new(
+                        field.ty.span(),
+                        format!(
+                            "the sources define two text enums named as the type of field `{}`;                              the reader matches types by name: give them different names, or name                              the column's type with #[table(sql_type = \"...\")]",
+                            field.ident
+                        ),
+                    ));
+                    continue;
+                }
                 None => {
                     errors.push(SourceError::new(
                         field.ty.span(),
@@ -261,6 +278,14 @@ fn table(input: &syn::DeriveInput, enums: &Enums) -> Result<SourceTable, Vec<Sou
         columns,
         constraints: container.constraints.clone(),
     })
+}
+
+// Whether `ty` mentions the type `name` (directly, or in an Option or a Vec).
+fn names_type(ty: &Type, name: &str) -> bool {
+    match generic_arg(ty, "Option").or_else(|| generic_arg(ty, "Vec")) {
+        Some(inner) => names_type(inner, name),
+        None => is_named(ty, name),
+    }
 }
 
 /// `(sql type, nullable, text enum values)` of a field type, as the runtime's `SqlType`
@@ -371,6 +396,22 @@ mod tests {
         assert_eq!(c("org").references.as_deref(), Some("app.orgs"));
         assert_eq!(c("created_at").default.as_deref(), Some("now()"));
         assert_eq!(c("deleted_at").role, Role::DeletedAt);
+    }
+
+    #[test]
+    fn two_enums_of_one_name_are_ambiguous() {
+        let errors = read(
+            "mod a { #[derive(TextEnum)] pub enum Status { Open } }\n\
+             mod b { #[derive(TextEnum)] pub enum Status { Done } }\n\
+             #[derive(Table)]\nstruct T { id: i64, status: Option<Status> }\n",
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].message.contains("two text enums"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

@@ -247,6 +247,57 @@ fn edits() -> Vec<Edit> {
             allowed_lints: &["column-type-rewrite"],
         },
         Edit {
+            name: "unique replaced by an index",
+            replace: &[("    #[table(unique)]\n    pub email", "    #[table(index)]\n    pub email")],
+            options: none,
+            allowed_lints: &[],
+        },
+        Edit {
+            name: "column with a default retyped",
+            replace: &[(
+                "    #[table(default = \"'en'\")]\n    pub locale: String,",
+                "    #[table(default = \"0\")]\n    pub locale: i32,",
+            )],
+            options: none,
+            allowed_lints: &["column-type-rewrite"],
+        },
+        Edit {
+            name: "text enum column renamed and given a variant",
+            replace: &[
+                ("pub role: Role,", "pub kind: Role,"),
+                ("Admin, Member }", "Admin, Member, Guest }"),
+            ],
+            options: || DraftOptions {
+                renames: vec![("accounts".into(), "role".into(), "kind".into())],
+                ..DraftOptions::default()
+            },
+            allowed_lints: &[],
+        },
+        Edit {
+            name: "foreign key to a column made unique in the same edit",
+            replace: &[
+                ("    pub name: String,", "    #[table(unique)]\n    pub name: String,"),
+                (
+                    "    pub reviewer_id",
+                    "    #[table(references = \"app.accounts(name)\")]\n    pub author_name: Option<String>,\n    pub reviewer_id",
+                ),
+            ],
+            options: none,
+            allowed_lints: &[],
+        },
+        Edit {
+            name: "new table referencing a column made unique in the same edit",
+            replace: &[
+                ("    pub name: String,", "    #[table(unique)]\n    pub name: String,"),
+                (
+                    "#[derive(TextEnum)]",
+                    "#[derive(Table)]\n#[table(schema = \"app\")]\npub struct Badge { pub id: i64, #[table(references = \"app.accounts(name)\")] pub holder: String }\n#[derive(TextEnum)]",
+                ),
+            ],
+            options: none,
+            allowed_lints: &[],
+        },
+        Edit {
             name: "text enum column added",
             replace: &[("pub pinned: bool,", "pub pinned: bool,\n    pub level: Option<Role>,")],
             options: none,

@@ -389,9 +389,22 @@ impl<T: Table> Select<T> {
         size: i64,
         after: Option<&Cursor>,
     ) -> Result<Page<T>> {
-        let limit = size.max(0) + 1;
+        if size < 1 {
+            return Err(crate::Error::Config(format!(
+                "page() takes a size of at least 1, not {size}"
+            )));
+        }
+        let limit = size.saturating_add(1);
         let (sql, params, terms) = self.render_page(&limit, after)?;
-        let rows = db.query(&sql, &params).await?;
+        let rows = db.query(&sql, &params).await.map_err(|e| {
+            // A cursor value the column's type refuses (22xxx: data exception) was forged.
+            match (after, e.sqlstate()) {
+                (Some(_), Some(state)) if state.starts_with("22") => {
+                    crate::Error::InvalidCursor(format!("a value does not fit its column: {e}"))
+                }
+                _ => e,
+            }
+        })?;
         let width = T::COLUMNS.len();
         let mut out = Vec::with_capacity(rows.len().min(size.max(0) as usize));
         let mut next = None;
@@ -422,7 +435,7 @@ impl<T: Table> Select<T> {
         size: i64,
         after: Option<&Cursor>,
     ) -> Result<String> {
-        let limit = size.max(0) + 1;
+        let limit = size.max(1).saturating_add(1);
         let (sql, params, _) = self.render_page(&limit, after)?;
         let rows = db.query(&format!("EXPLAIN {sql}"), &params).await?;
         Ok(rows

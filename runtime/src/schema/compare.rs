@@ -185,6 +185,12 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
                 ),
                 Some(alter(format!("ALTER COLUMN {name} SET DEFAULT {want}"))),
             ),
+            (None, Some(have)) if !generated && !column.identity => push(
+                Severity::Warning,
+                location.clone(),
+                format!("default `{have}` in the database, none in the struct"),
+                Some(alter(format!("ALTER COLUMN {name} DROP DEFAULT"))),
+            ),
             (Some(want), Some(have)) if canonical_default(want) != canonical_default(have) => {
                 push(
                     Severity::Warning,

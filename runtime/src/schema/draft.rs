@@ -15,7 +15,7 @@ use super::compare::{same_index, serves};
 use super::normalize::{canonical_condition, canonical_default, canonical_type};
 use super::shape::{
     add_not_valid, check_sql, column_sql, create_enum_sql, foreign_key_sql, idents, index_sql,
-    CheckShape, ColumnShape, ForeignKeyShape, IndexShape, TableShape,
+    unique_constraint_sql, CheckShape, ColumnShape, ForeignKeyShape, IndexShape, TableShape,
 };
 use crate::sql::{quote_ident, quote_literal};
 
@@ -80,6 +80,11 @@ struct Steps {
     main: Vec<Step>,
     concurrent: Vec<Step>,
     notes: Vec<String>,
+    /// `type value` pairs already added by an earlier table (a type shared by tables).
+    added_labels: HashSet<String>,
+    /// `schema.table(columns)` every declared foreign key points at: a unique one of those
+    /// needs is built in the transaction, before the key.
+    fk_targets: HashSet<String>,
 }
 
 impl Steps {
@@ -159,7 +164,12 @@ pub fn draft(
             );
         }
         create_enums(table, &mut steps);
-        let statements: Vec<String> = table
+        // Foreign keys after every table exists and has its columns and uniques (below).
+        let without_keys = TableShape {
+            foreign_keys: Vec::new(),
+            ..(*table).clone()
+        };
+        let statements: Vec<String> = without_keys
             .create_statements("")
             .into_iter()
             .map(|s| s + ";")
@@ -169,10 +179,28 @@ pub fn draft(
             format!("DROP TABLE {};", table.qualified_name()),
         );
     }
+    steps.fk_targets = declared
+        .iter()
+        .flat_map(|t| &t.foreign_keys)
+        .map(fk_target)
+        .collect();
     for (d, a) in declared.iter().zip(actual) {
         if let Some(a) = a {
             create_enums(d, &mut steps);
             alter_table(d, a, options, &mut steps, &mut questions);
+        }
+    }
+    for (d, _) in declared.iter().zip(actual).filter(|(_, a)| a.is_none()) {
+        let table = d.qualified_name();
+        for key in &d.foreign_keys {
+            // The table is new and empty: nothing to validate.
+            steps.main(
+                format!("ALTER TABLE {table} ADD {};", foreign_key_sql(key)),
+                format!(
+                    "ALTER TABLE {table} DROP CONSTRAINT {};",
+                    quote_ident(&key.name)
+                ),
+            );
         }
     }
     if !questions.is_empty() {
@@ -183,6 +211,16 @@ pub fn draft(
         concurrent: render(&steps.concurrent, true),
         notes: steps.notes,
     })
+}
+
+// `schema.table(a,b)`: what a foreign key needs to be unique.
+fn fk_target(key: &ForeignKeyShape) -> String {
+    format!(
+        "{}.{}({})",
+        key.target_schema,
+        key.target_table,
+        key.target_columns.join(",")
+    )
 }
 
 fn table_matches(spec: &str, t: &TableShape) -> bool {
@@ -210,7 +248,8 @@ fn alter_table(
             continue;
         };
         for (i, value) in e.values.iter().enumerate() {
-            if have.values.contains(value) {
+            let key = format!("{} {value}", canonical_type(&e.name));
+            if have.values.contains(value) || !steps.added_labels.insert(key) {
                 continue;
             }
             let place = match i.checked_sub(1).map(|p| &e.values[p]) {
@@ -222,7 +261,7 @@ fn alter_table(
             };
             steps.main(
                 format!(
-                    "ALTER TYPE {} ADD VALUE {}{place};",
+                    "ALTER TYPE {} ADD VALUE IF NOT EXISTS {}{place};",
                     e.name,
                     quote_literal(value)
                 ),
@@ -247,7 +286,11 @@ fn alter_table(
         }
     }
 
-    // Renames, then the catalog as it will be after them.
+    // Renames: the catalog as it will be after them is what the struct is compared with; the
+    // renames themselves are written after the drops below, whose Down rebuilds objects from
+    // the catalog as it was (old column names), after Down has renamed the columns back.
+    let original = a;
+    let mut rename_steps = Vec::new();
     let mut a = a.clone();
     let added: Vec<&ColumnShape> = d
         .columns
@@ -265,7 +308,7 @@ fn alter_table(
             table_matches(t, d) && o == old && added.iter().any(|c| &c.name == n)
         });
         if let Some((_, old, new)) = rename {
-            steps.main(
+            rename_steps.push((
                 alter(&format!(
                     "RENAME COLUMN {} TO {}",
                     quote_ident(old),
@@ -276,7 +319,7 @@ fn alter_table(
                     quote_ident(new),
                     quote_ident(old)
                 )),
-            );
+            ));
             rename_column(&mut a, old, new);
             continue;
         }
@@ -322,7 +365,10 @@ fn alter_table(
             })
         });
         let same = |f: &CheckShape| match &check.allowed {
-            Some(_) => f.allowed == check.allowed,
+            // The same values in any order.
+            Some(want) => f.allowed.as_ref().is_some_and(|have| {
+                have.len() == want.len() && want.iter().all(|v| have.contains(v))
+            }),
             None => canonical_condition(&f.expression) == canonical_condition(&check.expression),
         };
         match found {
@@ -370,9 +416,10 @@ fn alter_table(
         match a.foreign_keys.iter().find(|k| k.columns == key.columns) {
             Some(k) if same_target(k, key) => {}
             Some(k) => {
+                let was = original_key(original, k);
                 steps.main(
                     alter(&format!("DROP CONSTRAINT {}", quote_ident(&k.name))),
-                    add_not_valid(&table, &foreign_key_sql(k), &k.name),
+                    add_not_valid(&table, &foreign_key_sql(was), &k.name),
                 );
                 keys_to_add.push(key);
             }
@@ -382,24 +429,52 @@ fn alter_table(
     for key in &a.foreign_keys {
         let declared = d.foreign_keys.iter().any(|k| k.columns == key.columns);
         if !declared && convention(&key.name, "_fkey") {
+            let was = original_key(original, key);
             steps.main(
                 alter(&format!("DROP CONSTRAINT {}", quote_ident(&key.name))),
-                add_not_valid(&table, &foreign_key_sql(key), &key.name),
+                add_not_valid(&table, &foreign_key_sql(was), &key.name),
             );
         }
     }
+    // What this draft drops no longer serves a declared index below.
+    let mut dropped: HashSet<&str> = HashSet::new();
     for unique in &a.uniques {
         let declared = d.uniques.iter().any(|u| same_index(u, unique));
         if !declared && convention(&unique.name, "_key") {
-            drop_index(&table, unique, true, steps);
+            drop_index(&table, original_index(original, unique), true, steps);
+            dropped.insert(&unique.name);
         }
     }
     for index in &a.indexes {
         let declared = d.indexes.iter().any(|i| serves(index, i));
         if !declared && convention(&index.name, "_idx") {
-            drop_index(&table, index, false, steps);
+            drop_index(&table, original_index(original, index), false, steps);
+            dropped.insert(&index.name);
         }
     }
+    // The old key goes before columns are dropped (a dropped key column takes it along), the
+    // new one comes once the new columns exist.
+    let key_changes =
+        d.primary_key.as_ref().map(|k| &k.columns) != a.primary_key.as_ref().map(|k| &k.columns);
+    let add_key = |k: &super::KeyShape| {
+        alter(&format!(
+            "ADD CONSTRAINT {} PRIMARY KEY ({})",
+            quote_ident(&k.name),
+            idents(&k.columns)
+        ))
+    };
+    let drop_key =
+        |k: &super::KeyShape| alter(&format!("DROP CONSTRAINT {}", quote_ident(&k.name)));
+    if let (true, Some(have)) = (key_changes, &original.primary_key) {
+        steps.main(drop_key(have), add_key(have));
+    }
+    steps
+        .main
+        .extend(rename_steps.into_iter().map(|(up, down)| Step {
+            up,
+            down,
+            destructive: false,
+        }));
 
     // Columns gone: commented out unless allowed, since the data goes with them.
     for old in &gone {
@@ -410,9 +485,24 @@ fn alter_table(
         if d.columns.iter().any(|c| c.name == column.name) {
             continue;
         }
+        let name = quote_ident(&column.name);
+        let down = if !column.nullable && column.default.is_none() && !column.identity {
+            // Rows already there would have no value: nullable, filled, then NOT NULL.
+            let nullable = ColumnShape {
+                nullable: true,
+                ..column.clone()
+            };
+            format!(
+                "{}\n-- Rows need a value before NOT NULL, e.g.:\n-- UPDATE {table} SET {name} = ... WHERE {name} IS NULL;\n{}",
+                alter(&format!("ADD COLUMN {}", column_sql(&nullable))),
+                alter(&format!("ALTER COLUMN {name} SET NOT NULL"))
+            )
+        } else {
+            alter(&format!("ADD COLUMN {}", column_sql(column)))
+        };
         steps.main.push(Step {
-            up: alter(&format!("DROP COLUMN {}", quote_ident(&column.name))),
-            down: alter(&format!("ADD COLUMN {}", column_sql(column))),
+            up: alter(&format!("DROP COLUMN {name}")),
+            down,
             destructive: !options.allow_drop,
         });
         if !options.allow_drop {
@@ -458,7 +548,23 @@ fn alter_table(
             continue;
         };
         let name = quote_ident(&column.name);
-        if canonical_type(&found.sql_type) != canonical_type(&column.sql_type) {
+        if found.generated {
+            // A generated column is the database's to compute; nothing to write.
+            continue;
+        }
+        let set_default = |d: &Option<String>| match d {
+            Some(d) => alter(&format!("ALTER COLUMN {name} SET DEFAULT {d}")),
+            None => alter(&format!("ALTER COLUMN {name} DROP DEFAULT")),
+        };
+        let retyped = canonical_type(&found.sql_type) != canonical_type(&column.sql_type);
+        // The default in force once the steps above have run: a type change or a new identity
+        // first drops the old one (it may not cast to the new type; identity takes none).
+        let mut have_default = found.default.clone();
+        if (retyped || (column.identity && !found.identity)) && found.default.is_some() {
+            steps.main(set_default(&None), set_default(&found.default));
+            have_default = None;
+        }
+        if retyped {
             steps.main(
                 alter(&format!(
                     "ALTER COLUMN {name} TYPE {ty} USING {name}::{ty}",
@@ -478,19 +584,24 @@ fn alter_table(
                 alter(&format!("ALTER COLUMN {name} DROP IDENTITY")),
             );
             if column.identity {
+                if found.default.is_some() {
+                    // A serial column: the identity starts at 1.
+                    steps.notes.push(format!(
+                        "{label}.{}: the identity numbers from 1; move it past the existing rows \
+                         (ALTER TABLE {table} ALTER COLUMN {name} RESTART WITH <max + 1>) and \
+                         drop the old sequence",
+                        column.name
+                    ));
+                }
                 steps.main(add, drop);
             } else {
                 steps.main(drop, add);
             }
         }
         let want = column.default.as_deref().map(canonical_default);
-        let have = found.default.as_deref().map(canonical_default);
+        let have = have_default.as_deref().map(canonical_default);
         if want != have && !column.identity {
-            let set = |d: &Option<String>| match d {
-                Some(d) => alter(&format!("ALTER COLUMN {name} SET DEFAULT {d}")),
-                None => alter(&format!("ALTER COLUMN {name} DROP DEFAULT")),
-            };
-            steps.main(set(&column.default), set(&found.default));
+            steps.main(set_default(&column.default), set_default(&have_default));
         }
         if column.nullable != found.nullable {
             let (set, drop) = (
@@ -504,26 +615,9 @@ fn alter_table(
             }
         }
     }
-    // The primary key.
-    if d.primary_key.as_ref().map(|k| &k.columns) != a.primary_key.as_ref().map(|k| &k.columns) {
-        let add = |k: &super::KeyShape| {
-            alter(&format!(
-                "ADD CONSTRAINT {} PRIMARY KEY ({})",
-                quote_ident(&k.name),
-                idents(&k.columns)
-            ))
-        };
-        let drop =
-            |k: &super::KeyShape| alter(&format!("DROP CONSTRAINT {}", quote_ident(&k.name)));
-        match (&d.primary_key, &a.primary_key) {
-            (Some(want), Some(have)) => steps.main(
-                format!("{}\n{}", drop(have), add(want)),
-                format!("{}\n{}", drop(want), add(have)),
-            ),
-            (Some(want), None) => steps.main(add(want), drop(want)),
-            (None, Some(have)) => steps.main(drop(have), add(have)),
-            (None, None) => {}
-        }
+    // The new primary key (the old one was dropped above).
+    if let (true, Some(want)) = (key_changes, &d.primary_key) {
+        steps.main(add_key(want), drop_key(want));
     }
     // Checks and foreign keys: NOT VALID, then VALIDATE.
     for (check, removed) in checks_to_add {
@@ -549,6 +643,21 @@ fn alter_table(
         if a.uniques.iter().any(|u| same_index(u, unique)) {
             continue;
         }
+        let target = format!("{}.{}({})", d.schema, d.name, unique.columns.join(","));
+        if steps.fk_targets.contains(&target) {
+            // A foreign key of this draft needs it: built in the transaction, before the key.
+            let name = quote_ident(&unique.name);
+            let up = match unique.constraint {
+                true => alter(&format!("ADD {}", unique_constraint_sql(unique))),
+                false => format!("{};", index_sql(&table, unique, true, "")),
+            };
+            let down = match unique.constraint {
+                true => alter(&format!("DROP CONSTRAINT {name}")),
+                false => format!("DROP INDEX {}.{name};", quote_ident(&d.schema)),
+            };
+            steps.main(up, down);
+            continue;
+        }
         let create = format!("{};", index_sql(&table, unique, true, "CONCURRENTLY "));
         if unique.constraint {
             let name = quote_ident(&unique.name);
@@ -565,7 +674,12 @@ fn alter_table(
     }
     for index in &d.indexes {
         let plain = index.predicate.is_none() && index.using.is_none() && index.include.is_empty();
-        let served = a.indexes.iter().chain(&a.uniques).any(|i| serves(i, index))
+        let served = a
+            .indexes
+            .iter()
+            .chain(&a.uniques)
+            .filter(|i| !dropped.contains(i.name.as_str()))
+            .any(|i| serves(i, index))
             || a.primary_key
                 .as_ref()
                 .is_some_and(|k| plain && k.columns.starts_with(&index.columns));
@@ -576,6 +690,24 @@ fn alter_table(
             );
         }
     }
+}
+
+// The catalog's object of this name as it was before renames (what Down rebuilds).
+fn original_key<'a>(original: &'a TableShape, key: &'a ForeignKeyShape) -> &'a ForeignKeyShape {
+    original
+        .foreign_keys
+        .iter()
+        .find(|k| k.name == key.name)
+        .unwrap_or(key)
+}
+
+fn original_index<'a>(original: &'a TableShape, index: &'a IndexShape) -> &'a IndexShape {
+    original
+        .uniques
+        .iter()
+        .chain(&original.indexes)
+        .find(|i| i.name == index.name)
+        .unwrap_or(index)
 }
 
 // What PostgreSQL does to constraints and indexes when a column is renamed.
@@ -654,17 +786,18 @@ fn guard(table: &TableShape, check: &CheckShape, removed: &[String]) -> String {
     } else {
         format!("{} IN ({list})", quote_ident(column))
     };
-    let shown = removed.join(", ").replace('\'', "''");
+    // In RAISE's format `%` is a placeholder; `$$` would end the block (its tag is unique).
+    let shown = removed.join(", ").replace('\'', "''").replace('%', "%%");
     format!(
         "-- +migrate StatementBegin\n\
-         DO $$\n\
+         DO $skelly$\n\
          DECLARE n bigint;\n\
          BEGIN\n    \
              SELECT count(*) INTO n FROM {} WHERE {condition};\n    \
              IF n > 0 THEN\n        \
                  RAISE EXCEPTION '% row(s) of {}.{} hold values of {column} the enum no longer has ({shown}): update them first', n;\n    \
              END IF;\n\
-         END $$;\n\
+         END $skelly$;\n\
          -- +migrate StatementEnd",
         table.qualified_name(),
         table.schema.replace('\'', "''"),
@@ -899,10 +1032,25 @@ mod enum_tests {
         let d = draft(&[after], &[Some(before)], &[], &DraftOptions::default()).unwrap();
         let main = d.main.unwrap();
         assert!(
-            main.contains("ALTER TYPE \"app\".\"state\" ADD VALUE 'sent' AFTER 'new';"),
+            main.contains(
+                "ALTER TYPE \"app\".\"state\" ADD VALUE IF NOT EXISTS 'sent' AFTER 'new';"
+            ),
             "{main}"
         );
         assert!(main.contains("cannot drop a value of an enum type"));
+        // Two tables of one enum type: the label is added once.
+        let mut other = with_state(&["new", "sent", "paid"]);
+        other.name = "returns".into();
+        let mut other_before = with_state(&["new", "paid"]);
+        other_before.name = "returns".into();
+        let d = draft(
+            &[with_state(&["new", "sent", "paid"]), other],
+            &[Some(with_state(&["new", "paid"])), Some(other_before)],
+            &[],
+            &DraftOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(d.main.unwrap().matches("ADD VALUE").count(), 1);
         // A label gone is a note: PostgreSQL cannot drop it.
         let d = draft(
             &[with_state(&["new"])],

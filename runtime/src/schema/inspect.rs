@@ -1,6 +1,6 @@
 //! Reading a table's shape back from the catalog.
 
-use super::normalize::{literals, unquote_ident};
+use super::normalize::{canonical_keeping_quotes, literals, unquote_ident};
 use super::shape::{
     CheckShape, ColumnShape, EnumShape, ForeignKeyShape, IndexShape, KeyShape, TableShape,
 };
@@ -11,10 +11,19 @@ const TABLE: &str = "\
 SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')";
 
+// An enum type (or an array of one) is named with its schema whatever the search_path is
+// (format_type leaves out a schema on the path).
 const COLUMNS: &str = "\
-SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, \
-       pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '', a.attgenerated <> '' \
-FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+SELECT a.attname::text, \
+       CASE WHEN et.typtype = 'e' THEN quote_ident(en.nspname) || '.' || quote_ident(et.typname) \
+                 || CASE WHEN t.oid <> et.oid THEN '[]' ELSE '' END \
+            ELSE format_type(a.atttypid, a.atttypmod) END, \
+       a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity <> '', a.attgenerated <> '' \
+FROM pg_attribute a \
+JOIN pg_type t ON t.oid = a.atttypid \
+JOIN pg_type et ON et.oid = CASE WHEN t.typcategory = 'A' AND t.typelem <> 0 THEN t.typelem ELSE t.oid END \
+JOIN pg_namespace en ON en.oid = et.typnamespace \
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
 
 // Columns of a key in key order; `confkey` likewise for the referenced side.
@@ -25,7 +34,7 @@ SELECT con.conname::text, con.contype::text, \
        pg_get_constraintdef(con.oid), fn.nspname::text, fc.relname::text, \
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) \
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i), \
-       con.confdeltype::text, con.confupdtype::text, con.condeferrable \
+       con.confdeltype::text, con.confupdtype::text, con.condeferrable, con.condeferred \
 FROM pg_constraint con \
 LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
@@ -33,9 +42,9 @@ WHERE con.conrelid = $1 AND con.contype IN ('p', 'u', 'c', 'f') ORDER BY con.con
 
 // The enum types the columns use (directly or as arrays), with their labels in order.
 const ENUMS: &str = "\
-SELECT format_type(t.oid, NULL), \
+SELECT quote_ident(n.nspname) || '.' || quote_ident(t.typname), \
        ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) \
-FROM pg_type t WHERE t.typtype = 'e' AND EXISTS ( \
+FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype = 'e' AND EXISTS ( \
     SELECT 1 FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped \
       AND (a.atttypid = t.oid OR a.atttypid = t.typarray)) \
 ORDER BY 1";
@@ -101,12 +110,27 @@ pub(crate) async fn inspect(
                     .unwrap_or(&definition)
                     .trim_end_matches(" NOT VALID")
                     .to_string();
-                let values = literals(&expression);
+                // A text enum's check: `col IN (...)` (stored as `= ANY (ARRAY[...])`) or
+                // `col <@ ARRAY[...]` on its one column, nothing else.
+                let canonical = canonical_keeping_quotes(&expression);
+                let enum_like = match columns.as_slice() {
+                    [column] => {
+                        let column = column.to_lowercase();
+                        canonical.starts_with(&format!("{column}in'"))
+                            || canonical.starts_with(&format!("{column}<@array['"))
+                            // One variant: PostgreSQL stores `IN ('a')` as `= 'a'`.
+                            || (canonical.starts_with(&format!("{column}='"))
+                                && canonical.ends_with('\'')
+                                && literals(&expression).len() == 1)
+                    }
+                    _ => false,
+                };
+                let allowed = enum_like.then(|| literals(&expression));
                 shape.checks.push(CheckShape {
                     name,
                     columns,
                     expression,
-                    allowed: (!values.is_empty()).then_some(values),
+                    allowed,
                 });
             }
             _ => shape.foreign_keys.push(ForeignKeyShape {
@@ -117,7 +141,8 @@ pub(crate) async fn inspect(
                 target_columns: row.get(6),
                 on_delete: action(&row.get::<_, String>(7)),
                 on_update: action(&row.get::<_, String>(8)),
-                deferrable: row.get(9),
+                // What a struct's `deferrable` says: DEFERRABLE INITIALLY DEFERRED.
+                deferrable: row.get::<_, bool>(9) && row.get::<_, bool>(10),
             }),
         }
     }

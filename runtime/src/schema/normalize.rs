@@ -13,6 +13,10 @@
 /// ```
 pub fn canonical_type(sql_type: &str) -> String {
     let lower = sql_type.trim().to_ascii_lowercase();
+    // The one-byte internal type, not `char(1)`.
+    if lower == "\"char\"" || lower == "pg_catalog.\"char\"" {
+        return "\"char\"".to_string();
+    }
     let mut words: String = lower.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut dims = 0;
     while let Some(base) = words.strip_suffix("[]") {
@@ -26,16 +30,26 @@ pub fn canonical_type(sql_type: &str) -> String {
     let words = words.replace('"', "");
     let words = words.strip_prefix("pg_catalog.").unwrap_or(&words);
     let words = words.strip_prefix("public.").unwrap_or(words);
+    // `timestamp(3) with time zone`: the modifier sits inside the name.
     let (base, modifier) = match words.split_once('(') {
-        Some((base, rest)) => (base, format!("({rest}")),
-        None => (words, String::new()),
+        Some((before, rest)) => match rest.split_once(')') {
+            Some((inside, after)) => (
+                format!("{} {}", before.trim(), after.trim())
+                    .trim()
+                    .to_string(),
+                format!("({inside})"),
+            ),
+            None => (before.to_string(), format!("({rest}")),
+        },
+        None => (words.to_string(), String::new()),
     };
+    let base = base.as_str();
     let base = match base {
         "int" | "int4" | "integer" | "serial" | "serial4" => "integer",
         "int2" | "smallint" | "smallserial" | "serial2" => "smallint",
         "int8" | "bigint" | "bigserial" | "serial8" => "bigint",
         "bool" | "boolean" => "boolean",
-        "float8" | "double precision" => "double precision",
+        "float8" | "float" | "double precision" => "double precision",
         "float4" | "real" => "real",
         "timestamptz" | "timestamp with time zone" => "timestamp with time zone",
         "timestamp" | "timestamp without time zone" => "timestamp without time zone",
@@ -88,6 +102,14 @@ pub(crate) fn canonical_default(expression: &str) -> String {
 /// An index predicate or a check condition in one form for comparing: identifiers unquoted,
 /// casts and parentheses and spaces dropped, lowercased outside literals.
 pub(crate) fn canonical_condition(condition: &str) -> String {
+    let out = canonical_keeping_quotes(condition);
+    // A number the server quoted to cast it (`'-1'::integer`).
+    unquote_numbers(&out)
+}
+
+/// [`canonical_condition`] with every literal still quoted: what tells a text enum's check
+/// (`rolein'a','b'`) from others, whatever its values look like.
+pub(crate) fn canonical_keeping_quotes(condition: &str) -> String {
     let stripped = strip_casts(condition);
     let mut out = String::new();
     let mut in_literal = false;
@@ -100,6 +122,16 @@ pub(crate) fn canonical_condition(condition: &str) -> String {
         } else if !matches!(ch, '"' | '(' | ')') && !ch.is_whitespace() {
             out.extend(ch.to_lowercase());
         }
+    }
+    // The operators as PostgreSQL prints them back: `LIKE` is `~~`, `!=` is `<>`.
+    for (stored, written) in [
+        ("!~~*", "notilike"),
+        ("~~*", "ilike"),
+        ("!~~", "notlike"),
+        ("~~", "like"),
+        ("!=", "<>"),
+    ] {
+        out = replace_outside_literals(&out, stored, written);
     }
     // PostgreSQL stores `x IN ('a', 'b')` as `x = ANY (ARRAY['a', 'b'])`.
     while let Some(at) = out.find("=anyarray[") {
@@ -119,6 +151,57 @@ pub(crate) fn canonical_condition(condition: &str) -> String {
         let Some(end) = end else { break };
         out = format!("{}in{}{}", &out[..at], &rest[..end], &rest[end + 1..]);
     }
+    out
+}
+
+fn replace_outside_literals(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_literal = false;
+    let mut rest = text;
+    while let Some(ch) = rest.chars().next() {
+        if ch == '\'' {
+            in_literal = !in_literal;
+        }
+        if !in_literal && rest.starts_with(from) {
+            out.push_str(to);
+            rest = &rest[from.len()..];
+            continue;
+        }
+        out.push(ch);
+        rest = &rest[ch.len_utf8()..];
+    }
+    out
+}
+
+// `'-1'` → `-1`, `'2.5'` → `2.5`; other literals stay.
+fn unquote_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('\'') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let end = after.find('\'').map(|e| e + 1);
+        match end {
+            Some(end) => {
+                let inner = &after[..end - 1];
+                let numeric = !inner.is_empty()
+                    && inner.parse::<f64>().is_ok()
+                    && !after[end..].starts_with('\'');
+                if numeric {
+                    out.push_str(inner);
+                } else {
+                    out.push('\'');
+                    out.push_str(&after[..end]);
+                }
+                rest = &after[end..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 
@@ -248,6 +331,10 @@ mod tests {
             ("timestamptz[]", "timestamp with time zone[]"),
             ("pg_catalog.int4", "integer"),
             ("\"app\".\"order_status\"", "app.order_status"),
+            ("timestamptz(3)", "timestamp(3) with time zone"),
+            ("timestamp(6)", "timestamp(6) without time zone"),
+            ("time(0)", "time(0) without time zone"),
+            ("float", "double precision"),
             ("\"public\".\"mood\"[]", "mood[]"),
         ] {
             assert_eq!(canonical_type(a), canonical_type(b), "{a} vs {b}");
@@ -255,6 +342,11 @@ mod tests {
         assert_ne!(canonical_type("timestamptz"), canonical_type("timestamp"));
         assert_ne!(canonical_type("text"), canonical_type("text[]"));
         assert_ne!(canonical_type("varchar(10)"), canonical_type("varchar(20)"));
+        assert_ne!(
+            canonical_type("timestamptz(3)"),
+            canonical_type("timestamptz")
+        );
+        assert_ne!(canonical_type("\"char\""), canonical_type("char"));
     }
 
     #[test]
@@ -302,6 +394,18 @@ mod tests {
         assert_ne!(
             canonical_condition("amount >= 0"),
             canonical_condition("amount >= 1")
+        );
+        assert_eq!(
+            canonical_condition("email LIKE '%@%' AND n != 1"),
+            canonical_condition("((email ~~ '%@%'::text) AND (n <> 1))")
+        );
+        assert_eq!(
+            canonical_condition("x >= -1"),
+            canonical_condition("(x >= '-1'::integer)")
+        );
+        assert_ne!(
+            canonical_condition("name = '1'"),
+            canonical_condition("name = 'one'")
         );
         assert_eq!(unquote_ident("\"order\""), "order");
         assert_eq!(unquote_ident("email"), "email");

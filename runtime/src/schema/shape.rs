@@ -377,7 +377,7 @@ impl TableShape {
             // CREATE TYPE has no IF NOT EXISTS.
             let _ = writeln!(
                 out,
-                "DO $$ BEGIN {}; EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+                "DO $skelly$ BEGIN {}; EXCEPTION WHEN duplicate_object THEN NULL; END $skelly$;",
                 create_enum_sql(e)
             );
         }
