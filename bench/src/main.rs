@@ -408,6 +408,10 @@ async fn main() -> skelly_db::Result<()> {
         integer_keys(&conn, client, quick, smoke, &mut report).await?;
     }
 
+    if wants("join") {
+        joins(&conn, client, &ids, quick, smoke, &mut report).await?;
+    }
+
     if wants("find") {
         // 1. find by primary key
         let find_sql =
@@ -1232,6 +1236,102 @@ async fn integer_keys(
         "prepared INSERT + map",
         m,
     );
+    client.batch_execute("DROP SCHEMA bench CASCADE").await?;
+    Ok(())
+}
+
+/// A post by a user: the child of the join rows.
+#[derive(skelly_db::Table, Debug, Clone)]
+#[table(schema = "bench", name = "posts")]
+pub struct Post {
+    pub id: i64,
+    #[table(references = "user.users")]
+    pub author_id: Uuid,
+    pub title: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The hand-written join's mapping: the post at 0..4, its author from 4 on.
+fn map_post_and_author(row: &Row) -> (Post, User) {
+    let post = Post {
+        id: row.get(0),
+        author_id: row.get(1),
+        title: row.get(2),
+        created_at: row.get(3),
+    };
+    let user = User {
+        id: row.get(4),
+        email: row.get(5),
+        display_name: row.get(6),
+        role: row.get(7),
+        bio: row.get(8),
+        created_at: row.get(9),
+        updated_at: row.get(10),
+        deleted_at: row.get(11),
+    };
+    (post, user)
+}
+
+/// Issue 15's join rows: posts joined to their authors at 1, 100 and 10,000 rows, against the
+/// same join written by hand, on the same connection.
+async fn joins(
+    conn: &Connection,
+    client: &Client,
+    authors: &[Uuid],
+    quick: bool,
+    smoke: bool,
+    report: &mut Report,
+) -> skelly_db::Result<()> {
+    client.batch_execute(&Post::create_table_sql()).await?;
+    let posts: Vec<NewPost> = (0..10_000)
+        .map(|i| NewPost {
+            author_id: authors[i % authors.len()],
+            title: format!("post {i}"),
+        })
+        .collect();
+    Post::insert_many_count(conn, posts).await?;
+    client.batch_execute("VACUUM ANALYZE bench.posts").await?;
+    let stmt = client
+        .prepare(
+            "SELECT p.id, p.author_id, p.title, p.created_at, u.id, u.email, u.display_name, \
+                    u.role, u.bio, u.created_at, u.updated_at, u.deleted_at \
+             FROM bench.posts p JOIN \"user\".users u ON u.id = p.author_id \
+             WHERE u.deleted_at IS NULL ORDER BY p.id ASC LIMIT $1",
+        )
+        .await?;
+    for n in [1i64, 100, 10_000] {
+        let iterations = match (smoke, quick, n) {
+            (true, _, _) => 2,
+            (_, true, 10_000) => 20,
+            (_, true, _) => 200,
+            (_, false, 10_000) => 200,
+            _ => 2_000,
+        };
+        let m = interleave(
+            iterations,
+            |_| async move {
+                let rows = Post::query()
+                    .order_by(Post::ID.asc())
+                    .limit(n)
+                    .join::<User>(Post::AUTHOR_ID_FK)
+                    .fetch_all(conn)
+                    .await
+                    .unwrap();
+                assert_eq!(rows.len() as i64, n);
+            },
+            |_| {
+                let stmt = &stmt;
+                async move {
+                    let rows = client.query(stmt, &[&n]).await.unwrap();
+                    let pairs: Vec<(Post, User)> = rows.iter().map(map_post_and_author).collect();
+                    assert_eq!(pairs.len() as i64, n);
+                }
+            },
+            nothing,
+        )
+        .await;
+        report.add(&format!("join {n} rows"), "JOIN + map both", m);
+    }
     client.batch_execute("DROP SCHEMA bench CASCADE").await?;
     Ok(())
 }

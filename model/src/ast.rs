@@ -218,6 +218,17 @@ impl<'a> Container<'a> {
     }
 }
 
+/// What identifies a table at compile time: FNV-1a of `schema.table`. A join checks that a
+/// foreign key's target and the joined struct have the same.
+pub fn table_id(schema: &str, name: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in schema.bytes().chain(*b".").chain(name.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
 /// The field a table-level item names: by its Rust name or its column name.
 pub fn find_field<'f, 'a>(fields: &'f [Field<'a>], ident: &Ident) -> Option<&'f Field<'a>> {
     let name = rust_name(ident);
@@ -295,6 +306,21 @@ fn resolve_constraints(attrs: &TableContainer, table: &str, fields: &[Field]) ->
 }
 
 impl<'a> Field<'a> {
+    /// `(schema, table, column)` of `references = "schema.table(column)"`; schema `public` and
+    /// column `id` when left out.
+    pub fn reference_target(&self) -> Option<(String, String, String)> {
+        let value = self.attrs.references.get()?.value();
+        let (table, column) = match value.strip_suffix(')').and_then(|v| v.split_once('(')) {
+            Some((table, column)) => (table.to_string(), column.to_string()),
+            None => (value, "id".to_string()),
+        };
+        let (schema, table) = match table.split_once('.') {
+            Some((schema, table)) => (schema.to_string(), table.to_string()),
+            None => ("public".to_string(), table),
+        };
+        Some((schema, table, column))
+    }
+
     /// The SQL type the attributes name: `sql_type = "..."`, `varchar = N`, `char = N`.
     pub fn sql_type_override(&self) -> Option<String> {
         if let Some(lit) = self.attrs.sql_type.get() {

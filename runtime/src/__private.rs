@@ -13,7 +13,7 @@ pub use crate::crud::{
 pub use crate::error::Result;
 pub use crate::executor::{Executor, Param};
 pub use crate::migrate::Migrator;
-pub use crate::query::{Column, Select};
+pub use crate::query::{Column, ForeignKey, Select, TableId};
 pub use crate::row::{column_by_name, FromRow};
 pub use crate::sql_type::SqlType;
 pub use crate::table::statements::Statements;
@@ -57,7 +57,7 @@ pub fn decode<T: SqlType>(row: &Row, index: usize, column: &str) -> Result<T> {
 }
 
 /// A column's bytes as they came (`None` for NULL), whatever its type.
-struct RawValue<'a>(Option<&'a [u8]>);
+pub(crate) struct RawValue<'a>(pub(crate) Option<&'a [u8]>);
 
 impl<'a> FromSql<'a> for RawValue<'a> {
     fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, BoxError> {

@@ -44,6 +44,8 @@ fn expand(cont: &Container) -> TokenStream {
         quote!(__map[#i])
     });
     let constants = constants(cont);
+    let table_id = skelly_db_model::ast::table_id(&cont.schema, &cont.name);
+    let foreign_keys = foreign_keys(cont);
 
     let new_struct = super::insert::expand_struct(cont, &new_ident);
     let new_impl = super::insert::expand_impl(cont, &new_ident);
@@ -96,12 +98,46 @@ fn expand(cont: &Container) -> TokenStream {
             #patch_impl
 
             #[automatically_derived]
+            impl #krate::query::TableId<#table_id> for #ident {}
+
+            #[automatically_derived]
             impl #ident {
                 #(#constants)*
+                #(#foreign_keys)*
                 #functions
             }
         };
     }
+}
+
+// `Post::AUTHOR_ID_FK`: a foreign key typed by the table it references, for joins.
+fn foreign_keys(cont: &Container) -> Vec<TokenStream> {
+    let ident = cont.ident;
+    let krate = &cont.krate;
+    let p = quote!(#krate::__private);
+    cont.fields
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let (schema, table, column) = f.reference_target()?;
+            let target = skelly_db_model::ast::table_id(&schema, &table);
+            let vis = f.vis;
+            let ty = f.ty;
+            let name = format_ident!(
+                "{}_FK",
+                f.ident.to_string().trim_start_matches("r#").to_uppercase()
+            );
+            let doc = format!(
+                "The foreign key `{}` to `{schema}.{table}({column})`, for `query().join(...)`.",
+                f.column
+            );
+            Some(quote! {
+                #[doc = #doc]
+                #vis const #name: #p::ForeignKey<#ident, #ty, #target> =
+                    #p::ForeignKey::new(#p::column_at(#i), #column);
+            })
+        })
+        .collect()
 }
 
 // One `field: decode(row, <index>, "column")?` per field; `index(i)` says where field i is.

@@ -335,24 +335,43 @@ impl<T> std::ops::Not for Expr<T> {
     }
 }
 
+// `"alias"."column"`, or `"column"` without an alias.
+fn push_column(sql: &mut String, alias: Option<&str>, column: &str) {
+    if let Some(alias) = alias {
+        push_ident(sql, alias);
+        sql.push('.');
+    }
+    push_ident(sql, column);
+}
+
 impl Node {
     /// Appends the SQL, numbering placeholders after those already in `params`.
     pub(crate) fn render<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
+        self.render_in(sql, params, None);
+    }
+
+    /// As [`Node::render`], each column qualified with `alias` (a joined table).
+    pub(crate) fn render_in<'a>(
+        &'a self,
+        sql: &mut String,
+        params: &mut Vec<Param<'a>>,
+        alias: Option<&str>,
+    ) {
         match self {
             Node::Compare { column, op, value } => {
                 params.push(&**value);
-                push_ident(sql, column);
+                push_column(sql, alias, column);
                 sql.push(' ');
                 sql.push_str(op);
                 sql.push(' ');
                 push_placeholder(sql, params.len());
             }
             Node::Null { column, negated } => {
-                push_ident(sql, column);
+                push_column(sql, alias, column);
                 sql.push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
             }
             Node::In { column, values } => {
-                push_ident(sql, column);
+                push_column(sql, alias, column);
                 sql.push_str(" = ANY(");
                 params.push(&**values);
                 push_placeholder(sql, params.len());
@@ -365,14 +384,14 @@ impl Node {
                     " OR "
                 };
                 sql.push('(');
-                a.render(sql, params);
+                a.render_in(sql, params, alias);
                 sql.push_str(op);
-                b.render(sql, params);
+                b.render_in(sql, params, alias);
                 sql.push(')');
             }
             Node::Not(a) => {
                 sql.push_str("NOT (");
-                a.render(sql, params);
+                a.render_in(sql, params, alias);
                 sql.push(')');
             }
             Node::Const(b) => sql.push_str(if *b { "TRUE" } else { "FALSE" }),

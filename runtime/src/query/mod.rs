@@ -4,10 +4,12 @@
 mod array;
 mod columns;
 mod expr;
+mod join;
 mod page;
 mod select;
 
 pub use columns::{SelectColumns, Selection};
 pub use expr::{Column, Expr, IntoValue, Order};
+pub use join::{ForeignKey, Inner, Join, Left, References, TableId};
 pub use page::{Cursor, Page};
 pub use select::Select;

@@ -15,7 +15,7 @@ use crate::sql::{push_ident, push_placeholder};
 use crate::table::{Patch, Table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
+pub(super) enum Scope {
     Live,
     WithDeleted,
     OnlyDeleted,
@@ -44,11 +44,11 @@ enum Scope {
 /// # Ok(()) }
 /// ```
 pub struct Select<T> {
-    filter: Option<Node>,
-    order: Vec<(&'static str, bool)>,
-    limit: Option<i64>,
-    offset: Option<i64>,
-    scope: Scope,
+    pub(super) filter: Option<Node>,
+    pub(super) order: Vec<(&'static str, bool)>,
+    pub(super) limit: Option<i64>,
+    pub(super) offset: Option<i64>,
+    pub(super) scope: Scope,
     lock: Option<&'static str>,
     wait: Option<&'static str>,
     _marker: PhantomData<fn() -> T>,
