@@ -1332,6 +1332,78 @@ async fn joins(
         .await;
         report.add(&format!("join {n} rows"), "JOIN + map both", m);
     }
+
+    // Eager loading: 100 authors with their posts (10 more each, 11 in all).
+    let extra: Vec<NewPost> = (0..1_000)
+        .map(|i| NewPost {
+            author_id: authors[i % 100],
+            title: format!("extra {i}"),
+        })
+        .collect();
+    Post::insert_many_count(conn, extra).await?;
+    client.batch_execute("ANALYZE bench.posts").await?;
+    let parents: Vec<User> = User::query()
+        .filter(User::ID.is_in(authors[..100].iter().copied()))
+        .fetch_all(conn)
+        .await?;
+    let children_stmt = client
+        .prepare(
+            "SELECT id, author_id, title, created_at FROM bench.posts WHERE author_id = ANY($1)",
+        )
+        .await?;
+    let iterations = if smoke {
+        2
+    } else if quick {
+        100
+    } else {
+        1_000
+    };
+    let m = interleave(
+        iterations,
+        |_| {
+            let parents = parents.clone();
+            async move {
+                let loaded = skelly_db::query::load_children(conn, parents, Post::AUTHOR_ID_FK)
+                    .await
+                    .unwrap();
+                assert_eq!(loaded.len(), 100);
+            }
+        },
+        |_| {
+            let parents = parents.clone();
+            let stmt = &children_stmt;
+            async move {
+                let ids: Vec<Uuid> = parents.iter().map(|u| u.id).collect();
+                let rows = client.query(stmt, &[&ids]).await.unwrap();
+                let mut by_author: std::collections::HashMap<Uuid, Vec<Post>> =
+                    std::collections::HashMap::new();
+                for row in &rows {
+                    let post = Post {
+                        id: row.get(0),
+                        author_id: row.get(1),
+                        title: row.get(2),
+                        created_at: row.get(3),
+                    };
+                    by_author.entry(post.author_id).or_default().push(post);
+                }
+                let loaded: Vec<(User, Vec<Post>)> = parents
+                    .into_iter()
+                    .map(|u| {
+                        let posts = by_author.remove(&u.id).unwrap_or_default();
+                        (u, posts)
+                    })
+                    .collect();
+                assert_eq!(loaded.len(), 100);
+            }
+        },
+        nothing,
+    )
+    .await;
+    report.add(
+        "eager: 100 parents, 11 children each",
+        "ANY($1) + map + group",
+        m,
+    );
     client.batch_execute("DROP SCHEMA bench CASCADE").await?;
     Ok(())
 }

@@ -35,13 +35,17 @@ fn quick_mode_measures_every_workload() {
         "find by id (i64 identity key)",
         "insert 1 row (i64 identity key)",
         "find by id, subscriber reading every span",
+        "join 1 rows",
+        "join 100 rows",
+        "join 10000 rows",
+        "eager: 100 parents, 11 children each",
     ] {
         assert!(
             stdout.contains(workload),
             "missing {workload:?} in:\n{stdout}"
         );
     }
-    assert!(stdout.contains("29 workloads measured"), "{stdout}");
+    assert!(stdout.contains("33 workloads measured"), "{stdout}");
     assert!(
         stdout.contains("allocations, list 10000 rows: skelly-db "),
         "{stdout}"

@@ -150,3 +150,132 @@ async fn left_join_keeps_children_without_a_live_parent() {
         .unwrap();
     assert_eq!(rows.len(), 2);
 }
+
+/// A comment on a post; soft delete.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "comments")]
+pub struct Comment {
+    pub id: i64,
+    #[table(references = "blog.posts")]
+    pub post_id: i64,
+    pub body: String,
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Counts the statements skelly-db runs (its `db.statement` spans) while the guard lives.
+#[cfg(feature = "tracing")]
+mod counting {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use tracing::span::{Attributes, Id};
+    use tracing::Subscriber;
+    use tracing_subscriber::layer::{Context, SubscriberExt as _};
+    use tracing_subscriber::Layer;
+
+    struct Count(Arc<AtomicUsize>);
+
+    impl<S: Subscriber> Layer<S> for Count {
+        fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+            if attrs.metadata().name() == "db.statement" {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn start() -> (Arc<AtomicUsize>, tracing::subscriber::DefaultGuard) {
+        let n = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(Count(n.clone()));
+        (n, tracing::subscriber::set_default(subscriber))
+    }
+}
+
+#[cfg(feature = "tracing")]
+#[tokio::test]
+async fn eager_loading_is_one_statement_per_relation() {
+    use skelly_db::query::{load_children, load_parents};
+    use std::sync::atomic::Ordering;
+
+    let db = common::reference_db().await;
+    db.batch_execute(&Post::create_table_sql()).await.unwrap();
+    db.batch_execute(&Comment::create_table_sql())
+        .await
+        .unwrap();
+    let users = User::insert_many(
+        &db,
+        (0..20)
+            .map(|i| common::new_user(&format!("u{i}@example.com")))
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let posts = Post::insert_many(
+        &db,
+        (0..500)
+            .map(|i| NewPost {
+                author_id: users[i % 20].id,
+                editor_id: None,
+                title: format!("post {i}"),
+            })
+            .collect(),
+    )
+    .await
+    .unwrap();
+    Comment::insert_many(
+        &db,
+        posts
+            .iter()
+            .flat_map(|p| {
+                (0..(p.id % 4)).map(move |j| NewComment {
+                    post_id: p.id,
+                    body: format!("c{j}"),
+                })
+            })
+            .collect(),
+    )
+    .await
+    .unwrap();
+    // A soft-deleted comment is left out.
+    let hidden = Comment::query().limit(1).fetch_one(&db).await.unwrap();
+    Comment::delete(&db, hidden.id).await.unwrap();
+
+    let (count, guard) = counting::start();
+    let posts = Post::query()
+        .order_by(Post::ID.asc())
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    let with_authors = load_parents::<Post, User, _>(&db, posts, Post::AUTHOR_ID_FK)
+        .await
+        .unwrap();
+    let posts: Vec<Post> = with_authors.iter().map(|(p, _)| p.clone()).collect();
+    let with_comments = load_children(&db, posts, Comment::POST_ID_FK)
+        .await
+        .unwrap();
+    drop(guard);
+    assert_eq!(
+        count.load(Ordering::Relaxed),
+        3,
+        "posts, their authors, their comments"
+    );
+
+    assert_eq!(with_authors.len(), 500);
+    for (post, author) in &with_authors {
+        assert_eq!(author.as_ref().map(|a| a.id), Some(post.author_id));
+    }
+    let total: usize = with_comments.iter().map(|(_, c)| c.len()).sum();
+    let expected = Comment::query().count(&db).await.unwrap();
+    assert_eq!(total as i64, expected);
+    for (post, comments) in &with_comments {
+        assert!(comments
+            .iter()
+            .all(|c| c.post_id == post.id && c.id != hidden.id));
+        let want = (post.id % 4) as usize - usize::from(post.id == hidden.post_id);
+        assert_eq!(comments.len(), want, "post {}", post.id);
+    }
+    // No keys: no statement, nothing loaded.
+    let none = load_children(&db, Vec::<Post>::new(), Comment::POST_ID_FK)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}

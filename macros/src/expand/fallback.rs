@@ -84,9 +84,11 @@ pub(super) fn constants(cont: &Container) -> Vec<TokenStream> {
                 f.ident.to_string().trim_start_matches("r#").to_uppercase()
             );
             let doc = format!("The `{}` column.", f.column);
+            let field = f.ident;
             quote! {
                 #[doc = #doc]
-                #field_vis const #constant: #krate::Column<#ident, #ty> = #p::column_at(#i);
+                #field_vis const #constant: #krate::Column<#ident, #ty> =
+                    #p::column_at(#i, |__row: &#ident| &__row.#field);
             }
         })
         .collect()

@@ -45,6 +45,10 @@ fn expand(cont: &Container) -> TokenStream {
     });
     let constants = constants(cont);
     let table_id = skelly_db_model::ast::table_id(&cont.schema, &cont.name);
+    let value_arms = cont.fields.iter().enumerate().map(|(i, f)| {
+        let field = f.ident;
+        quote!(#i => ::core::option::Option::Some(&self.#field))
+    });
     let foreign_keys = foreign_keys(cont);
 
     let new_struct = super::insert::expand_struct(cont, &new_ident);
@@ -73,6 +77,16 @@ fn expand(cont: &Container) -> TokenStream {
                 #[inline]
                 fn from_row(__row: &#krate::tokio_postgres::Row) -> #p::Result<Self> {
                     ::core::result::Result::Ok(#ident { #(#decode,)* })
+                }
+
+                fn column_value(
+                    &self,
+                    __index: usize,
+                ) -> ::core::option::Option<&(dyn ::core::any::Any + ::core::marker::Send + ::core::marker::Sync)> {
+                    match __index {
+                        #(#value_arms,)*
+                        _ => ::core::option::Option::None,
+                    }
                 }
 
                 fn from_row_mapped(
@@ -121,6 +135,7 @@ fn foreign_keys(cont: &Container) -> Vec<TokenStream> {
         .filter_map(|(i, f)| {
             let (schema, table, column) = f.reference_target()?;
             let target = skelly_db_model::ast::table_id(&schema, &table);
+            let field = f.ident;
             let vis = f.vis;
             let ty = f.ty;
             let name = format_ident!(
@@ -133,8 +148,10 @@ fn foreign_keys(cont: &Container) -> Vec<TokenStream> {
             );
             Some(quote! {
                 #[doc = #doc]
-                #vis const #name: #p::ForeignKey<#ident, #ty, #target> =
-                    #p::ForeignKey::new(#p::column_at(#i), #column);
+                #vis const #name: #p::ForeignKey<#ident, #ty, #target> = #p::ForeignKey::new(
+                    #p::column_at(#i, |__row: &#ident| &__row.#field),
+                    #column,
+                );
             })
         })
         .collect()

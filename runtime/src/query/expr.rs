@@ -16,7 +16,7 @@ pub(crate) type Value = Arc<dyn ToSql + Sync + Send>;
 /// compile.
 pub struct Column<T, V> {
     index: usize,
-    _marker: PhantomData<fn() -> (T, V)>,
+    get: fn(&T) -> &V,
 }
 
 impl<T, V> Clone for Column<T, V> {
@@ -96,13 +96,15 @@ impl IntoValue<Option<String>> for Option<&str> {
 }
 
 impl<T, V> Column<T, V> {
-    /// The column at `index` of `T::COLUMNS`. Only the derive makes columns (through
-    /// `__private`), so the index is always in range.
-    pub(crate) const fn new(index: usize) -> Column<T, V> {
-        Column {
-            index,
-            _marker: PhantomData,
-        }
+    /// The column at `index` of `T::COLUMNS`, read from a row struct by `get`. Only the
+    /// derive makes columns (through `__private`), so the index is always in range.
+    pub(crate) const fn new(index: usize, get: fn(&T) -> &V) -> Column<T, V> {
+        Column { index, get }
+    }
+
+    /// This column's value in `row`: `User::EMAIL.get(&user)`.
+    pub fn get<'r>(&self, row: &'r T) -> &'r V {
+        (self.get)(row)
     }
 
     /// The column's position in `T::COLUMNS`.

@@ -16,8 +16,8 @@ use crate::table::Table;
 /// the table it references: `TARGET` identifies that table. The derive makes one per such
 /// column, named after it with `_FK`: `Post::AUTHOR_ID_FK`.
 pub struct ForeignKey<T, V, const TARGET: u64> {
-    column: Column<T, V>,
-    target_column: &'static str,
+    pub(super) column: Column<T, V>,
+    pub(super) target_column: &'static str,
 }
 
 impl<T, V, const TARGET: u64> Clone for ForeignKey<T, V, TARGET> {
@@ -115,6 +115,17 @@ impl<T: Table> Select<T> {
     /// As [`Select::join`], keeping children without a (live) parent: rows come back as
     /// `(child, Option<parent>)`. A parent filter still leaves out the children whose parent
     /// does not match.
+    ///
+    /// ```no_run
+    /// # use skelly_db::Table;
+    /// # #[derive(Table)] #[table(schema = "user")] struct User { id: uuid::Uuid, email: String }
+    /// # #[derive(Table)] #[table(schema = "blog")]
+    /// # struct Post { id: i64, #[table(references = "user.users")] editor_id: Option<uuid::Uuid> }
+    /// # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {
+    /// let rows: Vec<(Post, Option<User>)> =
+    ///     Post::query().left_join::<User>(Post::EDITOR_ID_FK).fetch_all(&pool).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn left_join<P: Table>(self, key: impl References<T, P>) -> Join<T, P, Left> {
         let (fk, target) = key.columns();
         Join::new(self, fk, target)

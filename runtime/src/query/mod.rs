@@ -3,12 +3,14 @@
 
 mod array;
 mod columns;
+mod eager;
 mod expr;
 mod join;
 mod page;
 mod select;
 
 pub use columns::{SelectColumns, Selection};
+pub use eager::{load_children, load_parents, Key, KeyValue, Relation};
 pub use expr::{Column, Expr, IntoValue, Order};
 pub use join::{ForeignKey, Inner, Join, Left, References, TableId};
 pub use page::{Cursor, Page};
