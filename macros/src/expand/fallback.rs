@@ -72,24 +72,36 @@ pub fn fallback(cont: &Container) -> TokenStream {
 pub(super) fn constants(cont: &Container) -> Vec<TokenStream> {
     let ident = cont.ident;
     let krate = &cont.krate;
-    let p = quote!(#krate::__private);
     cont.fields
         .iter()
         .enumerate()
         .map(|(i, f)| {
             let field_vis = f.vis;
             let ty = f.ty;
-            let constant = format_ident!(
-                "{}",
-                f.ident.to_string().trim_start_matches("r#").to_uppercase()
-            );
+            let (constant, column) = column_const(cont, i, f);
             let doc = format!("The `{}` column.", f.column);
-            let field = f.ident;
             quote! {
                 #[doc = #doc]
-                #field_vis const #constant: #krate::Column<#ident, #ty> =
-                    #p::column_at(#i, |__row: &#ident| &__row.#field);
+                #field_vis const #constant: #krate::Column<#ident, #ty> = #column;
             }
         })
         .collect()
+}
+
+/// A field's constant name (`EMAIL`) and its `Column` value: the index in `COLUMNS` and the
+/// accessor reading it from a row struct.
+pub(super) fn column_const(
+    cont: &Container,
+    index: usize,
+    f: &crate::ast::Field,
+) -> (syn::Ident, TokenStream) {
+    let ident = cont.ident;
+    let krate = &cont.krate;
+    let field = f.ident;
+    let name = format_ident!(
+        "{}",
+        f.ident.to_string().trim_start_matches("r#").to_uppercase()
+    );
+    let column = quote!(#krate::__private::column_at(#index, |__row: &#ident| &__row.#field));
+    (name, column)
 }

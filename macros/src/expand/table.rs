@@ -133,25 +133,20 @@ fn foreign_keys(cont: &Container) -> Vec<TokenStream> {
         .iter()
         .enumerate()
         .filter_map(|(i, f)| {
-            let (schema, table, column) = f.reference_target()?;
+            let (schema, table, target_column) = f.reference_target()?;
             let target = skelly_db_model::ast::table_id(&schema, &table);
-            let field = f.ident;
             let vis = f.vis;
             let ty = f.ty;
-            let name = format_ident!(
-                "{}_FK",
-                f.ident.to_string().trim_start_matches("r#").to_uppercase()
-            );
+            let (constant, column) = super::fallback::column_const(cont, i, f);
+            let name = format_ident!("{}_FK", constant);
             let doc = format!(
-                "The foreign key `{}` to `{schema}.{table}({column})`, for `query().join(...)`.",
+                "The foreign key `{}` to `{schema}.{table}({target_column})`, for `query().join(...)`.",
                 f.column
             );
             Some(quote! {
                 #[doc = #doc]
-                #vis const #name: #p::ForeignKey<#ident, #ty, #target> = #p::ForeignKey::new(
-                    #p::column_at(#i, |__row: &#ident| &__row.#field),
-                    #column,
-                );
+                #vis const #name: #p::ForeignKey<#ident, #ty, #target> =
+                    #p::ForeignKey::new(#column, #target_column);
             })
         })
         .collect()
