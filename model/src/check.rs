@@ -292,6 +292,11 @@ fn check_references(cx: &Ctxt, cont: &Container) {
         let Some(lit) = field.attrs.references.get() else {
             continue;
         };
+        // The foreign key's constant `<FIELD>_FK` beside the fields' own constants.
+        let fk_const = format!("{}_fk", rust_name(field.ident));
+        if let Some(other) = cont.fields.iter().find(|f| rust_name(f.ident) == fk_const) {
+            cont_fk_clash(cx, field.ident, other.ident);
+        }
         let value = lit.value();
         // "schema.table", or "schema.table(column)" for a key not named `id`.
         let (table, column) = match value.strip_suffix(')').and_then(|v| v.split_once('(')) {
@@ -412,6 +417,16 @@ fn check_table_items(cx: &Ctxt, cont: &Container) {
             check_ident_lit(cx, "check", name);
         }
     }
+}
+
+fn cont_fk_clash(cx: &Ctxt, field: &syn::Ident, other: &syn::Ident) {
+    cx.error_spanned_by(
+        other,
+        format!(
+            "the field `{other}` and the foreign key of `{field}` would both be the constant `{}`; rename the field",
+            other.to_string().to_uppercase()
+        ),
+    );
 }
 
 /// Runs every text enum rule over `e` (read from `input`), recording each problem in `cx`.

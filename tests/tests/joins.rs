@@ -91,6 +91,35 @@ async fn inner_join_with_filters_and_order_on_both_tables() {
     let rows = query.fetch_all(&db).await.unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].0.title.as_str(), &rows[0].1), ("b1", &bob));
+
+    // Ordering terms in call order, parent first here.
+    let rows = Post::query()
+        .join::<User>(Post::AUTHOR_ID_FK)
+        .order_by_parent(User::EMAIL.desc())
+        .order_by(Post::TITLE.asc())
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    let titles: Vec<&str> = rows.iter().map(|(p, _)| p.title.as_str()).collect();
+    assert_eq!(titles, ["b1", "a1", "a2"]);
+
+    // A lock on the child's query locks the child rows.
+    let mut conn = db.pool().get().await.unwrap();
+    let tx = conn.begin().await.unwrap();
+    let locked = Post::query()
+        .limit(1)
+        .for_update()
+        .skip_locked()
+        .left_join::<User>(Post::EDITOR_ID_FK);
+    assert!(
+        locked
+            .to_sql()
+            .ends_with(" FOR UPDATE OF \"c\" SKIP LOCKED"),
+        "{}",
+        locked.to_sql()
+    );
+    assert_eq!(locked.fetch_all(&tx).await.unwrap().len(), 1);
+    tx.rollback().await.unwrap();
 }
 
 #[tokio::test]
@@ -273,6 +302,16 @@ async fn eager_loading_is_one_statement_per_relation() {
         let want = (post.id % 4) as usize - usize::from(post.id == hidden.post_id);
         assert_eq!(comments.len(), want, "post {}", post.id);
     }
+    // A parent listed twice gets its children twice.
+    let first = with_comments
+        .iter()
+        .find(|(_, c)| !c.is_empty())
+        .map(|(p, c)| (p.clone(), c.len()))
+        .unwrap();
+    let twice = load_children(&db, vec![first.0.clone(), first.0], Comment::POST_ID_FK)
+        .await
+        .unwrap();
+    assert_eq!((twice[0].1.len(), twice[1].1.len()), (first.1, first.1));
     // No keys: no statement, nothing loaded.
     let none = load_children(&db, Vec::<Post>::new(), Comment::POST_ID_FK)
         .await

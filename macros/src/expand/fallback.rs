@@ -18,6 +18,8 @@ pub fn fallback(cont: &Container) -> TokenStream {
     let new_struct = super::insert::expand_struct(cont, &new_ident);
     let patch_struct = super::patch::expand_struct(cont, &patch_ident);
     let constants = constants(cont);
+    let foreign_keys = super::table::foreign_keys(cont);
+    let table_id = skelly_db_model::ast::table_id(&cont.schema, &cont.name);
     let functions = functions(cont, &new_ident, &patch_ident);
     quote! {
         #new_struct
@@ -60,8 +62,10 @@ pub fn fallback(cont: &Container) -> TokenStream {
                 ) {
                 }
             }
+            impl #krate::query::TableId<#table_id> for #ident {}
             impl #ident {
                 #(#constants)*
+                #(#foreign_keys)*
                 #functions
             }
         };

@@ -125,7 +125,7 @@ fn expand(cont: &Container) -> TokenStream {
 }
 
 // `Post::AUTHOR_ID_FK`: a foreign key typed by the table it references, for joins.
-fn foreign_keys(cont: &Container) -> Vec<TokenStream> {
+pub(super) fn foreign_keys(cont: &Container) -> Vec<TokenStream> {
     let ident = cont.ident;
     let krate = &cont.krate;
     let p = quote!(#krate::__private);
@@ -139,6 +139,14 @@ fn foreign_keys(cont: &Container) -> Vec<TokenStream> {
             let ty = f.ty;
             let (constant, column) = super::fallback::column_const(cont, i, f);
             let name = format_ident!("{}_FK", constant);
+            // A field of that name is an error check.rs reports; no second one here.
+            let clash = cont
+                .fields
+                .iter()
+                .any(|other| name == other.ident.to_string().to_uppercase());
+            if clash {
+                return None;
+            }
             let doc = format!(
                 "The foreign key `{}` to `{schema}.{table}({target_column})`, for `query().join(...)`.",
                 f.column

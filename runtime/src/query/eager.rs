@@ -98,10 +98,33 @@ async fn rows_where_in<X: Table, K: Key>(
     rows.iter().map(X::from_row).collect()
 }
 
-// The value of column `name` of `row`, as `K`.
-fn key_of<X: Table, K: Key>(row: &X, name: &str) -> Option<K> {
-    let index = X::COLUMNS.iter().position(|c| c.name == name)?;
-    row.column_value(index)?.downcast_ref::<K>().cloned()
+// The value of column `name` of `row`, as `K` (`None` for NULL); an error when the struct has
+// no such field or its type is not the foreign key's.
+fn key_of<X: Table, K: Key>(row: &X, name: &str) -> Result<Option<K>> {
+    let config = |what: String| Err(crate::Error::Config(what));
+    let Some(index) = X::COLUMNS.iter().position(|c| c.name == name) else {
+        return config(format!(
+            "{} has no field for `{name}`, the column the foreign key references",
+            X::qualified_name()
+        ));
+    };
+    let Some(value) = row.column_value(index) else {
+        return config(format!(
+            "{} does not expose its values (a Table impl not made by the derive)",
+            X::qualified_name()
+        ));
+    };
+    if let Some(k) = value.downcast_ref::<K>() {
+        return Ok(Some(k.clone()));
+    }
+    if let Some(k) = value.downcast_ref::<Option<K>>() {
+        return Ok(k.clone());
+    }
+    config(format!(
+        "{}.{name} is not of the foreign key's type `{}`; eager loading matches keys of one type",
+        X::qualified_name(),
+        std::any::type_name::<K>()
+    ))
 }
 
 /// Each child with its parent (belongs to), in one statement for all of them:
@@ -138,11 +161,12 @@ pub async fn load_parents<T: Table, P: Table + Clone, R: Relation<T, P>>(
     } else {
         rows_where_in(db, parent_column, &keys).await?
     };
-    let by_key: HashMap<KeyOf<R, T, P>, usize> = parents
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| Some((key_of::<P, KeyOf<R, T, P>>(p, parent_column)?, i)))
-        .collect();
+    let mut by_key: HashMap<KeyOf<R, T, P>, usize> = HashMap::new();
+    for (i, p) in parents.iter().enumerate() {
+        if let Some(k) = key_of::<P, KeyOf<R, T, P>>(p, parent_column)? {
+            by_key.insert(k, i);
+        }
+    }
     Ok(children
         .into_iter()
         .map(|child| {
@@ -159,12 +183,13 @@ pub async fn load_parents<T: Table, P: Table + Clone, R: Relation<T, P>>(
 
 /// Each parent with its children (has many), in one statement for all of them:
 /// `SELECT ... FROM child WHERE foreign_key = ANY($1)`; soft-deleted children left out,
-/// children in the order the database returns them.
+/// children in the order the database returns them. The child type is `Clone`: a parent
+/// listed twice gets its children twice.
 ///
 /// ```no_run
 /// # use skelly_db::Table;
 /// # #[derive(Table)] #[table(schema = "user")] struct User { id: uuid::Uuid, email: String }
-/// # #[derive(Table)] #[table(schema = "blog")]
+/// # #[derive(Table, Clone)] #[table(schema = "blog")]
 /// # struct Post { id: i64, #[table(references = "user.users")] author_id: uuid::Uuid, title: String }
 /// # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {
 /// let users = User::query().limit(100).fetch_all(&pool).await?;
@@ -172,16 +197,22 @@ pub async fn load_parents<T: Table, P: Table + Clone, R: Relation<T, P>>(
 ///     skelly_db::query::load_children(&pool, users, Post::AUTHOR_ID_FK).await?;
 /// # Ok(()) }
 /// ```
-pub async fn load_children<P: Table, T: Table, R: Relation<T, P>>(
+pub async fn load_children<P: Table, T: Table + Clone, R: Relation<T, P>>(
     db: &impl Executor,
     parents: Vec<P>,
     key: R,
 ) -> Result<Vec<(P, Vec<T>)>> {
     let (child_column, parent_column) = key.columns();
-    let keys: Vec<KeyOf<R, T, P>> = parents
+    let parent_keys: Vec<Option<KeyOf<R, T, P>>> = parents
         .iter()
-        .filter_map(|p| key_of::<P, KeyOf<R, T, P>>(p, parent_column))
-        .collect();
+        .map(|p| key_of::<P, KeyOf<R, T, P>>(p, parent_column))
+        .collect::<Result<_>>()?;
+    // How often each key occurs: a parent listed twice gets its children twice (cloned).
+    let mut remaining: HashMap<&KeyOf<R, T, P>, usize> = HashMap::new();
+    for k in parent_keys.iter().flatten() {
+        *remaining.entry(k).or_default() += 1;
+    }
+    let keys: Vec<KeyOf<R, T, P>> = remaining.keys().map(|k| (*k).clone()).collect();
     let children: Vec<T> = if keys.is_empty() {
         Vec::new()
     } else {
@@ -193,13 +224,22 @@ pub async fn load_children<P: Table, T: Table, R: Relation<T, P>>(
             by_key.entry(k).or_default().push(child);
         }
     }
-    Ok(parents
-        .into_iter()
-        .map(|parent| {
-            let children = key_of::<P, KeyOf<R, T, P>>(&parent, parent_column)
-                .and_then(|k| by_key.remove(&k))
-                .unwrap_or_default();
-            (parent, children)
-        })
-        .collect())
+    let mut out = Vec::with_capacity(parents.len());
+    for (parent, k) in parents.into_iter().zip(&parent_keys) {
+        let children = match k {
+            Some(k) => {
+                let left = remaining.get_mut(k).map(|n| {
+                    *n -= 1;
+                    *n
+                });
+                match left {
+                    Some(0) => by_key.remove(k).unwrap_or_default(),
+                    _ => by_key.get(k).cloned().unwrap_or_default(),
+                }
+            }
+            None => Vec::new(),
+        };
+        out.push((parent, children));
+    }
+    Ok(out)
 }

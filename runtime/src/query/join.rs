@@ -82,7 +82,8 @@ pub struct Join<T, P, K> {
     fk_column: &'static str,
     target_column: &'static str,
     parent_filter: Option<Node>,
-    parent_order: Vec<(&'static str, bool)>,
+    /// Ordering terms in call order: `(alias, column, descending)`.
+    order: Vec<(&'static str, &'static str, bool)>,
     parent_scope: Scope,
     _marker: PhantomData<fn() -> (P, K)>,
 }
@@ -134,12 +135,13 @@ impl<T: Table> Select<T> {
 
 impl<T: Table, P: Table, K> Join<T, P, K> {
     fn new(child: Select<T>, fk_column: &'static str, target_column: &'static str) -> Self {
+        let order = child.order.iter().map(|(c, d)| ("c", *c, *d)).collect();
         Join {
             child,
             fk_column,
             target_column,
             parent_filter: None,
-            parent_order: Vec::new(),
+            order,
             parent_scope: Scope::Live,
             _marker: PhantomData,
         }
@@ -162,13 +164,13 @@ impl<T: Table, P: Table, K> Join<T, P, K> {
 
     /// Orders by a child column (after earlier terms, child or parent).
     pub fn order_by(mut self, order: Order<T>) -> Self {
-        self.child = self.child.order_by(order);
+        self.order.push(("c", order.column, order.descending));
         self
     }
 
-    /// Orders by a parent column, after every child term.
+    /// Orders by a parent column (after earlier terms, child or parent).
     pub fn order_by_parent(mut self, order: Order<P>) -> Self {
-        self.parent_order.push((order.column, order.descending));
+        self.order.push(("p", order.column, order.descending));
         self
     }
 
@@ -256,13 +258,7 @@ impl<T: Table, P: Table, K> Join<T, P, K> {
             push_ident(&mut sql, column);
             sql.push_str(" IS NULL");
         }
-        let terms = self
-            .child
-            .order
-            .iter()
-            .map(|t| ("c", t))
-            .chain(self.parent_order.iter().map(|t| ("p", t)));
-        for (i, (alias, (column, descending))) in terms.enumerate() {
+        for (i, (alias, column, descending)) in self.order.iter().enumerate() {
             sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
             push_ident(&mut sql, alias);
             sql.push('.');
@@ -278,6 +274,15 @@ impl<T: Table, P: Table, K> Join<T, P, K> {
             params.push(offset);
             sql.push_str(" OFFSET ");
             push_placeholder(&mut sql, params.len());
+        }
+        // A lock asked for on the child's query locks the child rows (PostgreSQL refuses one
+        // on the nullable side of a left join).
+        if let Some(lock) = self.child.lock {
+            sql.push_str(lock);
+            sql.push_str(" OF \"c\"");
+            if let Some(wait) = self.child.wait {
+                sql.push_str(wait);
+            }
         }
         (sql, params)
     }
@@ -317,11 +322,14 @@ impl<T: Table, P: Table> Join<T, P, Left> {
         let (sql, params) = self.render(true);
         let map = Self::parent_map();
         // The parent's key column: NULL when there is no parent.
-        let key = T::COLUMNS.len()
-            + P::COLUMNS
-                .iter()
-                .position(|c| c.name == self.target_column)
-                .unwrap_or(0);
+        let Some(position) = P::COLUMNS.iter().position(|c| c.name == self.target_column) else {
+            return Err(crate::Error::Config(format!(
+                "{} has no field for `{}`, the column the foreign key references; the left join cannot tell a missing parent",
+                P::qualified_name(),
+                self.target_column
+            )));
+        };
+        let key = T::COLUMNS.len() + position;
         let rows = db.query(&sql, &params).await?;
         rows.iter()
             .map(|row| {

@@ -49,8 +49,8 @@ pub struct Select<T> {
     pub(super) limit: Option<i64>,
     pub(super) offset: Option<i64>,
     pub(super) scope: Scope,
-    lock: Option<&'static str>,
-    wait: Option<&'static str>,
+    pub(super) lock: Option<&'static str>,
+    pub(super) wait: Option<&'static str>,
     _marker: PhantomData<fn() -> T>,
 }
 
