@@ -76,6 +76,25 @@ pub(crate) fn string(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<LitStr> {
     }
 }
 
+// The slot of `slots` that `meta` names, set to its value read by `parse`; false when `meta`
+// names none of them.
+fn set_named<'s, T: 's>(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta,
+    slots: impl IntoIterator<Item = (Symbol, &'s mut Attr<T>)>,
+    parse: impl Fn(&Ctxt, &ParseNestedMeta) -> Option<T>,
+) -> bool {
+    for (key, slot) in slots {
+        if meta.path == key {
+            if let Some(value) = parse(cx, meta) {
+                slot.set(cx, "table", &meta.path, value);
+            }
+            return true;
+        }
+    }
+    false
+}
+
 // `= 255`: a positive length.
 fn length(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<syn::LitInt> {
     let key = meta
@@ -402,13 +421,8 @@ impl TableField {
                 // #[table(char = 2)]
                 (CHAR, &mut out.char),
             ];
-            for (key, slot) in ints {
-                if meta.path == key {
-                    if let Some(n) = length(cx, meta) {
-                        slot.set(cx, "table", &meta.path, n);
-                    }
-                    return;
-                }
+            if set_named(cx, meta, ints, length) {
+                return;
             }
             let strings: [(Symbol, &mut Attr<LitStr>); 6] = [
                 // #[table(rename = "column_name")]
@@ -424,13 +438,8 @@ impl TableField {
                 // #[table(on_update = "cascade")]
                 (ON_UPDATE, &mut out.on_update),
             ];
-            for (key, slot) in strings {
-                if meta.path == key {
-                    if let Some(s) = string(cx, meta) {
-                        slot.set(cx, "table", &meta.path, s);
-                    }
-                    return;
-                }
+            if set_named(cx, meta, strings, string) {
+                return;
             }
             let flags: [(Symbol, &mut Attr<()>); 11] = [
                 // #[table(references = "...", deferrable)]
@@ -456,13 +465,8 @@ impl TableField {
                 // #[table(primary_key, supplied)]
                 (SUPPLIED, &mut out.supplied),
             ];
-            for (key, slot) in flags {
-                if meta.path == key {
-                    if flag(cx, meta) {
-                        slot.set(cx, "table", &meta.path, ());
-                    }
-                    return;
-                }
+            if set_named(cx, meta, flags, |cx, meta| flag(cx, meta).then_some(())) {
+                return;
             }
             unknown(cx, meta, "table field", TABLE_FIELD_KEYS);
         });

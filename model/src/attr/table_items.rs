@@ -109,14 +109,7 @@ pub fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta, constraint: bool) -> Optio
                 } else {
                     "column names, `expr = \"...\"`, `name = \"...\"`, `where = \"...\"`, `using = \"...\"`, `include(...)`, `unique`"
                 };
-                cx.error_spanned_by(
-                    &inner.path,
-                    format!(
-                        "unknown `{what}` item `{}`; expected {keys}",
-                        inner.path.to_token_stream().to_string().replace(' ', "")
-                    ),
-                );
-                skip_value(&inner);
+                unknown_item(cx, &inner, what, keys);
             }
         }
         Ok(())
@@ -125,6 +118,18 @@ pub fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta, constraint: bool) -> Optio
         cx.syn_error(err);
     }
     Some(out)
+}
+
+// An item inside `unique(...)`, `index(...)` or `check(...)` that is none of `keys`.
+fn unknown_item(cx: &Ctxt, inner: &ParseNestedMeta, what: &str, keys: &str) {
+    cx.error_spanned_by(
+        &inner.path,
+        format!(
+            "unknown `{what}` item `{}`; expected {keys}",
+            inner.path.to_token_stream().to_string().replace(' ', "")
+        ),
+    );
+    skip_value(inner);
 }
 
 /// Parses `check(...)`.
@@ -150,14 +155,7 @@ pub fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<TableCheck> {
             // expr = "amount >= 0"
             out.expr = string(cx, &inner);
         } else {
-            cx.error_spanned_by(
-                &inner.path,
-                format!(
-                    "unknown `check` item `{}`; expected `expr = \"...\"`, `name = \"...\"`",
-                    inner.path.to_token_stream().to_string().replace(' ', "")
-                ),
-            );
-            skip_value(&inner);
+            unknown_item(cx, &inner, "check", "`expr = \"...\"`, `name = \"...\"`");
         }
         Ok(())
     });

@@ -171,13 +171,15 @@ impl TableShape {
                 unique,
                 constraint,
             } => Item::Index {
-                name: name.to_string(),
-                parts: strings(parts),
-                include: strings(include),
-                using: using.map(str::to_string),
-                predicate: predicate.map(str::to_string),
+                index: IndexShape {
+                    name: name.to_string(),
+                    columns: strings(parts),
+                    predicate: predicate.map(str::to_string),
+                    constraint,
+                    using: using.map(str::to_string),
+                    include: strings(include),
+                },
                 unique,
-                constraint,
             },
             TableConstraint::Check { name, expression } => Item::Check {
                 name: name.to_string(),
@@ -292,23 +294,8 @@ impl TableShape {
         }
         for item in items {
             match item {
-                Item::Index {
-                    name,
-                    parts,
-                    include,
-                    using,
-                    predicate,
-                    unique,
-                    constraint,
-                } => {
-                    let index = IndexShape {
-                        name: shape.free_name(name),
-                        columns: parts,
-                        predicate,
-                        constraint,
-                        using,
-                        include,
-                    };
+                Item::Index { mut index, unique } => {
+                    index.name = shape.free_name(index.name);
                     if unique {
                         shape.uniques.push(index);
                     } else {
@@ -448,14 +435,10 @@ pub struct Column {
 #[doc(hidden)]
 #[derive(Debug, Clone)]
 pub enum Item {
+    /// A unique constraint or index (`unique`), or an index; its name is made free of clashes.
     Index {
-        name: String,
-        parts: Vec<String>,
-        include: Vec<String>,
-        using: Option<String>,
-        predicate: Option<String>,
+        index: IndexShape,
         unique: bool,
-        constraint: bool,
     },
     Check {
         name: String,

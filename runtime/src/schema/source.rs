@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use skelly_db_model::ast::{Constraint, Role};
 use skelly_db_model::source::{resolve, scan, Scan};
 
-use super::shape::{Column, Item, TableShape};
+use super::shape::{Column, IndexShape, Item, TableShape};
 use crate::table::ColumnRole;
 
 /// A `#[derive(Table)]` struct found in the sources.
@@ -121,13 +121,15 @@ pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Vec<SourceTable>, Vec
                         unique,
                         constraint,
                     } => Item::Index {
-                        name,
-                        parts,
-                        include,
-                        using,
-                        predicate,
+                        index: IndexShape {
+                            name,
+                            columns: parts,
+                            predicate,
+                            constraint,
+                            using,
+                            include,
+                        },
                         unique,
-                        constraint,
                     },
                     Constraint::Check { name, expression } => Item::Check { name, expression },
                 })
