@@ -98,16 +98,24 @@ async fn rows_where_in<X: Table, K: Key>(
     rows.iter().map(X::from_row).collect()
 }
 
-// The value of column `name` of `row`, as `K` (`None` for NULL); an error when the struct has
-// no such field or its type is not the foreign key's.
-fn key_of<X: Table, K: Key>(row: &X, name: &str) -> Result<Option<K>> {
+// Where column `name` is in `X::COLUMNS`; an error when the struct has no field for it.
+fn column_index<X: Table>(name: &str) -> Result<usize> {
+    X::COLUMNS
+        .iter()
+        .position(|c| c.name == name)
+        .ok_or_else(|| {
+            crate::Error::Config(format!(
+                "{} has no field for `{name}`, the column the foreign key references",
+                X::qualified_name()
+            ))
+        })
+}
+
+// The value of column `index` of `row`, as `K` (`None` for NULL); an error when its type is
+// not the foreign key's.
+fn key_of<X: Table, K: Key>(row: &X, index: usize) -> Result<Option<K>> {
     let config = |what: String| Err(crate::Error::Config(what));
-    let Some(index) = X::COLUMNS.iter().position(|c| c.name == name) else {
-        return config(format!(
-            "{} has no field for `{name}`, the column the foreign key references",
-            X::qualified_name()
-        ));
-    };
+    let name = X::COLUMNS[index].name;
     let Some(value) = row.column_value(index) else {
         return config(format!(
             "{} does not expose its values (a Table impl not made by the derive)",
@@ -162,9 +170,12 @@ pub async fn load_parents<T: Table, P: Table + Clone, R: Relation<T, P>>(
         rows_where_in(db, parent_column, &keys).await?
     };
     let mut by_key: HashMap<KeyOf<R, T, P>, usize> = HashMap::new();
-    for (i, p) in parents.iter().enumerate() {
-        if let Some(k) = key_of::<P, KeyOf<R, T, P>>(p, parent_column)? {
-            by_key.insert(k, i);
+    if !parents.is_empty() {
+        let column = column_index::<P>(parent_column)?;
+        for (i, p) in parents.iter().enumerate() {
+            if let Some(k) = key_of::<P, KeyOf<R, T, P>>(p, column)? {
+                by_key.insert(k, i);
+            }
         }
     }
     Ok(children
@@ -203,10 +214,15 @@ pub async fn load_children<P: Table, T: Table + Clone, R: Relation<T, P>>(
     key: R,
 ) -> Result<Vec<(P, Vec<T>)>> {
     let (child_column, parent_column) = key.columns();
-    let parent_keys: Vec<Option<KeyOf<R, T, P>>> = parents
-        .iter()
-        .map(|p| key_of::<P, KeyOf<R, T, P>>(p, parent_column))
-        .collect::<Result<_>>()?;
+    let parent_keys: Vec<Option<KeyOf<R, T, P>>> = if parents.is_empty() {
+        Vec::new()
+    } else {
+        let column = column_index::<P>(parent_column)?;
+        parents
+            .iter()
+            .map(|p| key_of::<P, KeyOf<R, T, P>>(p, column))
+            .collect::<Result<_>>()?
+    };
     // How often each key occurs: a parent listed twice gets its children twice (cloned).
     let mut remaining: HashMap<&KeyOf<R, T, P>, usize> = HashMap::new();
     for k in parent_keys.iter().flatten() {
