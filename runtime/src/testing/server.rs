@@ -171,12 +171,27 @@ impl TempServer {
             Some(primary) => {
                 // -R writes standby.signal and primary_conninfo; -X stream copies the WAL the
                 // backup needs over a second connection.
-                run_tool(
-                    user.command(&bin.join("pg_basebackup"))
-                        .args(["-d", primary, "-D", path_str(&data)?])
-                        .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"]),
-                    "pg_basebackup",
-                )?;
+                // A busy primary may recycle a WAL segment the backup still streams (its other
+                // checkpoints do; seen with several replicas copied at once): copy again.
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    let copied = run_tool(
+                        user.command(&bin.join("pg_basebackup"))
+                            .args(["-d", primary, "-D", path_str(&data)?])
+                            .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"]),
+                        "pg_basebackup",
+                    );
+                    match copied {
+                        Err(e)
+                            if attempts < 3
+                                && e.to_string().contains("has already been removed") =>
+                        {
+                            continue
+                        }
+                        other => break other?,
+                    }
+                }
                 // A packaged primary keeps its configuration outside the data directory (in
                 // /etc on Debian): the copy gets files of its own, whatever it brought along.
                 write_owned(&user, &data.join("postgresql.conf"), b"hot_standby = on\n")?;
