@@ -24,7 +24,7 @@ use clap::{Parser, Subcommand};
 use skelly_db::migrate::{
     Applied, Direction, MigrationError, Migrator, PlannedMigration, Progress,
 };
-use skelly_db::Pool;
+use skelly_db::PoolConfig;
 
 /// What `migrate new` writes: both markers, and what belongs under Down.
 const NEW_MIGRATION: &str = "-- +migrate Up\n\n\n-- +migrate Down\n\
@@ -104,6 +104,11 @@ struct Options {
     /// lock longer than this fails and rolls back (default: the server's).
     #[arg(long, global = true, value_parser = duration)]
     lock_timeout: Option<Duration>,
+    /// How old the heartbeat of a notransaction migration's runner may be before status,
+    /// resume and waiting runners take the runner for dead (default 30s; it beats every
+    /// third of this while it runs).
+    #[arg(long, global = true, value_parser = duration)]
+    claim_stale_after: Option<Duration>,
 }
 
 #[derive(Subcommand)]
@@ -316,11 +321,19 @@ async fn migrate(action: Action, options: Options) -> Result<(), String> {
     if options.allow_empty_down {
         migrator = migrator.allow_empty_down(true);
     }
+    if let Some(stale) = options.claim_stale_after {
+        migrator = migrator.claim_stale_after(stale);
+    }
     let url = options
         .database_url
         .filter(|u| !u.trim().is_empty())
         .ok_or("no database given; pass --database-url or set DATABASE_URL")?;
-    let pool = Pool::connect(&url).map_err(|e| chain(&e))?;
+    // The pool variables apply here as in the application (DATABASE_STATEMENT_CACHE_SIZE=0
+    // behind a transaction-mode pooler, ...).
+    let pool = PoolConfig::new(&url)
+        .and_then(PoolConfig::with_env)
+        .and_then(PoolConfig::build)
+        .map_err(|e| chain(&e))?;
     let result = match action {
         Action::Up { dry_run: true } => migrator.plan_up(&pool).await.map(|p| dry_run(&p)),
         Action::Up { dry_run: false } => {
@@ -435,6 +448,10 @@ fn print_progress(p: &Progress, ticker: &ticker::Ticker) {
             Some(holder) => println!("waiting for the migration lock, held by {holder}"),
             None => println!("waiting for the migration lock, held by another runner"),
         },
+        Progress::WaitingForRunner { id, runner } => println!(
+            "waiting for {id}, which {} is applying outside a transaction",
+            runner.as_deref().unwrap_or("another runner")
+        ),
         _ => {}
     }
 }

@@ -775,3 +775,345 @@ async fn generate_drafts_a_migration_that_makes_the_check_pass() {
         text(&out.stdout)
     );
 }
+
+/// A PgBouncer in transaction mode in front of the test server, with `settings` added.
+fn bouncer(db: &TestDb, settings: &[(&str, &str)]) -> skelly_db::testing::TempPgBouncer {
+    let pg = db.pg_config();
+    let host = match &pg.get_hosts()[0] {
+        skelly_db::tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("the test server must be reachable over TCP, not {other:?}"),
+    };
+    let password = pg
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let builder = skelly_db::testing::TempPgBouncer::builder(&host, pg.get_ports()[0])
+        .server_login(pg.get_user().unwrap_or("postgres"), password.as_deref())
+        .pool_mode("transaction")
+        .default_pool_size(2);
+    settings
+        .iter()
+        .fold(builder, |b, (k, v)| b.setting(k, v))
+        .start()
+        .unwrap_or_else(|e| panic!("PgBouncer must start for this test (.ci/run installs it): {e}"))
+}
+
+/// The CLI behind a pooler, as documented: statement cache size 0.
+fn skelly_pooled(args: &[&str], url: &str) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_skelly-db"));
+    cmd.args(args)
+        .env("DATABASE_URL", url)
+        .env("DATABASE_STATEMENT_CACHE_SIZE", "0");
+    cmd.output().expect("run skelly-db")
+}
+
+/// `statement_timeout` and `lock_timeout` of every server connection PgBouncer holds (two):
+/// two client transactions at once take both.
+async fn server_settings(url: &str) -> Vec<(String, String)> {
+    let pool = skelly_db::PoolConfig::new(url)
+        .unwrap()
+        .statement_cache_size(0)
+        .max_size(2)
+        .build()
+        .unwrap();
+    let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    let mut out = Vec::new();
+    for conn in [&a, &b] {
+        conn.batch_execute("BEGIN").await.unwrap();
+    }
+    for conn in [&a, &b] {
+        let row = conn
+            .query_one(
+                "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')",
+                &[],
+            )
+            .await
+            .unwrap();
+        out.push((row.get(0), row.get(1)));
+    }
+    for conn in [&a, &b] {
+        conn.batch_execute("ROLLBACK").await.unwrap();
+    }
+    out
+}
+
+/// Issue 22, N1a: a migration run through PgBouncer used to leave `statement_timeout = 0` (and
+/// the `--lock-timeout`) on the server connection for every other client. After each command,
+/// and a failed run, every pooled server connection has the database's own settings.
+#[tokio::test]
+async fn migrations_through_pgbouncer_leave_no_session_setting_behind() {
+    let db = TestDb::new().await.unwrap();
+    db.pool()
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET statement_timeout = '3s'",
+            db.name()
+        ))
+        .await
+        .unwrap();
+    let bouncer = bouncer(&db, &[]);
+    let url = bouncer.url(db.name());
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    write(
+        &dir,
+        "1_t.sql",
+        "-- +migrate Up\nCREATE TABLE t (n int);\nINSERT INTO t VALUES (1);\n\
+         -- +migrate Down\nDROP TABLE t;\n",
+    );
+    write(
+        &dir,
+        "2_idx.sql",
+        "-- +migrate Up notransaction\nCREATE INDEX CONCURRENTLY t_n ON t (n);\nINSERT INTO t VALUES (2);\n\
+         -- +migrate Down notransaction\nDROP INDEX CONCURRENTLY t_n;\nDELETE FROM t WHERE n = 2;\n",
+    );
+    let database = || (String::from("3s"), String::from("0"));
+    let flags = [
+        "--dir",
+        d,
+        "--lock-timeout",
+        "4s",
+        "--statement-timeout",
+        "10m",
+    ];
+    let run = |cmd: &[&str]| {
+        let args: Vec<&str> = ["migrate"]
+            .iter()
+            .chain(cmd)
+            .chain(flags.iter())
+            .copied()
+            .collect();
+        skelly_pooled(&args, &url)
+    };
+    for cmd in [&["up"][..], &["down"], &["status"], &["up"]] {
+        let out = run(cmd);
+        assert!(out.status.success(), "{cmd:?}: {}", text(&out.stderr));
+        assert_eq!(
+            server_settings(&url).await,
+            vec![database(), database()],
+            "after migrate {cmd:?}"
+        );
+    }
+    // A failed notransaction run, then resumed after the fix.
+    write(
+        &dir,
+        "3_bad.sql",
+        "-- +migrate Up notransaction\nINSERT INTO t VALUES (3);\nCREATE INDEX CONCURRENTLY u_n ON u (n);\n\
+         -- +migrate Down notransaction\nDROP INDEX CONCURRENTLY u_n;\n",
+    );
+    let out = run(&["up"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert_eq!(server_settings(&url).await, vec![database(), database()]);
+    db.pool()
+        .batch_execute("CREATE TABLE u (n int)")
+        .await
+        .unwrap();
+    let out = run(&["resume", "3_bad.sql"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(server_settings(&url).await, vec![database(), database()]);
+    let rows: Vec<i32> = db
+        .pool()
+        .query("SELECT n FROM t ORDER BY n", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(rows, [1, 2, 3]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A notransaction migration of many statements, each inserting its number into `log` after a
+/// pause: long enough to look at while it runs.
+fn slow_migration(dir: &Path, name: &str, statements: usize, pause: f64) {
+    let mut up = String::from("-- +migrate Up notransaction\n");
+    for i in 1..=statements {
+        up.push_str(&format!(
+            "SELECT pg_sleep({pause});\nINSERT INTO log VALUES ({i});\n"
+        ));
+    }
+    write(
+        dir,
+        name,
+        &format!("{up}-- +migrate Down notransaction\nDELETE FROM log;\n"),
+    );
+}
+
+async fn logged(db: &TestDb) -> Vec<i32> {
+    db.pool()
+        .query("SELECT n FROM log ORDER BY n", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Issue 22, N1b: behind PgBouncer with `server_lifetime = 1` the connection a claim was made
+/// on is closed while the runner lives. `status` used to call the run FAILED and `resume` ran
+/// its statements a second time alongside it. Now status says in progress throughout, resume
+/// refuses, and every statement runs exactly once.
+#[tokio::test]
+async fn a_live_runner_behind_a_rotating_pooler_is_never_called_failed() {
+    let db = TestDb::new().await.unwrap();
+    db.pool()
+        .batch_execute("CREATE TABLE log (n int)")
+        .await
+        .unwrap();
+    let bouncer = bouncer(
+        &db,
+        &[("server_lifetime", "1"), ("server_idle_timeout", "1")],
+    );
+    let url = bouncer.url(db.name());
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    // One statement sleeps longer than the staleness window status uses: only the statement's
+    // tag says its runner is alive then.
+    let mut up = String::from(
+        "-- +migrate Up notransaction\nINSERT INTO log VALUES (1);\nSELECT pg_sleep(3);\n",
+    );
+    for i in 2..=8 {
+        up.push_str(&format!(
+            "SELECT pg_sleep(0.3);\nINSERT INTO log VALUES ({i});\n"
+        ));
+    }
+    write(
+        &dir,
+        "1_slow.sql",
+        &format!("{up}-- +migrate Down notransaction\nDELETE FROM log;\n"),
+    );
+    let mut runner = Command::new(env!("CARGO_BIN_EXE_skelly-db"))
+        .args(["migrate", "up", "--dir", d])
+        .env("DATABASE_URL", &url)
+        .env("DATABASE_STATEMENT_CACHE_SIZE", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut looks = 0;
+    while runner.try_wait().unwrap().is_none() {
+        let out = skelly_pooled(
+            &["migrate", "status", "--dir", d, "--claim-stale-after", "1s"],
+            &url,
+        );
+        let status = text(&out.stdout);
+        assert!(
+            !status.contains("FAILED"),
+            "a live runner shown as: {status}"
+        );
+        if status.contains("IN PROGRESS") {
+            let out = skelly_pooled(
+                &[
+                    "migrate",
+                    "resume",
+                    "1_slow.sql",
+                    "--dir",
+                    d,
+                    "--claim-stale-after",
+                    "1s",
+                ],
+                &url,
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "resume ran beside a live runner"
+            );
+            assert!(
+                text(&out.stderr).contains("live runner"),
+                "{}",
+                text(&out.stderr)
+            );
+            looks += 1;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let out = runner.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        looks >= 5,
+        "status looked at the running migration only {looks} times"
+    );
+    assert_eq!(logged(&db).await, (1..=8).collect::<Vec<_>>());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 22, N1b and N3: a runner killed between statements is reported failed once its
+/// heartbeat is older than the staleness window; a runner that was waiting for it stops with
+/// the failed migration's error instead of waiting out the lock timeout; resume finishes the
+/// rest, every statement once.
+#[tokio::test]
+async fn a_killed_runner_is_failed_within_the_window_and_resumed() {
+    let db = TestDb::new().await.unwrap();
+    db.pool()
+        .batch_execute("CREATE TABLE log (n int)")
+        .await
+        .unwrap();
+    let url = db.url();
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    slow_migration(&dir, "1_slow.sql", 12, 0.25);
+    let spawn = |stale: &str| {
+        Command::new(env!("CARGO_BIN_EXE_skelly-db"))
+            .args(["migrate", "up", "--dir", d, "--claim-stale-after", stale])
+            .env("DATABASE_URL", &url)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn("30s");
+    let start = std::time::Instant::now();
+    while logged(&db).await.len() < 2 {
+        assert!(start.elapsed().as_secs() < 20, "the runner never got going");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let waiter = spawn("1s");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let killed_at = std::time::Instant::now();
+    let out = waiter.wait_with_output().unwrap();
+    let waited = killed_at.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("waiting for 1_slow.sql, which ")
+            && text(&out.stdout).contains(" pid "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("1_slow.sql") && text(&out.stderr).contains("resume"),
+        "{}",
+        text(&out.stderr)
+    );
+    eprintln!("the waiting runner stopped {waited:?} after the first was killed");
+    assert!(waited.as_secs() < 60, "waited {waited:?}");
+    let out = skelly(
+        &["migrate", "status", "--dir", d, "--claim-stale-after", "1s"],
+        Some(&url),
+    );
+    assert!(
+        text(&out.stdout).starts_with("FAILED"),
+        "{}",
+        text(&out.stdout)
+    );
+    let done_before = logged(&db).await;
+    let out = skelly(
+        &[
+            "migrate",
+            "resume",
+            "1_slow.sql",
+            "--dir",
+            d,
+            "--claim-stale-after",
+            "1s",
+        ],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        logged(&db).await,
+        (1..=12).collect::<Vec<_>>(),
+        "statements done before the kill: {done_before:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

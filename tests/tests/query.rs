@@ -254,7 +254,13 @@ async fn repeated_query_shapes_hit_the_statement_cache() {
             .await
             .unwrap();
     }
-    assert_eq!(conn.cached_statements(), before + 1);
+    // Behind the pooler nothing is named: the texts' parameter types are all it keeps.
+    let expected = if common::through_pgbouncer() {
+        0
+    } else {
+        before + 1
+    };
+    assert_eq!(conn.cached_statements(), expected);
 }
 
 #[derive(skelly_db::Table, Debug, Clone, PartialEq)]

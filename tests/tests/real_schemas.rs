@@ -477,3 +477,82 @@ async fn arrays_of_inet_time_numeric_and_native_enums() {
         .unwrap();
     assert!(report.findings.is_empty(), "{report}");
 }
+
+/// Issue 22, N2: native enum columns at statement cache size 0 (the pooler setting), where no
+/// statement is prepared and the server is not asked for parameter types: insert, insert_many,
+/// a bulk update, `eq`, `is_in`, an array column and a page ordered by the enum all bind.
+#[tokio::test]
+async fn native_enums_at_statement_cache_0() {
+    let db = common::empty_db().await;
+    db.batch_execute(HAND_WRITTEN).await.unwrap();
+    let pool = db
+        .pool_config()
+        .statement_cache_size(0)
+        .max_size(2)
+        .build()
+        .unwrap();
+    let doc = |slug: &str, state: DocState| NewDocument {
+        owner: "ada".into(),
+        slug: slug.into(),
+        title: slug.into(),
+        body: "b".into(),
+        state,
+        history: vec![DocState::Draft, state],
+        billing_email: None,
+    };
+    let first = Document::insert(&pool, doc("one", DocState::Draft))
+        .await
+        .unwrap();
+    assert_eq!(first.history, [DocState::Draft, DocState::Draft]);
+    let many = Document::insert_many(
+        &pool,
+        vec![
+            doc("two", DocState::Published),
+            doc("three", DocState::Archived),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(many.len(), 2);
+    let changed = Document::query()
+        .filter(Document::STATE.eq(DocState::Archived))
+        .update(
+            &pool,
+            &DocumentPatch {
+                state: Some(DocState::Published),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed, 1);
+    let published = Document::query()
+        .filter(Document::STATE.is_in([DocState::Published]))
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(published.len(), 2);
+    let not_draft = Document::query()
+        .filter(Document::STATE.ne(DocState::Draft))
+        .count(&pool)
+        .await
+        .unwrap();
+    assert_eq!(not_draft, 2);
+    let page = Document::query()
+        .order_by(Document::STATE.asc())
+        .page(&pool, 2, None)
+        .await
+        .unwrap();
+    assert_eq!(page.rows.len(), 2);
+    let rest = Document::query()
+        .order_by(Document::STATE.asc())
+        .page(&pool, 2, page.next.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(rest.rows.len(), 1);
+    assert!(pool
+        .query("SELECT 1 FROM pg_prepared_statements", &[])
+        .await
+        .unwrap()
+        .is_empty());
+}

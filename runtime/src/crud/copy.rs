@@ -28,6 +28,28 @@ pub async fn copy_in<T: Table>(db: &impl Executor, rows: &[T::New]) -> Result<u6
         return mock.answer_count(&statements.table, Op::CopyIn, &statements.copy_in, &[]);
     }
     let client = session.real_client("copy_in")?;
+    // tokio-postgres prepares COPY (and the describe) as named statements: behind a
+    // transaction-mode pooler (statement cache 0) they must share one server connection, which
+    // only a transaction guarantees; their Close goes out before its COMMIT.
+    let pin = !session.names_statements() && !session.in_transaction();
+    if pin {
+        client.batch_execute("BEGIN").await?;
+    }
+    let copied = copy_rows::<T>(client, rows).await;
+    if pin {
+        match &copied {
+            Ok(_) => client.batch_execute("COMMIT").await?,
+            // The copy's error is the one to report.
+            Err(_) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+            }
+        }
+    }
+    copied
+}
+
+async fn copy_rows<T: Table>(client: &tokio_postgres::Client, rows: &[T::New]) -> Result<u64> {
+    let statements = T::statements();
     let types = match &statements.copy_types {
         Some(types) => types.clone(),
         // A column of a type skelly-db does not name: ask the server.

@@ -97,12 +97,6 @@ impl Dedicated<'_> {
             Dedicated::Borrowed(_, names) => *names,
         }
     }
-
-    /// Whether the connection goes back to its owner afterwards (so session settings made
-    /// for the run must be undone).
-    pub(crate) fn is_borrowed(&self) -> bool {
-        matches!(self, Dedicated::Borrowed(..))
-    }
 }
 
 impl std::ops::Deref for Dedicated<'_> {
@@ -207,6 +201,12 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Whether statements are prepared by name on this connection (not at statement cache size
+    /// 0, the transaction-mode pooler setting).
+    pub(crate) fn names_statements(&self) -> bool {
+        self.cache().is_none_or(StatementCache::names_statements)
+    }
+
     /// The connection's client; an error naming `what` on a mock.
     pub(crate) fn real_client(&self, what: &str) -> Result<&Client> {
         self.client().ok_or_else(|| needs_database(what))
@@ -253,12 +253,30 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn typed<'p>(
+    /// The parameters with the types they go out as on the unnamed-statement path: those the
+    /// values name (built-in types), and for the others the type the SQL text casts them to,
+    /// looked up on the server once per text (`$1::hstore`, `$2::"app"."state"`).
+    async fn typed<'p>(
+        client: &Client,
         cache: &StatementCache,
         sql: &str,
         params: &[Param<'p>],
     ) -> Result<Vec<(Param<'p>, Type)>> {
-        let types = cache.param_types(sql, params).map_err(Error::Config)?;
+        let types = match cache.param_types(sql, params) {
+            Ok(types) => types,
+            Err(partial) => {
+                let mut types = Vec::with_capacity(partial.len());
+                for (i, ty) in partial.into_iter().enumerate() {
+                    types.push(match ty {
+                        Some(ty) => ty,
+                        None => crate::pool::server_type(client, sql, i + 1, params[i]).await?,
+                    });
+                }
+                let types: std::sync::Arc<[Type]> = types.into();
+                cache.remember_types(sql, types.clone());
+                types
+            }
+        };
         Ok(params.iter().copied().zip(types.iter().cloned()).collect())
     }
 
@@ -277,12 +295,12 @@ impl<'a> Session<'a> {
             return Err(self.raw_on_mock(sql, params));
         };
         if let Some(cache) = self.cache().filter(|c| !c.names_statements()) {
-            let typed = Session::typed(cache, sql, params)?;
+            let typed = Session::typed(client, cache, sql, params).await?;
             return match op(client, Plan::Unnamed(typed)).await {
                 // The values' types changed since this text's types were remembered.
                 Err(e) if std::error::Error::source(&e).is_some_and(|s| s.is::<WrongType>()) => {
                     cache.forget_types(sql);
-                    let typed = Session::typed(cache, sql, params)?;
+                    let typed = Session::typed(client, cache, sql, params).await?;
                     Ok(op(client, Plan::Unnamed(typed)).await?)
                 }
                 other => Ok(other?),

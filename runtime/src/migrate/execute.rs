@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use super::history::History;
@@ -32,23 +33,16 @@ impl Migrator {
         self.end(&client, created).await?;
         let history = self.history.read(&client).await?;
         let planned = plan::plan(&self.migrations, &history, request, self.allow_empty_down)?;
-        let session_settings = client.keeps_session_settings();
-        if session_settings {
-            self.set_timeouts(&client, "").await?;
-        }
-        let outcome = self.run_steps(&client, key, planned).await;
-        if session_settings && client.is_borrowed() {
-            // The caller's connection gets its own settings back.
-            let _ = client
-                .batch_execute("RESET statement_timeout; RESET lock_timeout")
-                .await;
-        }
-        outcome
+        // No session setting is made for the run: each transaction sets its timeouts LOCAL,
+        // and statements outside one set and reset theirs (see `run_outside`), so nothing stays
+        // on a connection a pooler hands to others.
+        self.run_steps(db, &client, key, planned).await
     }
 
     async fn run_steps(
         &self,
-        client: &Client,
+        db: &impl Executor,
+        client: &Dedicated<'_>,
         key: i64,
         planned: plan::Plan<'_>,
     ) -> Result<Vec<Applied>> {
@@ -59,7 +53,7 @@ impl Migrator {
                 Direction::Down => "down",
             };
             let id = step.migration.id();
-            let applied = self.apply(client, key, step);
+            let applied = self.apply(db, client, key, step);
             if let Some(applied) = crate::trace::migration(id, direction, applied).await? {
                 self.report(Progress::Finished(applied.clone()));
                 done.push(applied);
@@ -72,10 +66,15 @@ impl Migrator {
     }
 
     /// The migrations' own `statement_timeout` (none unless given) and `lock_timeout` (the
-    /// server's unless given): for the session (`scope` ""), which notransaction statements
-    /// run in, and again `LOCAL` in each migration's transaction, which holds also behind a
-    /// transaction-mode pooler.
+    /// server's unless given): `LOCAL` in each transaction (`scope` "LOCAL"), which holds also
+    /// behind a transaction-mode pooler, or for the session around a statement PostgreSQL
+    /// refuses to run in a transaction (`scope` "", reset right after it).
     async fn set_timeouts(&self, client: &Client, scope: &str) -> Result<()> {
+        client.batch_execute(&self.timeouts_sql(scope)).await?;
+        Ok(())
+    }
+
+    fn timeouts_sql(&self, scope: &str) -> String {
         let ms = |d: Duration| d.as_millis().min(i32::MAX as u128);
         let mut sql = format!(
             "SET {scope} statement_timeout = {}",
@@ -84,8 +83,7 @@ impl Migrator {
         if let Some(lock) = self.ddl_lock_timeout {
             sql.push_str(&format!("; SET {scope} lock_timeout = {}", ms(lock)));
         }
-        client.batch_execute(&sql).await?;
-        Ok(())
+        sql
     }
 
     pub(crate) fn allows_empty_down(&self) -> bool {
@@ -172,7 +170,13 @@ impl Migrator {
     }
 
     /// Runs one step under the lock; `None` when another runner did it meanwhile.
-    async fn apply(&self, client: &Client, key: i64, step: Step<'_>) -> Result<Option<Applied>> {
+    async fn apply(
+        &self,
+        db: &impl Executor,
+        client: &Dedicated<'_>,
+        key: i64,
+        step: Step<'_>,
+    ) -> Result<Option<Applied>> {
         let Step {
             migration: m,
             direction,
@@ -182,6 +186,7 @@ impl Migrator {
             Direction::Down => &m.parsed().down,
         };
         let waiting_since = Instant::now();
+        let mut said = false;
         loop {
             self.begin_locked(client, key, waiting_since).await?;
             let state = match self.history.state(client, m.id()).await {
@@ -199,9 +204,26 @@ impl Migrator {
                 // Another runner applied or reverted it meanwhile.
                 (Direction::Up, Some(ms)) if ms >= 0 => return self.end(client, Ok(None)).await,
                 (Direction::Down, None) => return self.end(client, Ok(None)).await,
-                // Another runner is applying it outside a transaction: wait for it.
+                // Another runner is applying it outside a transaction: wait for it, unless it
+                // died (the staleness rule), which is the failed migration's error.
                 (_, Some(ms)) if ms < 0 => {
+                    let row = match self.history.read(client).await {
+                        Ok(rows) => rows.into_iter().find(|r| r.id == m.id()),
+                        Err(e) => return self.end(client, Err(e)).await,
+                    };
                     self.end(client, Ok(())).await?;
+                    if let Some(row) = row {
+                        if row.is_failed() {
+                            plan::check_failed(&self.migrations, std::slice::from_ref(&row))?;
+                        }
+                        if !said && self.progress.is_some() {
+                            said = true;
+                            self.report(Progress::WaitingForRunner {
+                                id: m.id().to_string(),
+                                runner: row.runner,
+                            });
+                        }
+                    }
                     if waiting_since.elapsed() >= self.lock_timeout {
                         return Err(MigrationError::InProgressElsewhere {
                             id: m.id().to_string(),
@@ -222,7 +244,8 @@ impl Migrator {
         let start = Instant::now();
         if !section.no_transaction {
             let outcome = async {
-                self.run_statements(client, m, section, None).await?;
+                self.run_statements(None::<&Client>, client, m, section, None)
+                    .await?;
                 let elapsed = start.elapsed().as_millis() as i64;
                 match direction {
                     Direction::Up => self.history.insert(client, m, elapsed).await,
@@ -240,9 +263,12 @@ impl Migrator {
             };
             self.end(client, claim).await?;
             match direction {
-                Direction::Up => self.run_claimed(client, m, 0, start).await?,
+                Direction::Up => self.run_claimed(db, client, m, 0, start).await?,
                 Direction::Down => {
-                    if let Err(e) = self.run_statements(client, m, section, Some(0)).await {
+                    if let Err(e) = self
+                        .run_statements(Some(db), client, m, section, Some(0))
+                        .await
+                    {
                         // Reverting failed: it is still applied (the error is the one to report).
                         let _ = self.history.insert(client, m, 0).await;
                         return Err(e);
@@ -262,13 +288,14 @@ impl Migrator {
     /// `status`, `resume` and `unmark`, and the claim is finished on success.
     async fn run_claimed(
         &self,
-        client: &Client,
+        db: &impl Executor,
+        client: &Dedicated<'_>,
         m: &Migration,
         from: usize,
         start: Instant,
     ) -> Result<()> {
         match self
-            .run_statements(client, m, &m.parsed().up, Some(from))
+            .run_statements(Some(db), client, m, &m.parsed().up, Some(from))
             .await
         {
             Ok(()) => {
@@ -297,20 +324,40 @@ impl Migrator {
     }
 
     /// Runs the statements of `section`; `progress: Some(from)` for a notransaction section:
-    /// from that statement on, each counted in the history as it is done.
+    /// from that statement on, each counted in the history as it is done, while `beat` (the
+    /// executor the run came from) keeps the claim's heartbeat fresh on a connection of its
+    /// own.
     async fn run_statements(
         &self,
-        client: &Client,
+        beat: Option<&impl Executor>,
+        client: &Dedicated<'_>,
         m: &Migration,
         section: &skelly_db_migrate_format::Section,
         progress: Option<usize>,
     ) -> Result<()> {
         let statements = section.statements.iter().zip(&section.statement_lines);
         for (i, (statement, line)) in statements.enumerate().skip(progress.unwrap_or(0)) {
-            // Each statement on its own message: in a notransaction section, several in one
-            // message would run as one implicit transaction.
-            let run = async { Ok(client.batch_execute(statement).await?) };
-            let done = crate::trace::statement(None, statement, run, |_| Rows::Unknown).await;
+            let done = match progress {
+                // Each statement on its own message: in a transaction's section they share
+                // the transaction.
+                None => {
+                    let run = async { Ok(client.batch_execute(statement).await?) };
+                    crate::trace::statement(None, statement, run, |_| Rows::Unknown).await
+                }
+                Some(_) => {
+                    let run = self.run_outside(client, m.id(), statement, i as i32 + 1);
+                    let run = crate::trace::statement(None, statement, run, |_| Rows::Unknown);
+                    match beat {
+                        Some(db) => {
+                            tokio::select! {
+                                done = run => done,
+                                never = self.beat(db, m.id()) => match never {},
+                            }
+                        }
+                        None => run.await,
+                    }
+                }
+            };
             if let Err(e) = done {
                 return Err(MigrationError::Failed {
                     file: m.id().to_string(),
@@ -321,11 +368,74 @@ impl Migrator {
                 }
                 .into());
             }
-            if progress.is_some() && section.statements.len() > 1 {
-                self.history.progress(client, m.id(), i as i32 + 1).await?;
-            }
         }
         Ok(())
+    }
+
+    /// One statement of a notransaction section, with the migrations' timeouts and leaving no
+    /// setting behind, tagged with this runner's id (see `History::read`). A statement that
+    /// can run in a transaction runs in one of its own, with `SET LOCAL` timeouts and the count
+    /// of statements done (`done`), so both commit together; one PostgreSQL refuses there
+    /// (`CREATE INDEX CONCURRENTLY`, `VACUUM`, ...) runs by itself, its timeouts set for the
+    /// session and reset right after when the connection keeps session settings (behind a
+    /// transaction-mode pooler it runs with the role's and database's own), then counted.
+    async fn run_outside(
+        &self,
+        client: &Dedicated<'_>,
+        id: &str,
+        statement: &str,
+        done: i32,
+    ) -> Result<()> {
+        let tagged = format!("{statement}\n{}", self.history.runner().tag());
+        if !refuses_transaction(statement) {
+            let batch = format!(
+                "BEGIN; {}; {tagged};\n{}; COMMIT",
+                self.timeouts_sql("LOCAL"),
+                self.history.progress_sql(id, done)
+            );
+            match client.batch_execute(&batch).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    let in_block = e
+                        .as_db_error()
+                        .is_some_and(|d| *d.code() == SqlState::ACTIVE_SQL_TRANSACTION);
+                    if !in_block {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        let session = client.keeps_session_settings();
+        if session {
+            self.set_timeouts(client, "").await?;
+        }
+        let ran = client.batch_execute(&tagged).await;
+        if session {
+            let reset = client
+                .batch_execute("RESET statement_timeout; RESET lock_timeout")
+                .await;
+            // The statement's error is the one to report.
+            ran?;
+            reset?;
+        } else {
+            ran?;
+        }
+        self.history.progress(client, id, done).await
+    }
+
+    /// Refreshes this runner's claim on `id` every third of the staleness window, on a
+    /// connection of `db`'s own, until dropped. Failures are left to the next beat.
+    async fn beat(&self, db: &impl Executor, id: &str) -> std::convert::Infallible {
+        let every = (self.history.stale_after / 3).max(Duration::from_millis(50));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Ok(session) = db.session().await {
+                if let Ok(client) = session.real_client("heartbeat") {
+                    let _ = self.history.heartbeat(client, id).await;
+                }
+            }
+        }
     }
 
     /// Runs the rest of a notransaction migration that failed half way (or whose runner
@@ -350,6 +460,31 @@ impl Migrator {
                     .into_iter()
                     .find(|r| r.id == id);
                 match row {
+                    // Its file changed since it was claimed: statement numbers would point
+                    // into another text.
+                    Some(r) if r.execution_ms < 0 && r.checksum != m.checksum() => {
+                        Err(MigrationError::Operator {
+                            message: format!(
+                                "{id} was changed after its run started (checksum {} then, {} \
+                                 now); restore the file as it was run, then resume",
+                                short(&r.checksum),
+                                short(m.checksum())
+                            ),
+                        }
+                        .into())
+                    }
+                    Some(r) if r.execution_ms < 0 && !r.is_failed() => {
+                        Err(MigrationError::Operator {
+                            message: format!(
+                                "{id} is being applied by a live runner ({}); resume only a \
+                                 migration whose run failed or whose runner died (no heartbeat \
+                                 for {:?})",
+                                r.runner.as_deref().unwrap_or("unknown"),
+                                self.history.stale_after
+                            ),
+                        }
+                        .into())
+                    }
                     Some(r) if r.execution_ms < 0 => {
                         self.history.reclaim(client, id).await?;
                         Ok(r.statements_done.unwrap_or(0).max(0) as usize)
@@ -366,7 +501,7 @@ impl Migrator {
             direction: Direction::Up,
         });
         let start = Instant::now();
-        self.run_claimed(&client, m, from, start).await?;
+        self.run_claimed(db, &client, m, from, start).await?;
         let applied = Applied {
             id: id.to_string(),
             direction: Direction::Up,
@@ -385,6 +520,42 @@ pub(super) async fn dedicated<'e>(db: &'e impl Executor, what: &str) -> Result<D
         return Err(MigrationError::InTransaction.into());
     }
     session.dedicated(what)
+}
+
+/// Whether PostgreSQL refuses `statement` inside a transaction block, or it controls
+/// transactions itself: such a statement runs by itself (others are tried in a transaction,
+/// and run by themselves when the server refuses that).
+fn refuses_transaction(statement: &str) -> bool {
+    let words: Vec<String> = statement
+        .lines()
+        .map(|l| l.split("--").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .take(4)
+        .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+        .collect();
+    let first = words.first().map(String::as_str).unwrap_or("");
+    matches!(
+        first,
+        "BEGIN"
+            | "START"
+            | "COMMIT"
+            | "END"
+            | "ROLLBACK"
+            | "ABORT"
+            | "SAVEPOINT"
+            | "RELEASE"
+            | "PREPARE"
+            | "VACUUM"
+            | "CHECKPOINT"
+    ) || words
+        .iter()
+        .any(|w| w == "CONCURRENTLY" || w == "DATABASE" || w == "SYSTEM" || w == "TABLESPACE")
+}
+
+fn short(checksum: &str) -> &str {
+    &checksum[..checksum.len().min(12)]
 }
 
 /// How often a waiting runner asks again.

@@ -1,5 +1,7 @@
 //! The history table: which migrations are applied, with their checksums and timings.
 
+use std::time::Duration;
+
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Row};
 
@@ -9,19 +11,74 @@ use super::MigrationError;
 use crate::error::Result;
 use crate::sql::{qualified, quote_ident};
 
-/// The history table `schema.table`.
+/// The history table `schema.table`, and who this runner is when it claims a notransaction
+/// migration.
 #[derive(Debug, Clone)]
 pub(crate) struct History {
     schema: String,
     table: String,
+    runner: Runner,
+    /// How old a claim's heartbeat may be while its runner is alive (the staleness rule).
+    pub(crate) stale_after: Duration,
 }
+
+/// A runner's identity in a claim: random per [`Migrator`](super::Migrator), so that it
+/// survives poolers (a backend pid is only the server connection the claim happened to use),
+/// and a description for operators.
+#[derive(Debug, Clone)]
+pub(crate) struct Runner {
+    pub(crate) id: String,
+    pub(crate) describe: String,
+}
+
+impl Runner {
+    fn new() -> Runner {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|| "an unknown host".to_string());
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        Runner {
+            describe: format!("{host} pid {} (runner {})", std::process::id(), &id[..8]),
+            id,
+        }
+    }
+
+    /// The comment appended to each statement a claimed migration runs: the server shows it in
+    /// `pg_stat_activity.query` while the statement runs, on whichever connection a pooler
+    /// picked.
+    pub(crate) fn tag(&self) -> String {
+        format!("/* skelly-db runner {} */", self.id)
+    }
+}
+
+/// Default of [`History::stale_after`]: a claim whose heartbeat is older, with no statement of
+/// its runner running, belongs to a dead runner.
+pub(crate) const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(30);
 
 impl History {
     pub(crate) fn new(schema: &str, table: &str) -> History {
         History {
             schema: schema.to_string(),
             table: table.to_string(),
+            runner: Runner::new(),
+            stale_after: DEFAULT_STALE_AFTER,
         }
+    }
+
+    /// The same runner and staleness rule, on another table.
+    pub(crate) fn with_table(&self, schema: &str, table: &str) -> History {
+        History {
+            schema: schema.to_string(),
+            table: table.to_string(),
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn runner(&self) -> &Runner {
+        &self.runner
     }
 
     pub(crate) fn qualified(&self) -> String {
@@ -42,7 +99,11 @@ impl History {
                  -- A notransaction migration's progress and failure (added to older tables).
                  ALTER TABLE {table} ADD COLUMN IF NOT EXISTS statements_done integer,
                      ADD COLUMN IF NOT EXISTS error text,
-                     ADD COLUMN IF NOT EXISTS runner_pid integer",
+                     ADD COLUMN IF NOT EXISTS runner_pid integer,
+                     -- A claim's runner, as poolers do not change it, and its heartbeat.
+                     ADD COLUMN IF NOT EXISTS runner_id text,
+                     ADD COLUMN IF NOT EXISTS runner text,
+                     ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz",
                 schema = quote_ident(&self.schema),
                 table = self.qualified()
             ))
@@ -67,26 +128,45 @@ impl History {
         }
         // A table from before the progress columns reads too (status takes no lock and
         // writes nothing, so it does not add them): they are read when they are there.
-        let progress: bool = client
-            .query_typed_one(
-                "SELECT count(*) = 3 FROM pg_attribute WHERE attrelid = $1::regclass \
-                 AND attname IN ('statements_done', 'error', 'runner_pid') AND NOT attisdropped",
+        let present: Vec<String> = client
+            .query_typed(
+                "SELECT attname::text FROM pg_attribute WHERE attrelid = $1::regclass \
+                 AND attname IN ('statements_done', 'error', 'runner_pid', 'runner_id', \
+                 'runner', 'heartbeat_at') AND NOT attisdropped",
                 &[(&table, Type::TEXT)],
             )
             .await?
-            .try_get(0)?;
-        let extra = if progress {
-            // A claim whose runner's session has ended: the runner died.
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let has = |c: &str| present.iter().any(|p| p == c);
+        let stale = self.stale_after.as_secs_f64();
+        let extra = if has("runner_id") && has("runner") && has("heartbeat_at") {
+            // The staleness rule: a claim is its dead runner's when its heartbeat is older than
+            // `stale_after` and no server session runs a statement tagged with its runner id
+            // (a long statement beats for itself); claims from before runner ids, when the
+            // session that made them has ended.
+            ", statements_done, error, runner, \
+             (execution_ms = -1 AND CASE \
+                WHEN runner_id IS NOT NULL THEN \
+                  heartbeat_at < now() - make_interval(secs => $1) \
+                  AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.state = 'active' \
+                                  AND strpos(a.query, 'skelly-db runner ' || runner_id) > 0) \
+                WHEN runner_pid IS NOT NULL THEN \
+                  NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = runner_pid) \
+                ELSE false END) AS runner_gone"
+        } else if has("statements_done") && has("error") && has("runner_pid") {
             ", statements_done, error, (runner_pid IS NOT NULL AND NOT EXISTS \
              (SELECT 1 FROM pg_stat_activity a WHERE a.pid = runner_pid)) AS runner_gone"
         } else {
             ""
         };
+        let uses_stale = extra.contains("$1");
+        let sql = format!("SELECT id, checksum, applied_at, execution_ms{extra} FROM {table}");
+        let stale_param: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 1] =
+            [(&stale, Type::FLOAT8)];
         let rows = client
-            .query_typed(
-                &format!("SELECT id, checksum, applied_at, execution_ms{extra} FROM {table}"),
-                &[],
-            )
+            .query_typed(&sql, if uses_stale { &stale_param } else { &[] })
             .await
             .map_err(|e| match e.as_db_error() {
                 // A column of ours is missing: the table is someone else's.
@@ -123,6 +203,11 @@ impl History {
             },
             error: if has("error") {
                 row.try_get("error").map_err(|e| column("error", e))?
+            } else {
+                None
+            },
+            runner: if has("runner") {
+                row.try_get("runner").map_err(|e| column("runner", e))?
             } else {
                 None
             },
@@ -169,15 +254,19 @@ impl History {
         client
             .execute_typed(
                 &format!(
-                    // A claim (-1) names the session running it, so that a dead runner shows.
-                    "INSERT INTO {} (id, checksum, execution_ms, runner_pid) \
-                     VALUES ($1, $2, $3, CASE WHEN $3 < 0 THEN pg_backend_pid() END)",
+                    // A claim (-1) names its runner and starts its heartbeat, so that a dead
+                    // runner shows (see `read`).
+                    "INSERT INTO {} (id, checksum, execution_ms, runner_id, runner, heartbeat_at) \
+                     VALUES ($1, $2, $3, CASE WHEN $3 < 0 THEN $4 END, \
+                             CASE WHEN $3 < 0 THEN $5 END, CASE WHEN $3 < 0 THEN now() END)",
                     self.qualified()
                 ),
                 &[
                     (&m.id(), Type::TEXT),
                     (&m.checksum(), Type::TEXT),
                     (&elapsed_ms, Type::INT8),
+                    (&self.runner.id, Type::TEXT),
+                    (&self.runner.describe, Type::TEXT),
                 ],
             )
             .await?;
@@ -232,13 +321,38 @@ impl History {
         client
             .execute_typed(
                 &format!(
-                    "UPDATE {} SET statements_done = $2 WHERE id = $1",
+                    "UPDATE {} SET statements_done = $2, heartbeat_at = now() WHERE id = $1",
                     self.qualified()
                 ),
                 &[(&id, Type::TEXT), (&done, Type::INT4)],
             )
             .await?;
         Ok(())
+    }
+
+    /// Refreshes the heartbeat of this runner's claim on `id` (see `read`).
+    pub(crate) async fn heartbeat(&self, client: &Client, id: &str) -> Result<()> {
+        client
+            .execute_typed(
+                &format!(
+                    "UPDATE {} SET heartbeat_at = now() WHERE id = $1 AND runner_id = $2 \
+                     AND execution_ms = -1",
+                    self.qualified()
+                ),
+                &[(&id, Type::TEXT), (&self.runner.id, Type::TEXT)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The SQL that counts `done` statements of the claimed `id` and beats, as literals: sent
+    /// in the same transaction as the statement, so the count is never behind or ahead.
+    pub(crate) fn progress_sql(&self, id: &str, done: i32) -> String {
+        format!(
+            "UPDATE {} SET statements_done = {done}, heartbeat_at = now() WHERE id = {}",
+            self.qualified(),
+            crate::sql::quote_literal(id)
+        )
     }
 
     /// Records a notransaction migration as failed (`execution_ms` -2) after `done`
@@ -267,11 +381,15 @@ impl History {
         client
             .execute_typed(
                 &format!(
-                    "UPDATE {} SET execution_ms = -1, error = NULL, runner_pid = pg_backend_pid() \
-                     WHERE id = $1",
+                    "UPDATE {} SET execution_ms = -1, error = NULL, runner_pid = NULL, \
+                     runner_id = $2, runner = $3, heartbeat_at = now() WHERE id = $1",
                     self.qualified()
                 ),
-                &[(&id, Type::TEXT)],
+                &[
+                    (&id, Type::TEXT),
+                    (&self.runner.id, Type::TEXT),
+                    (&self.runner.describe, Type::TEXT),
+                ],
             )
             .await?;
         Ok(())

@@ -23,7 +23,9 @@ pub(crate) struct HistoryRow {
     pub(crate) statements_done: Option<i32>,
     /// Why a notransaction migration failed.
     pub(crate) error: Option<String>,
-    /// A claim (-1) whose runner's session has ended: it died in the middle.
+    /// Who holds a claim (-1): host, process and runner id.
+    pub(crate) runner: Option<String>,
+    /// A claim (-1) whose runner died in the middle (the staleness rule of the history).
     pub(crate) runner_gone: bool,
 }
 
@@ -292,6 +294,7 @@ mod tests {
             execution_ms: 7,
             statements_done: None,
             error: None,
+            runner: None,
             runner_gone: false,
         }
     }
@@ -304,6 +307,7 @@ mod tests {
             execution_ms: 1,
             statements_done: None,
             error: None,
+            runner: None,
             runner_gone: false,
         }
     }

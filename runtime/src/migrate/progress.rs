@@ -30,6 +30,15 @@ pub enum Progress {
         /// UTC`), when `pg_locks` and `pg_stat_activity` show it to this role.
         holder: Option<String>,
     },
+    /// Another runner is applying this notransaction migration (its claim is in the history
+    /// and its heartbeat is fresh); this one waits until it is done, or until the claim goes
+    /// stale (the runner died: then the failed migration's error), or the lock timeout.
+    WaitingForRunner {
+        /// The migration.
+        id: String,
+        /// Who runs it: host, process id and runner id (`build-7 pid 4242 (runner 3f2a9c1d)`).
+        runner: Option<String>,
+    },
 }
 
 /// The callback, shareable and printable (for `Migrator`'s `Debug`).

@@ -206,7 +206,21 @@ impl Migrator {
 
     /// Records history in `schema.table` instead of `public.skelly_migrations`.
     pub fn history_table(mut self, schema: &str, table: &str) -> Migrator {
-        self.history = History::new(schema, table);
+        self.history = self.history.with_table(schema, table);
+        self
+    }
+
+    /// The staleness rule of notransaction claims (default 30 s): a runner applying a
+    /// notransaction migration records its id and refreshes a heartbeat in the history every
+    /// third of this (between statements, and from a second connection while a statement
+    /// runs), and tags each statement with its id. A claim whose heartbeat is older than this,
+    /// while no server session runs a statement with its tag, belongs to a dead runner:
+    /// [`Migrator::status`] reports it failed, [`Migrator::resume`] takes it over and waiting
+    /// runners stop with the failed migration's error. Until then it is in progress, also
+    /// behind a transaction-mode pooler that closes the connection the claim was made on, and
+    /// `resume` refuses it. CLI: `--claim-stale-after`.
+    pub fn claim_stale_after(mut self, stale: Duration) -> Migrator {
+        self.history.stale_after = stale;
         self
     }
 

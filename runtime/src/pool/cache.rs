@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio_postgres::types::{ToSql, Type, WrongType};
+use tokio_postgres::types::{Kind, ToSql, Type, WrongType};
 use tokio_postgres::Statement;
 
 /// Default for `PoolConfig::statement_cache_size`.
@@ -64,33 +64,31 @@ impl StatementCache {
 
     /// The parameter types of `sql` for the unnamed-statement path: remembered from an earlier
     /// call, or worked out from the values (each value's Rust type accepts one PostgreSQL type
-    /// first in a fixed list of the built-in ones).
+    /// first in a fixed list of the built-in ones). `Err` holds what the values tell, `None`
+    /// for each value no built-in type takes: the caller asks the server (see
+    /// [`StatementCache::remember_types`]).
     pub(crate) fn param_types(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Arc<[Type]>, String> {
+    ) -> Result<Arc<[Type]>, Vec<Option<Type>>> {
         if let Some(types) = lock(&self.types).get(sql) {
             if types.len() == params.len() {
                 return Ok(types);
             }
         }
-        let types: Arc<[Type]> = params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                infer_type(*p).ok_or_else(|| {
-                    format!(
-                        "parameter ${} ({p:?}) is of no built-in PostgreSQL type, so it cannot be \
-                         sent without a prepared statement; set a statement cache size above 0, \
-                         or cast it in the SQL text",
-                        i + 1
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?;
+        let inferred: Vec<Option<Type>> = params.iter().map(|p| infer_type(*p)).collect();
+        if inferred.iter().any(Option::is_none) {
+            return Err(inferred);
+        }
+        let types: Arc<[Type]> = inferred.into_iter().flatten().collect();
         lock(&self.types).insert(sql, types.clone());
         Ok(types)
+    }
+
+    /// Remembers the parameter types of `sql`, completed by the server.
+    pub(crate) fn remember_types(&self, sql: &str, types: Arc<[Type]>) {
+        lock(&self.types).insert(sql, types);
     }
 
     /// Forgets the remembered parameter types of `sql` (the values' types changed).
@@ -164,6 +162,122 @@ fn infer_type(value: &(dyn ToSql + Sync)) -> Option<Type> {
             Err(_) => None,
         }
     })
+}
+
+/// The type of parameter `$n` of `sql` that no built-in type takes, from the cast the SQL text
+/// puts on it (`$n::hstore`, `$n::"app"."state"[]`, as the generated statements write them),
+/// looked up on the server: what lets a user type's `ToSql` (an extension's type, a native
+/// enum) go out without a prepared statement. An uncast parameter is a configuration error
+/// that says so.
+pub(crate) async fn server_type(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    n: usize,
+    value: &(dyn ToSql + Sync),
+) -> crate::Result<Type> {
+    let Some(name) = cast_of(sql, n) else {
+        return Err(crate::Error::Config(format!(
+            "parameter ${n} ({value:?}) is of no built-in PostgreSQL type, so it cannot be sent \
+             without a prepared statement; cast it in the SQL text (`${n}::its_type`) or set a \
+             statement cache size above 0"
+        )));
+    };
+    let row = client
+        .query_typed_opt(
+            "SELECT t.oid, t.typname::text, n.nspname::text, t.typtype::text, \
+                    e.oid, e.typname::text, en.nspname::text, e.typtype::text \
+             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+             LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A' \
+             LEFT JOIN pg_namespace en ON en.oid = e.typnamespace \
+             WHERE t.oid = to_regtype($1)",
+            &[(&name, Type::TEXT)],
+        )
+        .await?
+        .ok_or_else(|| {
+            crate::Error::Config(format!(
+                "parameter ${n} is cast to type `{name}`, which the server does not know"
+            ))
+        })?;
+    let ty = |oid: u32, name: String, schema: String, typtype: &str| {
+        Type::from_oid(oid).unwrap_or_else(|| {
+            let kind = match typtype {
+                "e" => Kind::Enum(Vec::new()),
+                "p" => Kind::Pseudo,
+                _ => Kind::Simple,
+            };
+            Type::new(name, oid, kind, schema)
+        })
+    };
+    let (oid, name, schema, typtype): (u32, String, String, String) = (
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+    );
+    let element: Option<u32> = row.try_get(4)?;
+    Ok(match element {
+        Some(elem_oid) if Type::from_oid(oid).is_none() => {
+            let element = ty(
+                elem_oid,
+                row.try_get(5)?,
+                row.try_get(6)?,
+                &row.try_get::<_, String>(7)?,
+            );
+            Type::new(name, oid, Kind::Array(element), schema)
+        }
+        _ => ty(oid, name, schema, &typtype),
+    })
+}
+
+/// The type name in the cast `$n::type` in `sql`, if there is one: a plain or
+/// schema-qualified name, quoted or not, with any `[]`.
+fn cast_of(sql: &str, n: usize) -> Option<String> {
+    let needle = format!("${n}::");
+    let mut from = 0;
+    while let Some(at) = sql[from..].find(&needle) {
+        let start = from + at + needle.len();
+        from = start;
+        let rest = &sql[start..];
+        let mut end = 0;
+        let bytes = rest.as_bytes();
+        loop {
+            if bytes.get(end) == Some(&b'"') {
+                // A quoted identifier; "" is a quote inside it.
+                end += 1;
+                loop {
+                    match bytes.get(end) {
+                        None => return None,
+                        Some(b'"') if bytes.get(end + 1) == Some(&b'"') => end += 2,
+                        Some(b'"') => {
+                            end += 1;
+                            break;
+                        }
+                        Some(_) => end += 1,
+                    }
+                }
+            } else {
+                let len = rest[end..]
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len() - end);
+                if len == 0 {
+                    break;
+                }
+                end += len;
+            }
+            if bytes.get(end) == Some(&b'.') {
+                end += 1;
+            } else {
+                break;
+            }
+        }
+        while rest[end..].starts_with("[]") {
+            end += 2;
+        }
+        if end > 0 {
+            return Some(rest[..end].to_string());
+        }
+    }
+    None
 }
 
 /// A small least-recently-used map: a hit is one hash lookup and a counter; an insert into a
@@ -271,6 +385,17 @@ impl Hasher for FxHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cast_on_a_parameter() {
+        let sql = "UPDATE t SET a = $1, b = $10::hstore, c = $2::\"app\".\"st\"\"ate\"[] WHERE x = $3::public.mood";
+        assert_eq!(cast_of(sql, 1), None);
+        assert_eq!(cast_of(sql, 10).as_deref(), Some("hstore"));
+        assert_eq!(cast_of(sql, 2).as_deref(), Some("\"app\".\"st\"\"ate\"[]"));
+        assert_eq!(cast_of(sql, 3).as_deref(), Some("public.mood"));
+        assert_eq!(cast_of("SELECT $1::", 1), None);
+        assert_eq!(cast_of("SELECT $1::\"open", 1), None);
+    }
 
     #[test]
     fn least_recently_used_goes_first() {

@@ -134,7 +134,23 @@ impl PoolConfig {
                 return Err(Error::Config("DATABASE_URL is not valid UTF-8".into()))
             }
         };
-        let mut config = PoolConfig::parse("DATABASE_URL", &url)?;
+        PoolConfig::parse("DATABASE_URL", &url)?.with_env()
+    }
+
+    /// This configuration with the optional variables [`PoolConfig::from_env`] reads applied
+    /// (all but `DATABASE_URL`): for a URL that came from elsewhere, such as a command-line
+    /// flag. A malformed variable is [`Error::Config`] naming it.
+    ///
+    /// ```no_run
+    /// # fn run() -> skelly_db::Result<()> {
+    /// // DATABASE_STATEMENT_CACHE_SIZE=0 behind a transaction-mode pooler, and so on.
+    /// let pool = skelly_db::PoolConfig::new("postgres://app@pgbouncer:6432/app")?
+    ///     .with_env()?
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_env(self) -> Result<PoolConfig> {
+        let mut config = self;
         if let Some(n) = env_number("DATABASE_POOL_MAX_SIZE")? {
             if n == 0 {
                 return Err(Error::Config(

@@ -10,8 +10,8 @@ mod replica;
 mod retry;
 mod tls;
 
-pub(crate) use cache::StatementCache;
 pub use cache::DEFAULT_STATEMENT_CACHE_SIZE;
+pub(crate) use cache::{server_type, StatementCache};
 pub use config::{
     PoolConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_SIZE,
     DEFAULT_SLOW_STATEMENT, DEFAULT_WAIT_TIMEOUT,

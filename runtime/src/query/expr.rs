@@ -5,7 +5,7 @@ use tokio_postgres::types::ToSql;
 
 use super::array::ValueArray;
 use crate::executor::Param;
-use crate::sql::{push_ident, push_placeholder};
+use crate::sql::{casts_param, push_ident, push_param, push_placeholder};
 use crate::table::{ColumnDef, Table};
 
 /// A bound value, owned by the expression until the statement runs.
@@ -126,7 +126,7 @@ impl<T: Table, V> Column<T, V> {
 
     fn compare(self, op: &'static str, value: impl IntoValue<V>) -> Expr<T> {
         Expr::new(Node::Compare {
-            column: self.name(),
+            column: self.def(),
             op,
             value: value.into_value(),
         })
@@ -175,7 +175,7 @@ impl<T: Table, V> Column<T, V> {
             return Expr::new(Node::Const(false));
         }
         Expr::new(Node::In {
-            column: self.name(),
+            column: self.def(),
             values: Arc::new(ValueArray(values)),
         })
     }
@@ -224,7 +224,7 @@ macro_rules! text_ops {
 
             fn pattern(self, op: &'static str, pattern: String) -> Expr<T> {
                 Expr::new(Node::Compare {
-                    column: self.name(),
+                    column: self.def(),
                     op,
                     value: Arc::new(pattern),
                 })
@@ -286,7 +286,7 @@ impl<T> std::fmt::Debug for Expr<T> {
 #[derive(Clone)]
 pub(crate) enum Node {
     Compare {
-        column: &'static str,
+        column: &'static ColumnDef,
         op: &'static str,
         value: Value,
     },
@@ -295,7 +295,7 @@ pub(crate) enum Node {
         negated: bool,
     },
     In {
-        column: &'static str,
+        column: &'static ColumnDef,
         values: Value,
     },
     And(Box<Node>, Box<Node>),
@@ -362,21 +362,27 @@ impl Node {
         match self {
             Node::Compare { column, op, value } => {
                 params.push(&**value);
-                push_column(sql, alias, column);
+                push_column(sql, alias, column.name);
                 sql.push(' ');
                 sql.push_str(op);
                 sql.push(' ');
-                push_placeholder(sql, params.len());
+                push_param(sql, params.len(), column.sql_type);
             }
             Node::Null { column, negated } => {
                 push_column(sql, alias, column);
                 sql.push_str(if *negated { " IS NOT NULL" } else { " IS NULL" });
             }
             Node::In { column, values } => {
-                push_column(sql, alias, column);
+                push_column(sql, alias, column.name);
                 sql.push_str(" = ANY(");
                 params.push(&**values);
                 push_placeholder(sql, params.len());
+                // An array of the column's type, when the values cannot name it.
+                if !column.sql_type.ends_with("[]") && casts_param(column.sql_type) {
+                    sql.push_str("::");
+                    sql.push_str(column.sql_type);
+                    sql.push_str("[]");
+                }
                 sql.push(')');
             }
             Node::And(a, b) | Node::Or(a, b) => {

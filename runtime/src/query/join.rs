@@ -9,7 +9,7 @@ use super::expr::{Column, Expr, Node, Order};
 use super::select::{Scope, Select};
 use crate::error::Result;
 use crate::executor::{Executor, Param};
-use crate::sql::{push_ident, push_placeholder};
+use crate::sql::{push_ident, push_placeholder, push_read_column};
 use crate::table::Table;
 
 /// A foreign key of table `T` (a column declared `#[table(references = "...")]`), typed by
@@ -203,9 +203,7 @@ impl<T: Table, P: Table, K> Join<T, P, K> {
                 if sql.len() > "SELECT ".len() {
                     sql.push_str(", ");
                 }
-                push_ident(&mut sql, alias);
-                sql.push('.');
-                push_ident(&mut sql, c.name);
+                push_read_column(&mut sql, Some(alias), c.name, c.sql_type, c.check.is_some());
             }
         }
         sql.push_str(" FROM ");

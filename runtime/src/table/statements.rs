@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use super::{ColumnDef, ColumnRole};
 use crate::error::Error;
 use crate::executor::Param;
-use crate::sql::{push_ident, push_placeholder, qualified, quote_ident};
+use crate::sql::{push_ident, push_param, push_read_column, qualified, quote_ident};
 
 /// The statements of a table. Not part of the public API: generated code names it through
 /// `__private`, and only this crate reads it.
@@ -27,6 +27,8 @@ pub struct Statements {
     pub(crate) version: Option<&'static str>,
     /// How many parameters one inserted row binds.
     pub(crate) inserted: usize,
+    /// The SQL types of the inserted columns, in order (for the casts of multi-row VALUES).
+    inserted_types: Vec<&'static str>,
     /// `INSERT INTO t (...) VALUES ($1, ..., now()) RETURNING ...`.
     pub(crate) insert: String,
     /// The same, `ON CONFLICT DO NOTHING`.
@@ -73,7 +75,11 @@ impl Statements {
     /// Builds every fixed statement of the table `schema.name` with these columns.
     pub fn new(schema: &str, name: &str, columns_def: &'static [ColumnDef]) -> Statements {
         let table = qualified(schema, name);
-        let columns = join(columns_def.iter().map(|c| quote_ident(c.name)));
+        let columns = join(columns_def.iter().map(|c| {
+            let mut out = String::new();
+            push_read_column(&mut out, None, c.name, c.sql_type, c.check.is_some());
+            out
+        }));
         let soft_delete = find_role(columns_def, ColumnRole::DeletedAt).map(|c| c.name);
         let live_filter = soft_delete.map(|s| format!("{} IS NULL", quote_ident(s)));
         let version = find_role(columns_def, ColumnRole::Version).map(|c| c.name);
@@ -91,8 +97,10 @@ impl Statements {
             .collect();
         let names = join(inserted.iter().chain(&stamped).map(|c| quote_ident(c.name)));
         let values = join(
-            (1..=inserted.len())
-                .map(|i| format!("${i}"))
+            inserted
+                .iter()
+                .enumerate()
+                .map(|(i, c)| param(i + 1, c))
                 .chain(stamped.iter().map(|_| "now()".to_string())),
         );
         let (insert_row, insert_prefix) = if names.is_empty() {
@@ -129,7 +137,7 @@ impl Statements {
             let key_where = key_columns
                 .iter()
                 .enumerate()
-                .map(|(i, c)| format!("{} = ${}", quote_ident(c.name), i + 1))
+                .map(|(i, c)| format!("{} = {}", quote_ident(c.name), param(i + 1, c)))
                 .collect::<Vec<_>>()
                 .join(" AND ");
             let and_live = live_filter
@@ -185,6 +193,7 @@ impl Statements {
             soft_delete,
             touch,
             inserted: inserted.len(),
+            inserted_types: inserted.iter().map(|c| c.sql_type).collect(),
             insert,
             insert_or_ignore,
             insert_prefix,
@@ -226,10 +235,13 @@ impl Statements {
             params.push(*value);
             // The Patch impl pushes indexes of COLUMNS; a wrong one names no column here and
             // fails at the server instead of panicking.
-            let name = self.columns_def.get(*index).map_or("", |c| c.name);
+            let (name, sql_type) = self
+                .columns_def
+                .get(*index)
+                .map_or(("", "text"), |c| (c.name, c.sql_type));
             push_ident(sql, name);
             sql.push_str(" = ");
-            push_placeholder(sql, params.len());
+            push_param(sql, params.len(), sql_type);
         }
         match (&self.touch, sets.is_empty()) {
             (Some(touch), true) => sql.push_str(touch),
@@ -277,7 +289,7 @@ impl Statements {
                 }
                 if j < self.inserted {
                     n += 1;
-                    push_placeholder(&mut sql, n);
+                    push_param(&mut sql, n, self.inserted_types[j]);
                 } else {
                     sql.push_str("now()");
                 }
@@ -359,6 +371,13 @@ fn builtin_type(sql_type: &str) -> Option<tokio_postgres::types::Type> {
 
 fn find_role(columns: &'static [ColumnDef], role: ColumnRole) -> Option<&'static ColumnDef> {
     columns.iter().find(|c| c.role == role)
+}
+
+/// `$n`, cast to the column's type where the value cannot name it (`sql::casts_param`).
+fn param(n: usize, column: &ColumnDef) -> String {
+    let mut out = String::new();
+    push_param(&mut out, n, column.sql_type);
+    out
 }
 
 fn join(parts: impl Iterator<Item = String>) -> String {

@@ -108,11 +108,19 @@ impl TestDbBuilder {
             }
         }
         drop(admin);
-        let pool = server
-            .config
-            .with_dbname(&name)
-            .max_size(self.max_size.unwrap_or(4))
-            .build()?;
+        let pool = match through_pgbouncer(&server).await? {
+            // The suite's pooler run: statements as an application behind a transaction-mode
+            // pooler sends them (no named statements).
+            Some(bouncer) => PoolConfig::new(&bouncer.url(&name))?
+                .statement_cache_size(0)
+                .max_size(self.max_size.unwrap_or(4))
+                .build()?,
+            None => server
+                .config
+                .with_dbname(&name)
+                .max_size(self.max_size.unwrap_or(4))
+                .build()?,
+        };
         let keep = self.keep || std::env::var_os("SKELLY_KEEP_TEST_DB").is_some_and(|v| v != "0");
         Ok(TestDb {
             pool,
@@ -377,6 +385,44 @@ impl Server {
         // an unreachable server fails the test instead of hanging it.
         let config = PoolConfig::new(&url).map_err(|e| Error::Config(format!("{what}: {e}")))?;
         Ok(Server { url, config })
+    }
+}
+
+static SHARED_BOUNCER: OnceLock<std::result::Result<TempPgBouncer, String>> = OnceLock::new();
+
+/// With `SKELLY_TEST_PGBOUNCER=1`, the PgBouncer (transaction mode, started once per process
+/// in front of the test server) that every [`TestDb`] pool goes through, at statement cache
+/// size 0: the way to run a whole test suite as it runs behind a transaction-mode pooler.
+/// Databases are still created and dropped on the server directly.
+async fn through_pgbouncer(server: &Server) -> Result<Option<&'static TempPgBouncer>> {
+    if !std::env::var_os("SKELLY_TEST_PGBOUNCER").is_some_and(|v| v != "0" && !v.is_empty()) {
+        return Ok(None);
+    }
+    let pg = server.config.pg_config().clone();
+    let started = tokio::task::spawn_blocking(move || {
+        SHARED_BOUNCER.get_or_init(|| {
+            let host = match pg.get_hosts().first() {
+                Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+                _ => return Err("SKELLY_TEST_PGBOUNCER needs a server reachable over TCP".into()),
+            };
+            let password = pg
+                .get_password()
+                .map(|p| String::from_utf8_lossy(p).into_owned());
+            TempPgBouncer::builder(&host, pg.get_ports().first().copied().unwrap_or(5432))
+                .server_login(pg.get_user().unwrap_or("postgres"), password.as_deref())
+                .pool_mode("transaction")
+                .default_pool_size(4)
+                .start()
+                .map_err(|e| e.to_string())
+        })
+    })
+    .await
+    .map_err(|e| Error::Config(format!("starting PgBouncer: {e}")))?;
+    match started {
+        Ok(bouncer) => Ok(Some(bouncer)),
+        Err(reason) => Err(Error::Config(format!(
+            "SKELLY_TEST_PGBOUNCER is set: {reason}"
+        ))),
     }
 }
 

@@ -48,6 +48,7 @@ pub struct TempPgBouncerBuilder {
     password: Option<String>,
     pool_mode: String,
     default_pool_size: u32,
+    settings: Vec<(String, String)>,
 }
 
 impl TempPgBouncerBuilder {
@@ -61,6 +62,13 @@ impl TempPgBouncerBuilder {
     /// `session`, `transaction` (the default) or `statement`.
     pub fn pool_mode(mut self, mode: &str) -> TempPgBouncerBuilder {
         self.pool_mode = mode.to_string();
+        self
+    }
+
+    /// Any other `[pgbouncer]` setting, e.g. `("server_lifetime", "1")` to have it close server
+    /// connections older than a second as they are released.
+    pub fn setting(mut self, key: &str, value: &str) -> TempPgBouncerBuilder {
+        self.settings.push((key.to_string(), value.to_string()));
         self
     }
 
@@ -112,6 +120,10 @@ impl TempPgBouncerBuilder {
                 mode = self.pool_mode,
                 size = self.default_pool_size,
             );
+            let ini = self
+                .settings
+                .iter()
+                .fold(ini, |ini, (key, value)| format!("{ini}{key} = {value}\n"));
             write_owned(&user, &bouncer.dir.join("pgbouncer.ini"), ini.as_bytes())?;
             match bouncer.launch(&program, &user) {
                 Ok(()) => return Ok(bouncer),
@@ -135,6 +147,7 @@ impl TempPgBouncer {
             password: None,
             pool_mode: "transaction".to_string(),
             default_pool_size: 2,
+            settings: Vec::new(),
         }
     }
 

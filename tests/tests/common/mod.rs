@@ -7,6 +7,12 @@ use std::time::{Duration, Instant};
 
 use skelly_db::testing::TestDb;
 
+/// Whether this run goes through PgBouncer at statement cache size 0 (`SKELLY_TEST_PGBOUNCER=1`,
+/// the suite's pooler run in `.ci/run`): no statement is prepared by name then.
+pub fn through_pgbouncer() -> bool {
+    std::env::var_os("SKELLY_TEST_PGBOUNCER").is_some_and(|v| v != "0" && !v.is_empty())
+}
+
 /// A fresh, empty database for one test.
 pub async fn empty_db() -> TestDb {
     TestDb::new().await.expect("create a test database")
