@@ -149,6 +149,28 @@ struct Backoff {
     wait: Duration,
     error: String,
     kind: crate::error::ConnectionKind,
+    /// One attempt is probing the server after the window passed.
+    probing: bool,
+}
+
+/// Clears the probing flag of a probe that was dropped before it knew (a checkout that timed
+/// out), so that the next attempt may probe.
+struct ProbeGuard<'m> {
+    manager: &'m Manager,
+}
+
+impl ProbeGuard<'_> {
+    fn defuse(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.manager.backoff().as_mut() {
+            b.probing = false;
+        }
+    }
 }
 
 impl Manager {
@@ -180,33 +202,49 @@ impl deadpool::managed::Manager for Manager {
 
     async fn create(&self) -> Result<Conn> {
         // While backing off, fail at once with the last error instead of hammering a server
-        // that is down (and every waiting checkout with it).
-        if let Some(b) = self.backoff().as_ref() {
-            let now = Instant::now();
-            if now < b.until {
-                return Err(Error::Connection {
-                    kind: b.kind,
-                    message: format!(
-                        "{} (next attempt in {} ms)",
-                        b.error,
-                        (b.until - now).as_millis()
-                    ),
-                    source: None,
-                });
+        // that is down (and every waiting checkout with it). When the window has passed, one
+        // attempt probes the server; the others fail fast until it knows.
+        let probe = {
+            let mut backoff = self.backoff();
+            match backoff.as_mut() {
+                Some(b) => {
+                    let now = Instant::now();
+                    if now < b.until || b.probing {
+                        let next = if b.probing {
+                            "a probe connection is under way".to_string()
+                        } else {
+                            format!("next attempt in {} ms", (b.until - now).as_millis())
+                        };
+                        return Err(Error::Connection {
+                            kind: b.kind,
+                            message: format!("{} ({next})", b.error),
+                            source: None,
+                        });
+                    }
+                    b.probing = true;
+                    Some(ProbeGuard { manager: self })
+                }
+                None => None,
             }
-        }
+        };
         self.registry
             .counters
             .attempts
             .fetch_add(1, Ordering::Relaxed);
-        match Conn::connect(
+        let connected = Conn::connect(
             &self.pg,
             self.connector.clone(),
             self.cache_size,
             self.peer.clone(),
         )
-        .await
-        {
+        .await;
+        // The outcome decides the back-off from here; the guard only covers a probe dropped
+        // half way (a checkout that timed out).
+        let probed = probe.is_some();
+        if let Some(guard) = probe {
+            guard.defuse();
+        }
+        match connected {
             Ok(mut conn) => {
                 *self.backoff() = None;
                 self.registry
@@ -223,17 +261,31 @@ impl deadpool::managed::Manager for Manager {
                     .counters
                     .failures
                     .fetch_add(1, Ordering::Relaxed);
-                if let Error::Connection { kind, message, .. } = &e {
-                    let mut backoff = self.backoff();
-                    let wait = backoff
-                        .as_ref()
-                        .map_or(BACKOFF_START, |b| (b.wait * 2).min(BACKOFF_MAX));
-                    *backoff = Some(Backoff {
-                        until: Instant::now() + wait,
-                        wait,
-                        error: message.clone(),
-                        kind: *kind,
-                    });
+                let mut backoff = self.backoff();
+                match (&e, backoff.as_mut()) {
+                    // The probe failed: the outage goes on, the window doubles.
+                    (Error::Connection { kind, message, .. }, Some(b)) if probed => {
+                        b.wait = (b.wait * 2).min(BACKOFF_MAX);
+                        b.until = Instant::now() + b.wait;
+                        b.error = message.clone();
+                        b.kind = *kind;
+                        b.probing = false;
+                    }
+                    // An attempt that started before the outage was noticed: the window set by
+                    // the first failure stands (it grows per outage, not per failure).
+                    (Error::Connection { message, .. }, Some(b)) => b.error = message.clone(),
+                    (Error::Connection { kind, message, .. }, None) => {
+                        *backoff = Some(Backoff {
+                            until: Instant::now() + BACKOFF_START,
+                            wait: BACKOFF_START,
+                            error: message.clone(),
+                            kind: *kind,
+                            probing: false,
+                        });
+                    }
+                    // Not the server being away (a refused login, ...): no back-off.
+                    (_, Some(b)) if probed => b.probing = false,
+                    _ => {}
                 }
                 Err(e)
             }
