@@ -44,7 +44,7 @@ pub async fn generate(options: &Options, request: Request<'_>) -> Result<(), Str
     let url = server_url(options.database_url.as_deref())?;
     let declared: Vec<TableShape> = tables.iter().map(|t| t.shape.clone()).collect();
     let scratch = Scratch::create(url).await?;
-    let outcome = async {
+    let outcome = scratch.guard(async {
         scratch.migrate(&migrator).await?;
         let mut actual = Vec::new();
         for t in &declared {
@@ -63,8 +63,8 @@ pub async fn generate(options: &Options, request: Request<'_>) -> Result<(), Str
                 q.to_string().replace('\n', "\n  ")
             )
         })
-    }
-    .await;
+    });
+    let outcome = outcome.await;
     let dropped = scratch.drop_now().await;
     let draft = outcome?;
     dropped?;

@@ -12,13 +12,14 @@ pub async fn check(options: &SchemaOptions) -> Result<(), String> {
     let url = server_url(options.database_url.as_deref())?;
     let scratch = Scratch::create(url).await?;
     let shapes: Vec<TableShape> = tables.iter().map(|t| t.shape.clone()).collect();
-    let outcome = async {
-        scratch.migrate(&migrator).await?;
-        schema::check(&scratch.pool, &shapes)
-            .await
-            .map_err(|e| chain(&e))
-    }
-    .await;
+    let outcome = scratch
+        .guard(async {
+            scratch.migrate(&migrator).await?;
+            schema::check(&scratch.pool, &shapes)
+                .await
+                .map_err(|e| chain(&e))
+        })
+        .await;
     let dropped = scratch.drop_now().await;
     let report = outcome?;
     dropped?;

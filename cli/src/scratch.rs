@@ -5,7 +5,7 @@ use std::path::Path;
 
 use skelly_db::migrate::Migrator;
 use skelly_db::schema::{self, SourceTable};
-use skelly_db::sql::quote_ident;
+use skelly_db::sql::{quote_ident, quote_literal};
 use skelly_db::{DetachedConnection, Executor, Pool, PoolConfig};
 
 use crate::{chain, load_error};
@@ -58,16 +58,29 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// Creates `skelly_scratch_<random>` next to the database `url` names.
+    /// Creates `skelly_scratch_<random>` next to the database `url` names, marked with this
+    /// host and process (a database comment), after removing the ones runs on this host left
+    /// behind when they were killed.
     pub async fn create(url: &str) -> Result<Scratch, String> {
-        let admin = PoolConfig::new(url).map_err(|e| chain(&e))?;
+        let admin = PoolConfig::new(url)
+            .and_then(PoolConfig::with_env)
+            .map_err(|e| chain(&e))?;
         let name = format!("skelly_scratch_{}", random_suffix());
         let conn = DetachedConnection::connect_with(&admin)
             .await
             .map_err(|e| chain(&e))?;
+        remove_stale(&conn).await;
+        // Each its own message: CREATE DATABASE refuses to share one (an implicit transaction).
         conn.batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
             .await
             .map_err(|e| format!("cannot create a scratch database: {}", chain(&e)))?;
+        conn.batch_execute(&format!(
+            "COMMENT ON DATABASE {} IS {}",
+            quote_ident(&name),
+            quote_literal(&owner_mark(std::process::id()))
+        ))
+        .await
+        .map_err(|e| format!("cannot mark the scratch database: {}", chain(&e)))?;
         drop(conn);
         let pool = admin
             .with_dbname(&name)
@@ -75,6 +88,21 @@ impl Scratch {
             .build()
             .map_err(|e| chain(&e))?;
         Ok(Scratch { admin, name, pool })
+    }
+
+    /// Runs `work`, or stops it at SIGINT or SIGTERM with an error saying so: the caller then
+    /// drops the database as after any failure, instead of the signal leaving it behind.
+    pub async fn guard<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Result<T, String> {
+        tokio::select! {
+            done = work => done,
+            signal = termination() => Err(format!(
+                "interrupted by {signal}; scratch database {} dropped",
+                self.name
+            )),
+        }
     }
 
     /// Applies the migrations.
@@ -98,6 +126,83 @@ impl Scratch {
         ))
         .await
         .map_err(|e| format!("cannot drop scratch database {}: {}", self.name, chain(&e)))
+    }
+}
+
+/// The comment a scratch database carries: who made it.
+fn owner_mark(pid: u32) -> String {
+    format!("skelly-db scratch: host {}, pid {pid}", host_name())
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Drops the scratch databases of runs on this host whose process has ended (killed before
+/// they could drop their own) and that nobody is connected to; each one removed is said on
+/// stderr. Best effort: a failure here is no reason not to go on.
+async fn remove_stale(conn: &DetachedConnection) {
+    let Ok(rows) = conn
+        .query(
+            "SELECT d.datname::text, shobj_description(d.oid, 'pg_database') FROM pg_database d \
+             WHERE d.datname LIKE 'skelly\\_scratch\\_%' \
+               AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
+            &[],
+        )
+        .await
+    else {
+        return;
+    };
+    let ours = format!("skelly-db scratch: host {}, pid ", host_name());
+    for row in rows {
+        let (name, comment): (String, Option<String>) = (row.get(0), row.get(1));
+        let Some(pid) = comment
+            .as_deref()
+            .and_then(|c| c.strip_prefix(&ours))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive =
+            Path::new("/proc").join(pid.to_string()).exists() || !Path::new("/proc/self").exists();
+        if alive {
+            continue;
+        }
+        if conn
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(&name)))
+            .await
+            .is_ok()
+        {
+            eprintln!("removed scratch database {name}, left by process {pid}, which has ended");
+        }
+    }
+}
+
+/// The first of SIGINT and SIGTERM (Ctrl-C elsewhere), by name.
+async fn termination() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            _ => std::future::pending().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
     }
 }
 

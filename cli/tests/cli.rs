@@ -1117,3 +1117,120 @@ async fn a_killed_runner_is_failed_within_the_window_and_resumed() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn this_host() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.trim().is_empty())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
+}
+
+async fn scratch_databases(db: &TestDb) -> Vec<(String, Option<String>)> {
+    db.pool()
+        .query(
+            "SELECT datname::text, shobj_description(oid, 'pg_database') FROM pg_database \
+             WHERE datname LIKE 'skelly\\_scratch\\_%' ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// Issue 22, N8: a `schema check` stopped by SIGTERM drops its scratch database; one left by a
+/// killed run (its process gone) is removed by the next run.
+#[tokio::test]
+async fn scratch_databases_are_dropped_on_sigterm_and_stale_ones_removed() {
+    let db = TestDb::new().await.unwrap();
+    let url = db.url();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let reference = root.join("tests/src");
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    for entry in std::fs::read_dir(root.join("migrations")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    // A slow last migration: time to stop the run while the scratch database exists.
+    write(
+        &dir,
+        "99999999999999_slow.sql",
+        "-- +migrate Up\nSELECT pg_sleep(30);\n-- +migrate Down\nSELECT 1;\n",
+    );
+    // A scratch database a killed run on this host left behind (pid 4194304 is above Linux's
+    // largest), and one of another host, which is not ours to judge.
+    let stale = "skelly_scratch_00000000dead0001";
+    let foreign = "skelly_scratch_00000000dead0002";
+    for (name, host) in [(stale, this_host()), (foreign, "elsewhere".to_string())] {
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+            format!("COMMENT ON DATABASE {name} IS 'skelly-db scratch: host {host}, pid 4194304'"),
+        ] {
+            db.pool().batch_execute(&sql).await.unwrap();
+        }
+    }
+    let child = Command::new(env!("CARGO_BIN_EXE_skelly-db"))
+        .args([
+            "schema",
+            "check",
+            "--src",
+            reference.to_str().unwrap(),
+            "--dir",
+            d,
+        ])
+        .env("DATABASE_URL", &url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mark = format!(
+        "skelly-db scratch: host {}, pid {}",
+        this_host(),
+        child.id()
+    );
+    let start = std::time::Instant::now();
+    let scratch = loop {
+        let found = scratch_databases(&db).await;
+        if let Some((name, _)) = found.iter().find(|(_, c)| c.as_deref() == Some(&mark)) {
+            break name.clone();
+        }
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "no scratch database: {found:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // Let it reach the slow migration, then stop it.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("removed scratch database {stale}")),
+        "{stderr}"
+    );
+    let left: Vec<String> = scratch_databases(&db)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(!left.contains(&scratch), "{scratch} was left: {left:?}");
+    assert!(!left.contains(&stale.to_string()), "{left:?}");
+    assert!(left.contains(&foreign.to_string()), "{left:?}");
+    db.pool()
+        .batch_execute(&format!("DROP DATABASE {foreign}"))
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -457,3 +457,26 @@ async fn connect_errors_say_why_and_where() {
     let err = admin.query("SELECT $1::int", &[]).await.unwrap_err();
     assert_eq!(err.sqlstate(), None, "{err:?}");
 }
+
+/// Issue 22, N11 and D8: a NUL byte in the SQL text is a `query` error that names it (it was a
+/// connection error, 503), the connection stays usable, and no client-side error prints an
+/// empty "(SQLSTATE )".
+#[tokio::test]
+async fn a_nul_byte_in_sql_is_a_query_error_naming_it() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    for err in [
+        pool.execute("SELECT 1\0", &[]).await.unwrap_err(),
+        pool.batch_execute("SELECT 1;\0").await.unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert_eq!(err.code(), "query", "{text}");
+        assert!(text.contains("NUL byte"), "{text}");
+        assert!(!text.contains("(SQLSTATE )"), "{text}");
+        assert_eq!(err.sqlstate(), None);
+    }
+    // A wrong parameter count is client-side too.
+    let err = pool.execute("SELECT $1::int4", &[]).await.unwrap_err();
+    assert!(!err.to_string().contains("(SQLSTATE )"), "{err}");
+    pool.execute("SELECT 1", &[]).await.unwrap();
+}

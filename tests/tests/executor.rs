@@ -311,6 +311,51 @@ async fn close_returns_by_its_deadline_and_ends_stragglers() {
     assert_eq!(err.status(), 503, "{err}");
 }
 
+/// Issue 22, N6: with replicas, close() refuses checkouts at once on the primary and every
+/// replica, and ends stragglers on all of them within one close_timeout (it took one per pool,
+/// one after the other, and kept handing out primary connections meanwhile).
+#[tokio::test]
+async fn close_with_replicas_takes_one_close_timeout_and_refuses_at_once() {
+    let db = common::empty_db().await;
+    let pool = db
+        .pool_config()
+        // Two "replicas" on the same server: close() does not care what they replicate.
+        .replica(&db.url())
+        .replica(&db.url())
+        .close_timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let held = [
+        pool.get().await.unwrap(),
+        pool.replicas()[0].get().await.unwrap(),
+        pool.replicas()[1].get().await.unwrap(),
+    ];
+    let start = std::time::Instant::now();
+    let closing = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.close().await })
+    };
+    common::eventually("close() has begun", || async { pool.is_closed() }).await;
+    for p in std::iter::once(&pool).chain(pool.replicas()) {
+        assert!(p.is_closed());
+        let err = p.get().await.unwrap_err();
+        assert!(err.to_string().contains("closed"), "{err}");
+    }
+    closing.await.unwrap();
+    let took = start.elapsed();
+    eprintln!("close() with two replicas and three stragglers took {took:?}");
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_millis(1_200),
+        "three pools closed one after the other would take 1.2 s: {took:?}"
+    );
+    for conn in &held {
+        common::eventually("the held connection is closed", || async {
+            conn.client().is_closed()
+        })
+        .await;
+    }
+}
+
 #[tokio::test]
 async fn connects_back_off_during_an_outage_and_the_pool_recovers_by_itself() {
     use skelly_db::testing::TempServer;

@@ -140,6 +140,7 @@ async fn a_wrong_host_name_or_an_unknown_ca_fails_with_a_tls_error_naming_the_re
     let tls = tls_server();
     let port = tls.server.port();
     let ca = tls.ca.display();
+    let ca = &ca;
     let url = format!(
         "postgres://postgres@127.0.0.1:{port}/postgres?sslmode=verify-full&sslrootcert={ca}"
     );
@@ -159,6 +160,21 @@ async fn a_wrong_host_name_or_an_unknown_ca_fails_with_a_tls_error_naming_the_re
     let err = try_connect(&url).await.unwrap_err();
     assert_eq!(err.code(), "tls", "{err}");
     assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+
+    // Issue 22, N5: `require` with a root certificate verifies as libpq does (as verify-ca):
+    // another CA's certificate is refused, the right one accepted.
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{port}/postgres?sslmode=require&sslrootcert={other}"
+    );
+    let err = try_connect(&url).await.unwrap_err();
+    assert_eq!(err.code(), "tls", "{err}");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    let url =
+        format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=require&sslrootcert={ca}");
+    assert!(try_connect(&url).await.unwrap());
+    // Without one, require only encrypts.
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=require");
+    assert!(try_connect(&url).await.unwrap());
 }
 
 #[tokio::test]

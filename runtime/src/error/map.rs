@@ -23,6 +23,19 @@ impl From<tokio_postgres::Error> for Error {
                 .and_then(|s| s.downcast_ref::<std::io::Error>())
                 .map(|e| e.kind());
             let cause_text = cause.map(innermost).unwrap_or_default();
+            // The statement could not even be written: a NUL byte in the SQL text (or in a name
+            // sent as text). The text is wrong, not the connection.
+            if io == Some(std::io::ErrorKind::InvalidInput) && cause_text.contains("null") {
+                return Error::Query(ServerError {
+                    sqlstate: "".into(),
+                    message: "the SQL text contains a NUL byte (\\0), which PostgreSQL does not \
+                              accept in a statement; remove it, or pass the value as a parameter"
+                        .into(),
+                    detail: None,
+                    hint: None,
+                    source: err,
+                });
+            }
             let kind = if text.contains("TLS") || text.contains("tls") {
                 Some(ConnectionKind::Tls)
             } else if io == Some(std::io::ErrorKind::ConnectionRefused) {

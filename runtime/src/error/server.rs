@@ -26,7 +26,11 @@ impl ServerError {
 
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (SQLSTATE {})", self.message, self.sqlstate)?;
+        write!(f, "{}", self.message)?;
+        // A client-side failure has no SQLSTATE, and says nothing about one.
+        if !self.sqlstate.is_empty() {
+            write!(f, " (SQLSTATE {})", self.sqlstate)?;
+        }
         if let Some(detail) = &self.detail {
             write!(f, ": {detail}")?;
         }

@@ -378,6 +378,18 @@ fn split_urls(list: &str) -> Vec<String> {
 }
 
 fn parse_url(what: &str, url: &str) -> Result<tokio_postgres::Config> {
+    // `user:p@ss@host`: tokio-postgres splits at the first `@`, so the password's tail would
+    // become the host, and from there reach errors, Debug output and metrics labels. Refused,
+    // showing no part of the string.
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        if authority.matches('@').count() > 1 {
+            return Err(Error::Config(format!(
+                "{what}: the user or password contains an unencoded `@`; percent-encode it as \
+                 %40 (postgres://user:p%40ss@host:port/database)"
+            )));
+        }
+    }
     tokio_postgres::Config::from_str(url).map_err(|e| {
         let mut reason = e.to_string();
         if let Some(password) = password_in(url) {
@@ -416,6 +428,25 @@ fn env_number(name: &str) -> Result<Option<u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unencoded_at_in_the_password_is_refused_without_showing_it() {
+        for url in [
+            "postgres://app:p@ss@db.internal:5432/app",
+            "postgresql://app:@@db.internal/app?sslmode=require",
+        ] {
+            let err = PoolConfig::new(url).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert_eq!(err.code(), "config", "{text}");
+            assert!(text.contains("%40"), "{text}");
+            for part in ["ss@db", "db.internal", "p@ss"] {
+                assert!(!text.contains(part), "{part} shown: {text}");
+            }
+        }
+        // Encoded, it is the password.
+        let config = PoolConfig::new("postgres://app:p%40ss@db.internal:5432/app").unwrap();
+        assert_eq!(config.pg_config().get_password(), Some(&b"p@ss"[..]));
+    }
 
     #[test]
     fn password_is_found_and_never_printed() {

@@ -171,16 +171,26 @@ impl Pool {
     /// been closed, or until the close timeout ([`PoolConfig::close_timeout`], 30 s by
     /// default): then the connections still out are closed under their users.
     pub async fn close(&self) {
-        for replica in &self.replicas.pools {
-            Box::pin(replica.close()).await;
+        // The primary and every replica refuse checkouts at once, then drain together within
+        // one close_timeout.
+        let pools: Vec<&Pool> = std::iter::once(self)
+            .chain(self.replicas.pools.iter())
+            .collect();
+        for pool in &pools {
+            pool.inner.close();
         }
-        self.inner.close();
         let deadline = Instant::now() + self.config.close_timeout;
-        while self.inner.status().size > 0 {
+        loop {
+            let busy: Vec<&&Pool> = pools.iter().filter(|p| p.inner.status().size > 0).collect();
+            if busy.is_empty() {
+                return;
+            }
             if Instant::now() >= deadline {
                 // Stragglers: their connections end now, their statements fail as closed,
                 // and the closed pool drops them when they come back.
-                self.registry.abort_all();
+                for pool in busy {
+                    pool.registry.abort_all();
+                }
                 return;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -31,7 +31,8 @@ pub enum SslMode {
     /// TLS when the server offers it, plaintext otherwise; the certificate is not checked.
     #[default]
     Prefer,
-    /// TLS or no connection; the certificate is not checked.
+    /// TLS or no connection; the certificate is not checked, unless a root certificate is
+    /// given (`sslrootcert`): then it is checked as for `VerifyCa`, as libpq does.
     Require,
     /// TLS, and the server's certificate must chain to a trusted root (`sslrootcert`).
     VerifyCa,
@@ -143,7 +144,12 @@ impl TlsSettings {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::Config(format!("TLS: {e}")))?;
-        let verifier: Arc<dyn ServerCertVerifier> = match self.mode {
+        // As libpq: `require` with a root certificate given verifies as `verify-ca`.
+        let mode = match (self.mode, &self.root) {
+            (SslMode::Require, Some(_)) => SslMode::VerifyCa,
+            (mode, _) => mode,
+        };
+        let verifier: Arc<dyn ServerCertVerifier> = match mode {
             SslMode::Disable | SslMode::Prefer | SslMode::Require => {
                 Arc::new(NoVerifier { provider })
             }
@@ -152,7 +158,7 @@ impl TlsSettings {
                 let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
                     .build()
                     .map_err(|e| Error::Config(format!("sslrootcert: {e}")))?;
-                if self.mode == SslMode::VerifyCa {
+                if mode == SslMode::VerifyCa {
                     Arc::new(ChainOnly(webpki))
                 } else {
                     webpki
