@@ -162,10 +162,15 @@ impl<'a> Container<'a> {
         for field in &mut fields {
             field.resolve_role(explicit_pk);
         }
-        // A composite key's parts are supplied by the caller: no identity numbering.
-        if fields.iter().filter(|f| f.role == Role::PrimaryKey).count() > 1 {
-            for field in fields.iter_mut().filter(|f| f.role == Role::PrimaryKey) {
+        // A composite key's parts, and a key that is a foreign key, are supplied by the caller:
+        // no identity numbering and no random uuid (an explicit `default` stands).
+        let composite = fields.iter().filter(|f| f.role == Role::PrimaryKey).count() > 1;
+        for field in fields.iter_mut().filter(|f| f.role == Role::PrimaryKey) {
+            if composite || field.attrs.references.get().is_some() {
                 field.identity = false;
+                if field.attrs.default.get().is_none() {
+                    field.default = None;
+                }
             }
         }
         let schema = attrs

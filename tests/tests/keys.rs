@@ -391,3 +391,100 @@ async fn composite_keys_take_a_tuple_in_field_order() {
     assert_eq!(Membership::find(pool, ("blue", 7)).await.unwrap(), None);
     assert_eq!(Membership::query().count(pool).await.unwrap(), 2);
 }
+
+/// Issue 23: the most common join-table shape, a composite key of two uuid foreign keys. Its
+/// parts used to get `DEFAULT gen_random_uuid()` and drop out of the insert struct
+/// (`struct NewFollow has no field named follower_id`); a single uuid key that is a foreign key
+/// (a one-to-one profile) got a random default as well.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "keys", name = "people")]
+pub struct Person {
+    pub id: uuid::Uuid,
+    pub name: String,
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "keys", name = "follows")]
+pub struct Follow {
+    #[table(primary_key, references = "keys.people")]
+    pub follower_id: uuid::Uuid,
+    #[table(primary_key, references = "keys.people")]
+    pub followee_id: uuid::Uuid,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "keys", name = "profiles")]
+pub struct Profile {
+    #[table(primary_key, references = "keys.people")]
+    pub person_id: uuid::Uuid,
+    pub bio: String,
+}
+
+#[tokio::test]
+async fn a_composite_key_of_two_uuid_foreign_keys_is_given_on_insert() {
+    let db = common::empty_db().await;
+    db.batch_execute("CREATE SCHEMA keys").await.unwrap();
+    for ddl in [
+        Person::create_table_sql(),
+        Follow::create_table_sql(),
+        Profile::create_table_sql(),
+    ] {
+        db.batch_execute(&ddl).await.unwrap();
+    }
+    for table in ["follows", "profiles"] {
+        let defaults: i64 = db
+            .query_one(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'keys' \
+                 AND table_name = $1 AND column_name LIKE '%_id' AND column_default IS NOT NULL",
+                &[&table],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(defaults, 0, "keys.{table} has a default on a key part");
+    }
+    let new_person = |name: &str| NewPerson { name: name.into() };
+    let (ada, bob) = (
+        Person::insert(&db, new_person("ada")).await.unwrap(),
+        Person::insert(&db, new_person("bob")).await.unwrap(),
+    );
+    let follow = Follow::insert(
+        &db,
+        NewFollow {
+            follower_id: ada.id,
+            followee_id: bob.id,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((follow.follower_id, follow.followee_id), (ada.id, bob.id));
+    assert_eq!(
+        Follow::get(&db, (ada.id, bob.id))
+            .await
+            .unwrap()
+            .followee_id,
+        bob.id
+    );
+    let again = Follow::insert(
+        &db,
+        NewFollow {
+            follower_id: ada.id,
+            followee_id: bob.id,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(again.code(), "unique_violation", "{again}");
+    let profile = Profile::insert(
+        &db,
+        NewProfile {
+            person_id: ada.id,
+            bio: "hi".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(profile.person_id, ada.id);
+    assert_eq!(Profile::get(&db, ada.id).await.unwrap().bio, "hi");
+}

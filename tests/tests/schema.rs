@@ -288,7 +288,12 @@ fn reading_the_sources_gives_the_shapes_the_derive_gives() {
     let shapes: Vec<&TableShape> = this.iter().map(|t| &t.shape).collect();
     assert_eq!(
         shapes,
-        [&TableShape::of::<Post>(), &TableShape::of::<Tag>()]
+        [
+            &TableShape::of::<Post>(),
+            &TableShape::of::<Tag>(),
+            &TableShape::of::<Entry>(),
+            &TableShape::of::<Author>()
+        ]
     );
     assert_eq!(this[0].rust_name, "Post");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -296,4 +301,56 @@ fn reading_the_sources_gives_the_shapes_the_derive_gives() {
     assert_eq!(reference.len(), 1);
     assert_eq!(reference[0].shape, TableShape::of::<User>());
     assert_eq!(reference[0].file, dir.join("lib.rs"));
+}
+
+/// Issue 23: a foreign key's own index next to a table-level index leading with the same column,
+/// and two indexes on the same column declared by name. The check matched each declared index
+/// to the first one that could serve it, so one real index was left over ("`..._author_id_idx`
+/// on (author_id) is not declared by the struct"), in every `assert_schema!` of a new user's
+/// crate. Each declared index now finds its own: by name, then by shape, then any that serves.
+// Two indexes on the same column are the point; clippy takes them for a repeated attribute.
+#[allow(clippy::duplicated_attributes)]
+#[derive(Table, Debug, Clone)]
+#[table(schema = "feed", name = "entries")]
+#[table(index(author_id, expr = "created_at DESC", name = "entries_author_recent"))]
+#[table(index(parent_id, name = "entries_parent_a"))]
+#[table(index(parent_id, name = "entries_parent_b"))]
+pub struct Entry {
+    pub id: uuid::Uuid,
+    #[table(references = "feed.authors")]
+    pub author_id: uuid::Uuid,
+    pub parent_id: Option<uuid::Uuid>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Table, Debug, Clone)]
+#[table(schema = "feed", name = "authors")]
+pub struct Author {
+    pub id: uuid::Uuid,
+    pub name: String,
+}
+
+#[tokio::test]
+async fn each_declared_index_is_matched_to_its_own() {
+    let db = common::empty_db().await;
+    let shapes = [TableShape::of::<Author>(), TableShape::of::<Entry>()];
+    for shape in &shapes {
+        apply(&db, &shape.create_sql()).await;
+    }
+    let report = schema::check(&db, &shapes).await.unwrap();
+    assert!(report.findings.is_empty(), "{report}");
+    skelly_db::assert_schema!(db, Author, Entry);
+    // With one of the twins gone, the other serves both declarations (as the key or any index
+    // leading with the columns serves a plain one): no finding, and none left over.
+    db.batch_execute("DROP INDEX feed.entries_parent_b")
+        .await
+        .unwrap();
+    let report = schema::check(&db, &shapes).await.unwrap();
+    assert_eq!(report.findings.len(), 0, "{report}");
+    // The same for the foreign key's own index, served by (author_id, created_at DESC).
+    db.batch_execute("DROP INDEX feed.entries_author_id_idx")
+        .await
+        .unwrap();
+    let report = schema::check(&db, &shapes).await.unwrap();
+    assert!(report.findings.is_empty(), "{report}");
 }

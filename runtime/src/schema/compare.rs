@@ -451,35 +451,53 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
         }
     }
 
-    let mut matched_indexes = Vec::new();
-    for index in &declared.indexes {
-        let found = actual
-            .indexes
-            .iter()
-            .chain(&actual.uniques)
-            .find(|i| serves(i, index));
-        // A key leading with the same columns serves the same lookups.
+    // Each declared index finds its actual one: by name first, then by the same shape, then
+    // any index that serves it, preferring indexes no other declaration took; an index left
+    // over is one the struct does not declare.
+    let candidates = || actual.indexes.iter().chain(&actual.uniques);
+    let mut matched_indexes: Vec<&String> = Vec::new();
+    let mut served = vec![false; declared.indexes.len()];
+    let passes: [&IndexMatch; 3] = [
+        &|have, want| have.name == want.name && serves(have, want),
+        &|have, want| same_index(have, want),
+        &|have, want| serves(have, want),
+    ];
+    for pass in passes {
+        for (i, index) in declared.indexes.iter().enumerate() {
+            if served[i] {
+                continue;
+            }
+            let found =
+                candidates().find(|a| !matched_indexes.contains(&&a.name) && pass(a, index));
+            if let Some(found) = found {
+                matched_indexes.push(&found.name);
+                served[i] = true;
+            }
+        }
+    }
+    for (i, index) in declared.indexes.iter().enumerate() {
+        // Served by an index another declaration took, or by the key: it serves the lookups.
+        let shared = candidates().any(|a| serves(a, index));
         let by_key = actual
             .primary_key
             .as_ref()
             .is_some_and(|k| is_plain(index) && k.columns.starts_with(&index.columns));
-        match found {
-            Some(found) => matched_indexes.push(&found.name),
-            None if by_key => {}
-            None => push(
-                Severity::Error,
-                format!("{table}.{}", index.columns.join(",")),
-                format!(
-                    "index `{}` on ({}) does not exist",
-                    index.name,
-                    index.columns.join(", ")
-                ),
-                Some(format!(
-                    "{};",
-                    index_sql(&qualified, index, false, "CONCURRENTLY ")
-                )),
-            ),
+        if served[i] || shared || by_key {
+            continue;
         }
+        push(
+            Severity::Error,
+            format!("{table}.{}", index.columns.join(",")),
+            format!(
+                "index `{}` on ({}) does not exist",
+                index.name,
+                index.columns.join(", ")
+            ),
+            Some(format!(
+                "{};",
+                index_sql(&qualified, index, false, "CONCURRENTLY ")
+            )),
+        );
     }
     for index in &actual.indexes {
         if !matched_indexes.contains(&&index.name) {
@@ -566,6 +584,9 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
     out.sort_by_key(|f| f.severity);
     out
 }
+
+/// How an actual index (first) may match a declared one (second), in one pass of the check.
+type IndexMatch = dyn Fn(&IndexShape, &IndexShape) -> bool;
 
 // The same key columns and the same partial condition; a unique constraint and a unique index
 // without a condition are the same thing to a writer.
