@@ -357,25 +357,34 @@ async fn migrate(action: Action, options: Options) -> Result<(), String> {
             println!("{} migration(s) recorded as applied", ids.len());
         }),
         Action::MarkApplied { file } => migrator
-            .mark_applied(&pool, &file)
+            .mark_applied(&pool, migration_id(&file))
             .await
-            .map(|()| println!("recorded {file}")),
-        Action::Resume { file } => migrator.resume(&pool, &file).await.map(drop),
+            .map(|()| println!("recorded {}", migration_id(&file))),
+        Action::Resume { file } => migrator.resume(&pool, migration_id(&file)).await.map(drop),
         Action::Unmark { file } => migrator
-            .unmark(&pool, &file)
+            .unmark(&pool, migration_id(&file))
             .await
-            .map(|()| println!("forgot {file}")),
+            .map(|()| println!("forgot {}", migration_id(&file))),
         Action::RepairChecksums { yes } => {
-            migrator.repair_checksums(&pool, yes).await.map(|changed| {
-                for (id, old, new) in &changed {
+            let repaired = migrator.repair_checksums(&pool, yes).await;
+            if let Ok(changed) = &repaired {
+                for (id, old, new) in changed {
                     println!("{id}: {} -> {}", &old[..old.len().min(12)], &new[..12]);
                 }
                 match (changed.len(), yes) {
                     (0, _) => println!("every checksum matches its file"),
                     (n, true) => println!("{n} checksum(s) updated"),
-                    (n, false) => println!("{n} checksum(s) differ; run with --yes to record them"),
+                    // Differences listed and not recorded: a failure for scripts and CI.
+                    (n, false) => {
+                        ticker.stop();
+                        pool.close().await;
+                        return Err(format!(
+                            "{n} checksum(s) differ from the history; run with --yes to record them"
+                        ));
+                    }
                 }
-            })
+            }
+            repaired.map(drop)
         }
         Action::Redo => migrator
             .redo(&pool)
@@ -454,6 +463,15 @@ fn print_progress(p: &Progress, ticker: &ticker::Ticker) {
         ),
         _ => {}
     }
+}
+
+/// A migration's identity from what the user typed: its file name, also when given as a path
+/// (`migrations/20240101_add_users.sql`).
+fn migration_id(file: &str) -> &str {
+    std::path::Path::new(file)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(file)
 }
 
 fn dry_run(plan: &[PlannedMigration]) {

@@ -112,8 +112,22 @@ async fn migrate_up_status_down_redo() {
     );
     let out = skelly(&["--help"], None);
     assert!(text(&out.stdout).contains("migrate"));
+    // The file changed after it was applied: down refuses to run the edited Down (issue 24)
+    // until the new checksum is recorded.
     let out = skelly(&["migrate", "down", "--dir", d], Some(&url));
-    // The file changed after it was applied; down still reverts it with the current Down.
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("2_b.sql was changed after it was applied")
+            && text(&out.stderr).contains("repair-checksums --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = skelly(
+        &["migrate", "repair-checksums", "--yes", "--dir", d],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = skelly(&["migrate", "down", "--dir", d], Some(&url));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).starts_with("reverting 2_b.sql ...\nreverted 2_b.sql ("),
@@ -179,6 +193,45 @@ fn new_writes_a_timestamped_file_with_both_markers() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("invalid migration name `bad name!`"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 24: `migrate new` then `up` used to apply the empty file and record it as done; up
+/// refuses until its Up has a statement, and applies it once written.
+#[tokio::test]
+async fn up_refuses_a_new_file_until_its_up_is_written() {
+    let db = TestDb::new().await.unwrap();
+    let url = db.url();
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    let out = skelly(&["migrate", "new", "add_t", "--dir", d], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the Up section has no statement"),
+        "{}",
+        text(&out.stderr)
+    );
+    let name = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let body = std::fs::read_to_string(&name).unwrap();
+    let body = body.replacen(
+        "-- +migrate Up\n",
+        "-- +migrate Up\nCREATE TABLE t (n int);\n",
+        1,
+    );
+    std::fs::write(&name, body).unwrap();
+    let out = skelly(
+        &["migrate", "up", "--allow-empty-down", "--dir", d],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    db.pool().batch_execute("SELECT n FROM t").await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -401,6 +454,80 @@ async fn operator_commands() {
         "{}",
         text(&out.stdout)
     );
+    // A path names the migration as well as its bare name (issue 24).
+    let path = dir.join("1_a.sql");
+    let out = skelly(
+        &["migrate", "unmark", path.to_str().unwrap(), "--dir", d],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "forgot 1_a.sql\n");
+    let out = skelly(&["migrate", "baseline", "1", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // An edited applied file: up names both ways out; repair-checksums lists the difference
+    // and fails until --yes records it (issue 24).
+    write(
+        &dir,
+        "1_a.sql",
+        "-- +migrate Up\n-- a comment\nCREATE TABLE a (n int);\n-- +migrate Down\nDROP TABLE a;\n",
+    );
+    let out = skelly(
+        &["migrate", "up", "--allow-empty-down", "--dir", d],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("1_a.sql was changed after it was applied")
+            && stderr.contains("migrate repair-checksums --yes")
+            && stderr.contains("migrate unmark FILE"),
+        "{stderr}"
+    );
+    let out = skelly(
+        &[
+            "migrate",
+            "repair-checksums",
+            "--allow-empty-down",
+            "--dir",
+            d,
+        ],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("1_a.sql: "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("run with --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = skelly(
+        &[
+            "migrate",
+            "repair-checksums",
+            "--yes",
+            "--allow-empty-down",
+            "--dir",
+            d,
+        ],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = skelly(
+        &[
+            "migrate",
+            "repair-checksums",
+            "--allow-empty-down",
+            "--dir",
+            d,
+        ],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
     let out = skelly(&["migrate", "unmark", "1_a.sql", "--dir", d], Some(&url));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "forgot 1_a.sql\n");

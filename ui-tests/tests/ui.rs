@@ -8,6 +8,30 @@ fn ui() {
     if std::env::var_os("CARGO_TERM_COLOR").is_some_and(|v| v == "never") {
         std::env::set_var("NO_COLOR", "1");
     }
+    link_fixtures();
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*/*.rs");
+}
+
+/// The `embed_migrations!` cases read migration files relative to the crate trybuild generates
+/// under the target directory (`<target>/tests/trybuild/skelly-db-ui-tests`), which may be
+/// anywhere (`CARGO_TARGET_DIR`, `build.target-dir`): a `fixtures` link there points at this
+/// crate's fixtures, so the cases name `fixtures/...` wherever the build folder is.
+fn link_fixtures() {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // Cargo marks the root of every target directory with CACHEDIR.TAG.
+    let target = exe
+        .ancestors()
+        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
+        .expect("the test binary lies in a cargo target directory");
+    let project = target.join("tests/trybuild/skelly-db-ui-tests");
+    std::fs::create_dir_all(&project).expect("create trybuild's project directory");
+    let link = project.join("fixtures");
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/embed-migrations/fixtures");
+    let _ = std::fs::remove_file(&link);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&fixtures, &link).expect("link the fixtures");
+    #[cfg(windows)]
+    std::os::windows::fs::symlink_dir(&fixtures, &link).expect("link the fixtures");
 }

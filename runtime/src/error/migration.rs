@@ -21,6 +21,13 @@ pub enum MigrationError {
         /// The file name.
         file: String,
     },
+    /// A pending migration's Up section has no statement (a file `migrate new` wrote and nobody
+    /// filled in yet): applying it would record it as done having done nothing.
+    #[error("{file}: the Up section has no statement; write the migration's SQL under `-- +migrate Up` (or delete the file)")]
+    EmptyUp {
+        /// The file name.
+        file: String,
+    },
     /// The directory or a file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {
@@ -51,7 +58,7 @@ pub enum MigrationError {
         id: String,
     },
     /// Applied migrations whose file changed or disappeared; `up` refuses to run until resolved.
-    #[error("the applied migrations differ from the files: {}; restore the files as they were applied, or fix the history table", problems.join("; "))]
+    #[error("the applied migrations differ from the files: {}; restore the files as they were applied, or, when a change was harmless (a comment, whitespace), record the files' checksums with `skelly-db migrate repair-checksums --yes` (`Migrator::repair_checksums`), or forget a migration whose file is gone with `skelly-db migrate unmark FILE`", problems.join("; "))]
     Diverged {
         /// One line per changed or missing migration.
         problems: Vec<String>,

@@ -150,7 +150,7 @@ pub(crate) fn plan<'m>(
                 }
             }
             check_diverged(migrations, history)?;
-            Ok(all(migrations
+            let steps: Vec<Step<'m>> = migrations
                 .iter()
                 .take_while(|m| target.is_none_or(|t| compare_ids(m.id(), t) != Ordering::Greater))
                 // Not applied, or claimed by a runner that has not finished: the step waits
@@ -161,10 +161,33 @@ pub(crate) fn plan<'m>(
                         .any(|r| r.id == m.id() && r.execution_ms >= 0)
                 })
                 .map(|m| step(m, Direction::Up))
-                .collect()))
+                .collect();
+            if let Some(empty) = steps
+                .iter()
+                .find(|s| s.migration.parsed().up.statements.is_empty())
+            {
+                return Err(MigrationError::EmptyUp {
+                    file: empty.migration.id().to_string(),
+                });
+            }
+            Ok(all(steps))
         }
         Request::Down(steps) => {
             let (targets, stop) = down_targets(migrations, history, steps, allow_empty_down);
+            // A Down edited since its migration was applied would run as edited: refused, as
+            // up refuses (other files' changes are not down's business).
+            let changed: Vec<String> = targets
+                .iter()
+                .filter(|m| {
+                    history
+                        .iter()
+                        .any(|r| r.id == m.id() && r.checksum != m.checksum())
+                })
+                .map(|m| format!("{} was changed after it was applied", m.id()))
+                .collect();
+            if !changed.is_empty() {
+                return Err(MigrationError::Diverged { problems: changed });
+            }
             Ok(Plan {
                 steps: targets
                     .into_iter()
@@ -393,7 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn up_and_redo_refuse_changed_or_missing_files_and_down_does_not() {
+    fn up_and_redo_refuse_changed_or_missing_files_and_down_only_its_own() {
         let set = files(&["1_a.sql", "2_b.sql"]);
         let history = vec![changed("1_a.sql"), applied(&set[1]), changed("0_gone.sql")];
         for request in [Request::Up(None), Request::Redo] {
@@ -409,11 +432,40 @@ mod tests {
             }
         }
         // Down of the newest (2_b) is fine: its file is as applied.
-        let plan = plan(&set, &history, Request::Down(1), false).unwrap();
+        let planned = plan(&set, &history, Request::Down(1), false).unwrap();
         assert_eq!(
-            steps(&plan.steps),
+            steps(&planned.steps),
             [("2_b.sql".to_string(), Direction::Down)]
         );
+        // Down of both would run 1_a's edited Down: refused, naming it.
+        match plan(&set, &history, Request::Down(2), false).unwrap_err() {
+            MigrationError::Diverged { problems } => {
+                assert_eq!(problems, ["1_a.sql was changed after it was applied"])
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn up_refuses_a_pending_migration_with_an_empty_up() {
+        let mut set = files(&["1_a.sql"]);
+        set.push(
+            Migration::new(
+                "2_new.sql",
+                "-- +migrate Up\n-- write the migration here\n\n-- +migrate Down\nSELECT 1;\n",
+            )
+            .unwrap(),
+        );
+        match plan(&set, &[], Request::Up(None), false).unwrap_err() {
+            MigrationError::EmptyUp { file } => assert_eq!(file, "2_new.sql"),
+            other => panic!("{other:?}"),
+        }
+        // Applied already (an old empty file): nothing to refuse.
+        let history = vec![applied(&set[0]), applied(&set[1])];
+        assert!(plan(&set, &history, Request::Up(None), false)
+            .unwrap()
+            .steps
+            .is_empty());
     }
 
     #[test]

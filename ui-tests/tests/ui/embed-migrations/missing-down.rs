@@ -1,3 +1,3 @@
 fn main() {
-    let _ = skelly_db::embed_migrations!("../../../../ui-tests/tests/ui/embed-migrations/fixtures/no-down");
+    let _ = skelly_db::embed_migrations!("fixtures/no-down");
 }

@@ -1,3 +1,3 @@
 fn main() {
-    let _ = skelly_db::embed_migrations!("../../../../ui-tests/tests/ui/embed-migrations/fixtures/mixed");
+    let _ = skelly_db::embed_migrations!("fixtures/mixed");
 }
