@@ -308,6 +308,39 @@ async fn unanswered_connect_times_out_within_the_connect_timeout() {
         ),
         "{err:?}"
     );
+    // Issue 24: the error names the host, and the pool backs off as for a refused connection:
+    // the next checkouts fail at once instead of each waiting the whole connect timeout.
+    let text = err.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(
+        text.contains("no answer within the connect timeout"),
+        "{text}"
+    );
+    // Ten checkouts at once: at most one of them probes the host again (and waits for it).
+    let checkouts = (0..10).map(|_| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let err = pool.get().await.unwrap_err();
+            (start.elapsed(), err)
+        })
+    });
+    let mut slow = 0;
+    for checkout in futures_util::future::join_all(checkouts).await {
+        let (took, err) = checkout.unwrap();
+        assert_eq!(err.code(), "connect_timeout", "{err}");
+        assert!(
+            err.to_string().contains(&format!("127.0.0.1:{port}")),
+            "{err}"
+        );
+        if took >= Duration::from_millis(250) {
+            slow += 1;
+        }
+    }
+    assert!(
+        slow <= 1,
+        "{slow} of 10 checkouts waited on a host known to be silent"
+    );
     accept.abort();
 }
 

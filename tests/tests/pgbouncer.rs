@@ -153,3 +153,53 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Issue 24: behind a transaction-mode pooler with the default statement cache, the driver's
+/// named statements meet other server connections' ("prepared statement \"s1\" already exists",
+/// 42P05). The error now says what happened and names DATABASE_STATEMENT_CACHE_SIZE=0; with the
+/// cache at 0 the same call works. Reproduced deterministically: one server connection that
+/// already holds statements named as the driver names its own.
+#[tokio::test]
+async fn named_statements_behind_the_pooler_fail_with_the_fix_in_the_error() {
+    let db = common::empty_db().await;
+    let pg = db.pg_config();
+    let host = match &pg.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("the test server must be reachable over TCP, not {other:?}"),
+    };
+    let password = pg
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let bouncer = TempPgBouncer::builder(&host, pg.get_ports()[0])
+        .server_login(pg.get_user().unwrap_or("postgres"), password.as_deref())
+        .pool_mode("transaction")
+        .default_pool_size(1)
+        .start()
+        .unwrap_or_else(|e| {
+            panic!("PgBouncer must start for this test (.ci/run installs it): {e}")
+        });
+    // What other clients' named statements leave on the one server connection.
+    let squatter = pool_through(&bouncer, &db, 1);
+    let names: String = (0..5_000)
+        .map(|i| format!("PREPARE s{i} AS SELECT {i};"))
+        .collect();
+    squatter.batch_execute(&names).await.unwrap();
+    let named = PoolConfig::new(&bouncer.url(db.name()))
+        .unwrap()
+        .max_size(1)
+        .build()
+        .unwrap();
+    let err = named.query("SELECT 1", &[]).await.unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.code(), "query", "{text}");
+    assert_eq!(err.sqlstate(), Some("42P05"), "{text}");
+    assert!(
+        text.contains("already exists")
+            && text.contains("transaction-mode pooler")
+            && text.contains("DATABASE_STATEMENT_CACHE_SIZE=0"),
+        "{text}"
+    );
+    let unnamed = pool_through(&bouncer, &db, 1);
+    let row = unnamed.query_one("SELECT 1", &[]).await.unwrap();
+    assert_eq!(row.get::<_, i32>(0), 1);
+}

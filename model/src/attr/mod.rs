@@ -152,14 +152,73 @@ fn skip_value(meta: &ParseNestedMeta) {
 
 pub(crate) fn unknown(cx: &Ctxt, meta: &ParseNestedMeta, what: &str, keys: &[Symbol]) {
     let key = meta.path.to_token_stream().to_string().replace(' ', "");
+    let suggestion = closest(&key, keys.iter().map(|k| k.0))
+        .map(|k| format!("; did you mean `{k}`?"))
+        .unwrap_or_default();
     cx.error_spanned_by(
         &meta.path,
         format!(
-            "unknown {what} attribute `{key}`; expected one of {}",
+            "unknown {what} attribute `{key}`; expected one of {}{suggestion}",
             list(keys)
         ),
     );
     skip_value(meta);
+}
+
+/// The candidate nearest to `word` by edit distance, when it is near enough to be a typo: at
+/// most one edit for short words, two for longer ones, and not the word itself.
+pub(crate) fn closest<'k>(
+    word: &str,
+    candidates: impl Iterator<Item = &'k str>,
+) -> Option<&'k str> {
+    let limit = if word.chars().count() <= 3 { 1 } else { 2 };
+    candidates
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d > 0 && *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, counting a swap of two neighbours as one edit (`shcema`).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::closest;
+
+    #[test]
+    fn typos_get_the_nearest_key() {
+        let keys = ["schema", "name", "rename", "unique", "index", "references"];
+        assert_eq!(closest("shema", keys.into_iter()), Some("schema"));
+        assert_eq!(closest("shcema", keys.into_iter()), Some("schema"));
+        assert_eq!(closest("uniqe", keys.into_iter()), Some("unique"));
+        assert_eq!(closest("refrences", keys.into_iter()), Some("references"));
+        assert_eq!(closest("nmae", keys.into_iter()), Some("name"));
+        assert_eq!(closest("uniq", keys.into_iter()), Some("unique"));
+        assert_eq!(closest("colour", keys.into_iter()), None);
+        assert_eq!(closest("nam", keys.into_iter()), Some("name"));
+    }
 }
 
 /// Runs `parse` over every `#[name(...)]` attribute in `attrs`.

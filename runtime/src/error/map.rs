@@ -129,6 +129,22 @@ impl From<tokio_postgres::Error> for Error {
                 source: Some(Box::new(err)),
             },
             s if s.starts_with("08") => Error::connection(message, Some(Box::new(err))),
+            // A named statement of the driver's ("s12") missing or already there: the work of a
+            // transaction-mode pooler handing each transaction another server connection.
+            "42P05" | "26000" if names_driver_statement(&message) => Error::Query(ServerError {
+                sqlstate: state.into(),
+                detail: db.detail().map(Into::into),
+                hint: db.hint().map(Into::into),
+                message: format!(
+                    "{message}; a transaction-mode pooler (PgBouncer, Supavisor, RDS Proxy) sends \
+                     each transaction to another server connection, where the prepared \
+                     statements of this one are missing or taken: set \
+                     DATABASE_STATEMENT_CACHE_SIZE=0 (PoolConfig::statement_cache_size(0)) for \
+                     connections through it"
+                )
+                .into(),
+                source: err,
+            }),
             _ => Error::Query(ServerError {
                 sqlstate: state.into(),
                 detail: db.detail().map(Into::into),
@@ -165,4 +181,14 @@ impl From<deadpool::managed::PoolError<Error>> for Error {
             other => Error::connection(other.to_string(), None),
         }
     }
+}
+
+/// Whether a server message is about one of tokio-postgres's named statements (`s` and digits).
+fn names_driver_statement(message: &str) -> bool {
+    message
+        .split('"')
+        .nth(1)
+        .and_then(|name| name.strip_prefix('s'))
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && message.starts_with("prepared statement")
 }

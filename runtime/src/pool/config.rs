@@ -353,6 +353,7 @@ impl PoolConfig {
             connector,
             self.statement_cache_size,
             self.slow_statement,
+            self.connect_timeout,
         );
         Pool::with_manager(self, manager, replicas)
     }

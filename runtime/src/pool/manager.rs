@@ -136,6 +136,10 @@ pub(crate) struct Manager {
     pub(crate) pg: tokio_postgres::Config,
     pub(crate) connector: tokio_postgres_rustls::MakeRustlsConnect,
     pub(crate) cache_size: usize,
+    /// How long one connection may take to be ready, startup and login included (the
+    /// driver's own timeout covers only the TCP connect, so a host that accepts and never
+    /// answers would hold every checkout).
+    connect_timeout: Duration,
     peer: std::sync::Arc<crate::trace::Peer>,
     pub(crate) registry: std::sync::Arc<Registry>,
     next_id: AtomicU64,
@@ -149,6 +153,9 @@ struct Backoff {
     wait: Duration,
     error: String,
     kind: crate::error::ConnectionKind,
+    /// The last failure was the connect timeout (a silent host): the fast failures are
+    /// timeouts too.
+    timed_out: bool,
     /// One attempt is probing the server after the window passed.
     probing: bool,
 }
@@ -179,8 +186,10 @@ impl Manager {
         connector: tokio_postgres_rustls::MakeRustlsConnect,
         cache_size: usize,
         slow: Option<Duration>,
+        connect_timeout: Duration,
     ) -> Manager {
         Manager {
+            connect_timeout,
             peer: std::sync::Arc::new(crate::trace::Peer::new(&pg, slow)),
             pg,
             connector,
@@ -215,10 +224,19 @@ impl deadpool::managed::Manager for Manager {
                         } else {
                             format!("next attempt in {} ms", (b.until - now).as_millis())
                         };
-                        return Err(Error::Connection {
-                            kind: b.kind,
-                            message: format!("{} ({next})", b.error),
-                            source: None,
+                        let message = format!("{} ({next})", b.error);
+                        return Err(if b.timed_out {
+                            Error::Timeout {
+                                kind: crate::error::TimeoutKind::Connect,
+                                message,
+                                source: None,
+                            }
+                        } else {
+                            Error::Connection {
+                                kind: b.kind,
+                                message,
+                                source: None,
+                            }
                         });
                     }
                     b.probing = true;
@@ -231,13 +249,25 @@ impl deadpool::managed::Manager for Manager {
             .counters
             .attempts
             .fetch_add(1, Ordering::Relaxed);
-        let connected = Conn::connect(
+        let connect = Conn::connect(
             &self.pg,
             self.connector.clone(),
             self.cache_size,
             self.peer.clone(),
-        )
-        .await;
+        );
+        let connected = match tokio::time::timeout(self.connect_timeout, connect).await {
+            Ok(connected) => connected,
+            Err(_) => Err(Error::Timeout {
+                kind: crate::error::TimeoutKind::Connect,
+                message: format!(
+                    "{}: no answer within the connect timeout ({} ms): the host accepts \
+                     connections but the server does not respond",
+                    super::target(&self.pg),
+                    self.connect_timeout.as_millis()
+                ),
+                source: None,
+            }),
+        };
         // The outcome decides the back-off from here; the guard only covers a probe dropped
         // half way (a checkout that timed out).
         let probed = probe.is_some();
@@ -262,29 +292,41 @@ impl deadpool::managed::Manager for Manager {
                     .failures
                     .fetch_add(1, Ordering::Relaxed);
                 let mut backoff = self.backoff();
-                match (&e, backoff.as_mut()) {
+                // The server away, refusing or silent: what back-off is for.
+                let away = match &e {
+                    Error::Connection { kind, message, .. } => Some((*kind, message, false)),
+                    Error::Timeout {
+                        kind: crate::error::TimeoutKind::Connect,
+                        message,
+                        ..
+                    } => Some((crate::error::ConnectionKind::Other, message, true)),
+                    _ => None,
+                };
+                match (away, backoff.as_mut()) {
                     // The probe failed: the outage goes on, the window doubles.
-                    (Error::Connection { kind, message, .. }, Some(b)) if probed => {
+                    (Some((kind, message, timed_out)), Some(b)) if probed => {
                         b.wait = (b.wait * 2).min(BACKOFF_MAX);
                         b.until = Instant::now() + b.wait;
                         b.error = message.clone();
-                        b.kind = *kind;
+                        b.kind = kind;
+                        b.timed_out = timed_out;
                         b.probing = false;
                     }
                     // An attempt that started before the outage was noticed: the window set by
                     // the first failure stands (it grows per outage, not per failure).
-                    (Error::Connection { message, .. }, Some(b)) => b.error = message.clone(),
-                    (Error::Connection { kind, message, .. }, None) => {
+                    (Some((_, message, _)), Some(b)) => b.error = message.clone(),
+                    (Some((kind, message, timed_out)), None) => {
                         *backoff = Some(Backoff {
                             until: Instant::now() + BACKOFF_START,
                             wait: BACKOFF_START,
                             error: message.clone(),
-                            kind: *kind,
+                            kind,
+                            timed_out,
                             probing: false,
                         });
                     }
                     // Not the server being away (a refused login, ...): no back-off.
-                    (_, Some(b)) if probed => b.probing = false,
+                    (None, Some(b)) if probed => b.probing = false,
                     _ => {}
                 }
                 Err(e)

@@ -213,7 +213,9 @@ impl Pool {
         let inner = deadpool::managed::Pool::builder(manager)
             .max_size(config.max_size)
             .wait_timeout(Some(config.wait_timeout))
-            .create_timeout(Some(config.connect_timeout))
+            // The manager bounds each connect itself (startup and login included), so that a
+            // silent host is reported by name and backed off; this is only a backstop.
+            .create_timeout(Some(config.connect_timeout + Duration::from_secs(1)))
             .recycle_timeout(Some(config.connect_timeout))
             .runtime(deadpool::Runtime::Tokio1)
             .build()
