@@ -203,24 +203,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-#[cfg(test)]
-mod suggestion_tests {
-    use super::closest;
-
-    #[test]
-    fn typos_get_the_nearest_key() {
-        let keys = ["schema", "name", "rename", "unique", "index", "references"];
-        assert_eq!(closest("shema", keys.into_iter()), Some("schema"));
-        assert_eq!(closest("shcema", keys.into_iter()), Some("schema"));
-        assert_eq!(closest("uniqe", keys.into_iter()), Some("unique"));
-        assert_eq!(closest("refrences", keys.into_iter()), Some("references"));
-        assert_eq!(closest("nmae", keys.into_iter()), Some("name"));
-        assert_eq!(closest("uniq", keys.into_iter()), Some("unique"));
-        assert_eq!(closest("colour", keys.into_iter()), None);
-        assert_eq!(closest("nam", keys.into_iter()), Some("name"));
-    }
-}
-
 /// Runs `parse` over every `#[name(...)]` attribute in `attrs`.
 pub(crate) fn each_nested(
     cx: &Ctxt,
@@ -530,5 +512,23 @@ impl TableField {
             unknown(cx, meta, "table field", TABLE_FIELD_KEYS);
         });
         out
+    }
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::closest;
+
+    #[test]
+    fn typos_get_the_nearest_key() {
+        let keys = ["schema", "name", "rename", "unique", "index", "references"];
+        assert_eq!(closest("shema", keys.into_iter()), Some("schema"));
+        assert_eq!(closest("shcema", keys.into_iter()), Some("schema"));
+        assert_eq!(closest("uniqe", keys.into_iter()), Some("unique"));
+        assert_eq!(closest("refrences", keys.into_iter()), Some("references"));
+        assert_eq!(closest("nmae", keys.into_iter()), Some("name"));
+        assert_eq!(closest("uniq", keys.into_iter()), Some("unique"));
+        assert_eq!(closest("colour", keys.into_iter()), None);
+        assert_eq!(closest("nam", keys.into_iter()), Some("name"));
     }
 }
