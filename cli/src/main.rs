@@ -229,6 +229,16 @@ enum Tool {
 }
 
 fn main() -> ExitCode {
+    // `.env` in the working directory fills the environment (DATABASE_URL, PGPASSWORD, ...)
+    // without overriding what is set already; a malformed one is an error naming its line.
+    match dotenvy::from_path(".env") {
+        Ok(()) => {}
+        Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            eprintln!("error: .env: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -327,7 +337,9 @@ async fn migrate(action: Action, options: Options) -> Result<(), String> {
     let url = options
         .database_url
         .filter(|u| !u.trim().is_empty())
-        .ok_or("no database given; pass --database-url or set DATABASE_URL")?;
+        // As psql: PGHOST (and the other PG* variables) alone name the server.
+        .or_else(|| std::env::var_os("PGHOST").map(|_| "postgres://".to_string()))
+        .ok_or("no database given; pass --database-url, or set DATABASE_URL or PGHOST")?;
     // The pool variables apply here as in the application (DATABASE_STATEMENT_CACHE_SIZE=0
     // behind a transaction-mode pooler, ...).
     let pool = PoolConfig::new(&url)

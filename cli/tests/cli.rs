@@ -263,7 +263,7 @@ fn user_mistakes_are_errors_not_panics() {
     );
     let out = skelly(&["migrate", "up", "--dir", d], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("pass --database-url or set DATABASE_URL"));
+    assert!(text(&out.stderr).contains("pass --database-url, or set DATABASE_URL or PGHOST"));
 
     let out = skelly(
         &[
@@ -1386,5 +1386,67 @@ async fn scratch_databases_are_dropped_on_sigterm_and_stale_ones_removed() {
         .batch_execute(&format!("DROP DATABASE {foreign}"))
         .await
         .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 24: the CLI reads `.env` in the working directory without overriding the environment,
+/// and the PG* variables fill what the connection string leaves out.
+#[tokio::test]
+async fn dot_env_and_pg_variables_fill_the_connection() {
+    let db = TestDb::new().await.unwrap();
+    let dir = temp_dir();
+    write(
+        &dir,
+        "1_a.sql",
+        "-- +migrate Up\nCREATE TABLE a (n int);\n-- +migrate Down\nDROP TABLE a;\n",
+    );
+    let pg = db.pg_config();
+    let host = match &pg.get_hosts()[0] {
+        skelly_db::tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("the test server must be reachable over TCP, not {other:?}"),
+    };
+    let port = pg.get_ports()[0].to_string();
+    // The URL names only the scheme; host, port, user, database come from .env's PG* lines.
+    let mut env_file = format!(
+        "DATABASE_URL=postgres://\nPGHOST={host}\nPGPORT={port}\nPGUSER={}\nPGDATABASE={}\n",
+        pg.get_user().unwrap_or("postgres"),
+        db.name()
+    );
+    if let Some(password) = pg.get_password() {
+        env_file.push_str(&format!(
+            "PGPASSWORD='{}'\n",
+            String::from_utf8_lossy(password)
+        ));
+    }
+    write(&dir, ".env", &env_file);
+    let run = |extra: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_skelly-db"));
+        cmd.args(["migrate", "up", "--dir", "."])
+            .current_dir(&dir)
+            .env_remove("DATABASE_URL");
+        for var in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "PGPASSWORD"] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    // The environment wins over .env: a database that does not exist is refused by name.
+    let out = run(&[("PGDATABASE", "no_such_database_here")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no_such_database_here"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("applied  1_a.sql"),
+        "{}",
+        text(&out.stdout)
+    );
+    db.pool().batch_execute("SELECT n FROM a").await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -292,6 +292,23 @@ impl Error {
     /// A failure to open a connection to `target` (`host:port`): the driver's error, classified,
     /// with the target and the innermost cause in the message.
     pub(crate) fn connect_failed(target: &str, err: tokio_postgres::Error) -> Error {
+        // The server asked for a password and the configuration has none.
+        let says = |text: &str| {
+            err.to_string().contains(text)
+                || std::error::Error::source(&err).is_some_and(|s| s.to_string().contains(text))
+        };
+        if err.as_db_error().is_none() && says("password missing") {
+            return Error::Connection {
+                kind: ConnectionKind::AuthFailed,
+                message: format!(
+                    "cannot connect to {target}: the server asks for a password and none was \
+                     given; put it in the connection string (postgres://user:password@host/db), \
+                     in PGPASSWORD, or in the password file (~/.pgpass, or the file PGPASSFILE \
+                     names)"
+                ),
+                source: Some(Box::new(err)),
+            };
+        }
         match Error::from(err) {
             Error::Connection {
                 kind,

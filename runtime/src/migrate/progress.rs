@@ -65,6 +65,7 @@ pub(crate) async fn lock_holder(client: &Client, key: i64) -> Option<String> {
                     to_char(a.xact_start AT TIME ZONE 'UTC', 'HH24:MI:SS') \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 1",
             &[(&classid, Type::OID), (&objid, Type::OID)],
         )

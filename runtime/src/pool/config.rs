@@ -85,11 +85,16 @@ impl PoolConfig {
 
     fn parse(what: &str, url: &str) -> Result<PoolConfig> {
         let (rest, mode, root) = split_tls_params(url)?;
-        let mut config = PoolConfig::from_pg_config(parse_url(what, &rest)?);
-        if let Some(mode) = mode {
+        let mut pg = parse_url(what, &rest)?;
+        // What the string leaves out comes from the PG* variables and the password file, as
+        // for psql and every libpq tool.
+        let env = |name: &str| std::env::var(name).ok();
+        let filled = super::libpq::fill(&mut pg, mode.is_some(), root.is_some(), &env)?;
+        let mut config = PoolConfig::from_pg_config(pg);
+        if let Some(mode) = mode.or(filled.ssl_mode) {
             config.tls.mode = mode;
         }
-        config.tls.root = root;
+        config.tls.root = root.or(filled.root);
         Ok(config)
     }
 

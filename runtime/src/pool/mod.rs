@@ -4,6 +4,7 @@
 mod cache;
 mod config;
 mod connection;
+mod libpq;
 mod manager;
 mod metrics;
 mod replica;

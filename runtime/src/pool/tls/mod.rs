@@ -92,7 +92,7 @@ pub enum RootCert {
 }
 
 impl RootCert {
-    fn parse(value: &str) -> RootCert {
+    pub(crate) fn parse(value: &str) -> RootCert {
         if value == "system" {
             RootCert::System
         } else {
