@@ -397,7 +397,24 @@ fn parse_url(what: &str, url: &str) -> Result<tokio_postgres::Config> {
         }
     }
     tokio_postgres::Config::from_str(url).map_err(|e| {
-        let mut reason = e.to_string();
+        // The driver's own words name the part ("unknown option `foo`", "invalid value for
+        // option `port`"); its top line only says "invalid connection string".
+        let mut reason = match std::error::Error::source(&e) {
+            Some(cause) => cause.to_string(),
+            None => e.to_string(),
+        };
+        let scheme = url
+            .split_once("://")
+            .map(|(scheme, _)| scheme)
+            .filter(|scheme| {
+                !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+            });
+        if let Some(scheme) = scheme.filter(|s| !matches!(*s, "postgres" | "postgresql")) {
+            reason = format!("the scheme `{scheme}://` is not PostgreSQL's; use postgres://");
+        }
         if let Some(password) = password_in(url) {
             reason = reason.replace(password, "***");
         }
@@ -452,6 +469,26 @@ mod tests {
         // Encoded, it is the password.
         let config = PoolConfig::new("postgres://app:p%40ss@db.internal:5432/app").unwrap();
         assert_eq!(config.pg_config().get_password(), Some(&b"p@ss"[..]));
+    }
+
+    #[test]
+    fn a_malformed_connection_string_names_the_part() {
+        for (url, says) in [
+            ("postgres://u@h/db?foo=bar", "unknown option `foo`"),
+            (
+                "postgres://u:s3cret@h:notaport/db",
+                "invalid value for option `port`",
+            ),
+            (
+                "mysql://u@h/db",
+                "the scheme `mysql://` is not PostgreSQL's",
+            ),
+            ("host=h foo=bar", "unknown option `foo`"),
+        ] {
+            let text = PoolConfig::new(url).unwrap_err().to_string();
+            assert!(text.contains(says), "{url}: {text}");
+            assert!(!text.contains("s3cret"), "{text}");
+        }
     }
 
     #[test]

@@ -139,6 +139,11 @@ impl TlsSettings {
         Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
     }
 
+    // rustls 0.23.48 deprecates the ring provider ("no support for post-quantum algorithms");
+    // its only other one, aws-lc-rs, builds a C library into every application. ring's X25519
+    // and ECDHE key exchange is what PostgreSQL servers negotiate today, so ring stays, and the
+    // deprecation is not passed on to every downstream build (a path dependency shows it).
+    #[allow(deprecated)]
     fn client_config(&self) -> Result<ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
