@@ -176,3 +176,27 @@ async fn a_failing_migration_is_an_error_for_every_waiting_test() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 24: a test database from the application's embedded migrations, the same set it runs
+/// at start-up, not only from a directory.
+#[tokio::test]
+async fn a_test_database_from_an_embedded_migrator() {
+    let migrator = skelly_db::embed_migrations!("../migrations");
+    let count = migrator.migrations().len();
+    let db = skelly_db::testing::TestDb::builder()
+        .migrator(migrator)
+        .build()
+        .await
+        .unwrap();
+    let statuses = skelly_db::embed_migrations!("../migrations")
+        .status(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(statuses.len(), count);
+    assert!(statuses
+        .iter()
+        .all(|s| s.state == skelly_db::migrate::MigrationState::Applied));
+    skelly_db::Executor::batch_execute(db.pool(), "SELECT email FROM \"user\".users")
+        .await
+        .unwrap();
+}

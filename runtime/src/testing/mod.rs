@@ -57,15 +57,38 @@ impl std::fmt::Debug for TestDb {
 /// Options for a [`TestDb`].
 #[derive(Debug, Default)]
 pub struct TestDbBuilder {
-    migrations: Option<PathBuf>,
+    migrations: Option<Migrations>,
     keep: bool,
     max_size: Option<usize>,
+}
+
+/// Where a test database's migrations come from.
+#[derive(Debug)]
+enum Migrations {
+    Dir(PathBuf),
+    Set(Box<Migrator>),
 }
 
 impl TestDbBuilder {
     /// Applies the migrations of this directory (through a cached template database).
     pub fn migrations(mut self, dir: impl AsRef<Path>) -> TestDbBuilder {
-        self.migrations = Some(dir.as_ref().to_path_buf());
+        self.migrations = Some(Migrations::Dir(dir.as_ref().to_path_buf()));
+        self
+    }
+
+    /// Applies the migrations of `migrator`, e.g. the `embed_migrations!` set the application
+    /// runs at start-up (through a cached template database, as for a directory).
+    ///
+    /// ```no_run
+    /// # async fn run() -> skelly_db::Result<()> {
+    /// use skelly_db::testing::TestDb;
+    ///
+    /// let migrator = skelly_db::embed_migrations!("../migrations");
+    /// let db = TestDb::builder().migrator(migrator).build().await?;
+    /// # let _ = db; Ok(()) }
+    /// ```
+    pub fn migrator(mut self, migrator: Migrator) -> TestDbBuilder {
+        self.migrations = Some(Migrations::Set(Box::new(migrator)));
         self
     }
 
@@ -89,17 +112,33 @@ impl TestDbBuilder {
             "skelly_test_{}",
             &uuid::Uuid::new_v4().simple().to_string()[..16]
         );
-        match &self.migrations {
-            Some(dir) => {
-                let migrator = Migrator::from_dir(dir)?;
-                let template = template_for(&server, &admin, &migrator).await?;
+        match self.migrations {
+            Some(migrations) => {
+                let migrator = match migrations {
+                    Migrations::Dir(dir) => Migrator::from_dir(dir)?,
+                    Migrations::Set(migrator) => *migrator,
+                };
+                // Held from choosing the template to cloning it: a cleanup of old templates
+                // (which needs the lock alone) cannot drop it in between.
                 admin
-                    .batch_execute(&format!(
-                        "CREATE DATABASE {} TEMPLATE {}",
-                        quote_ident(&name),
-                        quote_ident(&template)
-                    ))
+                    .execute("SELECT pg_advisory_lock_shared($1)", &[&CLONE_LOCK_KEY])
                     .await?;
+                let cloned = async {
+                    let template = template_for(&server, &admin, &migrator).await?;
+                    admin
+                        .batch_execute(&format!(
+                            "CREATE DATABASE {} TEMPLATE {}",
+                            quote_ident(&name),
+                            quote_ident(&template)
+                        ))
+                        .await
+                }
+                .await;
+                let unlocked = admin
+                    .execute("SELECT pg_advisory_unlock_shared($1)", &[&CLONE_LOCK_KEY])
+                    .await;
+                cloned?;
+                unlocked?;
             }
             None => {
                 admin
@@ -261,14 +300,60 @@ async fn template_for(
                 quote_ident(&building),
                 quote_ident(&name)
             ))
-            .await
+            .await?;
+        remove_old_templates(admin, &name).await;
+        Ok(())
     }
     .await;
     crate::advisory_lock::unlock(admin.client(), TEMPLATE_LOCK_KEY).await?;
     built.map(|()| name)
 }
 
+/// How many template databases of other migration sets are kept on a server (other branches,
+/// other crates' tests); older ones are dropped when a new one is built, so they do not pile
+/// up on a shared server.
+const KEPT_TEMPLATES: usize = 3;
+
+/// Drops the templates of other migration sets beyond the [`KEPT_TEMPLATES`] newest, and any
+/// half-built one a crashed run left, when no process is about to clone one (the clone lock is
+/// free but for this session) and nobody is connected to it. Best effort.
+async fn remove_old_templates(admin: &DetachedConnection, current: &str) {
+    let free = admin
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&CLONE_LOCK_KEY])
+        .await
+        .is_ok_and(|row| row.get::<_, bool>(0));
+    if !free {
+        return;
+    }
+    let old = admin
+        .query(
+            "SELECT d.datname::text FROM pg_database d \
+             WHERE d.datname LIKE 'skelly\\_tpl\\_%' AND d.datname <> $1 \
+               AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname) \
+             ORDER BY d.oid DESC",
+            &[&current],
+        )
+        .await;
+    if let Ok(rows) = old {
+        let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        let (building, done): (Vec<&String>, Vec<&String>) =
+            names.iter().partition(|n| n.ends_with("_building"));
+        for name in building
+            .into_iter()
+            .chain(done.into_iter().skip(KEPT_TEMPLATES))
+        {
+            let _ = admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(name)))
+                .await;
+        }
+    }
+    let _ = admin
+        .execute("SELECT pg_advisory_unlock($1)", &[&CLONE_LOCK_KEY])
+        .await;
+}
+
 const TEMPLATE_LOCK_KEY: i64 = 0x736b_656c_6c79_7470; // "skellytp"
+const CLONE_LOCK_KEY: i64 = 0x736b_656c_6c79_636c; // "skellycl"
 
 /// A transaction on a connection of its own that is never committed: everything the test does
 /// through it is rolled back when it is dropped (the connection is closed, and the server rolls
