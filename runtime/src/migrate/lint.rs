@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use super::column_types::{self, Columns};
 use super::source::Migration;
 
 /// One lint finding.
@@ -48,10 +49,16 @@ pub const RULES: &[&str] = &[
 
 /// Lints the Up section of every migration, in order.
 pub fn lint(migrations: &[Migration]) -> Vec<Finding> {
-    migrations.iter().flat_map(lint_one).collect()
+    // The columns' types as the migrations before gave them, to tell a type change PostgreSQL
+    // makes in place from one that rewrites the table.
+    let mut columns = Columns::default();
+    migrations
+        .iter()
+        .flat_map(|m| lint_one(m, &mut columns))
+        .collect()
 }
 
-fn lint_one(m: &Migration) -> Vec<Finding> {
+fn lint_one(m: &Migration, columns: &mut Columns) -> Vec<Finding> {
     let section = &m.parsed().up;
     let source_lines: Vec<&str> = m.source().lines().collect();
     let mut created: HashSet<String> = HashSet::new();
@@ -71,6 +78,7 @@ fn lint_one(m: &Migration) -> Vec<Finding> {
         }
         if seq(&["CREATE", "TABLE"]) {
             if let Some(t) = after(&words, &upper, "TABLE", &["IF", "NOT", "EXISTS"]) {
+                columns.create_table(&t, statement);
                 created.insert(t);
             }
             continue;
@@ -94,8 +102,12 @@ fn lint_one(m: &Migration) -> Vec<Finding> {
         }
         if seq(&["ALTER", "TABLE"]) {
             let table = after(&words, &upper, "TABLE", &["IF", "EXISTS", "ONLY"]);
+            let changes = table
+                .as_ref()
+                .map(|t| columns.alter_table(t, statement))
+                .unwrap_or_default();
             if existing(&table) {
-                found.extend(alter_findings(&upper, &table));
+                found.extend(alter_findings(&upper, &table, &changes));
                 if !found.is_empty() && !lock_timeout {
                     found.push((
                         "no-lock-timeout",
@@ -127,7 +139,11 @@ fn lint_one(m: &Migration) -> Vec<Finding> {
 }
 
 // What an ALTER TABLE on a table with rows does that it should not.
-fn alter_findings(upper: &[String], table: &Option<String>) -> Vec<(&'static str, String, String)> {
+fn alter_findings(
+    upper: &[String],
+    table: &Option<String>,
+    changes: &[(String, Option<String>, String)],
+) -> Vec<(&'static str, String, String)> {
     let has = |w: &str| upper.iter().any(|u| u == w);
     let seq = |s: &[&str]| {
         upper
@@ -161,13 +177,33 @@ fn alter_findings(upper: &[String], table: &Option<String>) -> Vec<(&'static str
                 .to_string(),
         ));
     }
-    if seq(&["ALTER"])
+    // A type change the migrations before let us judge (varchar widening, numeric precision
+    // growth, cidr to inet, ...) happens in place; an unknown one counts as a rewrite.
+    let rewritten: Vec<String> = changes
+        .iter()
+        .filter(|(_, old, new)| {
+            old.as_ref()
+                .is_none_or(|old| column_types::rewrites(old, new))
+        })
+        .map(|(column, old, new)| match old {
+            Some(old) => format!("{column} ({old} to {new})"),
+            None => format!("{column} (to {new})"),
+        })
+        .collect();
+    let type_change = seq(&["ALTER"])
         && (seq(&["SET", "DATA", "TYPE"]) || (seq(&["TYPE"]) && !seq(&["CREATE", "TYPE"])))
-        && upper.iter().filter(|u| *u == "ALTER").count() >= 2
-    {
+        && upper.iter().filter(|u| *u == "ALTER").count() >= 2;
+    if type_change && (changes.is_empty() || !rewritten.is_empty()) {
         found.push((
             "column-type-rewrite",
-            format!("changing a column's type rewrites {t} under an exclusive lock"),
+            format!(
+                "changing the type of {} rewrites {t} under an exclusive lock",
+                if rewritten.is_empty() {
+                    "a column".to_string()
+                } else {
+                    rewritten.join(", ")
+                }
+            ),
             "add a column of the new type, backfill it in batches, switch the application, drop \
              the old one (widening varchar(n) or dropping its limit is safe)"
                 .to_string(),

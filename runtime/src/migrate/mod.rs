@@ -13,6 +13,7 @@
 //! ```
 
 mod adopt;
+mod column_types;
 mod execute;
 mod history;
 pub mod lint;
