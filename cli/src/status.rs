@@ -67,6 +67,14 @@ pub(crate) fn print(
             (n > 0).then(|| format!("{n} {name}"))
         }),
     );
+    // A file that does not parse is an error whatever was asked: nothing can run until it is
+    // fixed.
+    if !invalid.is_empty() && !exit_code {
+        return Err(format!(
+            "{} migration file(s) invalid; fix them (each is listed above)",
+            invalid.len()
+        ));
+    }
     if exit_code && !unsettled.is_empty() {
         return Err(format!(
             "migrations are not as the files say: {}",
@@ -104,8 +112,10 @@ fn line(s: &MigrationStatus) -> String {
             took.as_millis()
         ));
     }
-    if s.irreversible {
-        line.push_str("  (irreversible)");
+    if s.no_down {
+        line.push_str("  (no Down section)");
+    } else if s.irreversible {
+        line.push_str("  (irreversible: empty Down)");
     }
     line
 }
@@ -125,6 +135,7 @@ fn to_json(s: &MigrationStatus) -> serde_json::Value {
         "applied_at": s.applied_at.map(|t| t.to_rfc3339()),
         "execution_ms": s.execution_time.map(|d| d.as_millis() as u64),
         "irreversible": s.irreversible,
+        "no_down": s.no_down,
         "out_of_order": s.out_of_order,
         "failed_at_statement": s.failure.as_ref().map(|f| f.statement),
         "error": s.failure.as_ref().map(|f| f.error.clone()),

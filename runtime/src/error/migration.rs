@@ -80,7 +80,7 @@ pub enum MigrationError {
     },
     /// A statement failed; the migration was rolled back (unless it runs without a transaction:
     /// then it is recorded as failed, to be resumed or forgotten).
-    #[error("{file}:{line}: migration failed: {source}{}", if *rolled_back { String::new() } else { format!(" (notransaction: the statements before it stay applied; it is recorded as failed: put the database right, then `skelly-db migrate resume {file}` runs the rest, or `skelly-db migrate unmark {file}` forgets it)") })]
+    #[error("{file}:{line}: migration failed in `{}`: {source}{}", first_line(statement), if *rolled_back { String::new() } else { format!(" (notransaction: the statements before it stay applied; it is recorded as failed: put the database right, then `skelly-db migrate resume {file}` runs the rest, or `skelly-db migrate unmark {file}` forgets it)") })]
     Failed {
         /// The file name.
         file: String,
@@ -156,4 +156,18 @@ pub enum MigrationError {
         /// How long this runner waited.
         waited: std::time::Duration,
     },
+}
+
+/// A statement's first line, shortened, for an error message.
+fn first_line(statement: &str) -> String {
+    let line = statement
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut short: String = line.chars().take(80).collect();
+    if short.len() < line.len() || statement.trim().lines().count() > 1 {
+        short.push_str(" ...");
+    }
+    short
 }

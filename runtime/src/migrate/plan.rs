@@ -94,6 +94,7 @@ pub(crate) fn statuses(
                 applied_at: row.map(|r| r.applied_at),
                 execution_time: row.map(|r| ms(r.execution_ms)),
                 irreversible: !allow_empty_down && m.is_irreversible(),
+                no_down: !m.has_down_marker(),
                 failure: row.and_then(|r| failure(r, m)),
                 out_of_order: row.is_none()
                     && newest_applied.is_some_and(|n| compare_ids(m.id(), n) == Ordering::Less),
@@ -108,6 +109,7 @@ pub(crate) fn statuses(
                 applied_at: Some(row.applied_at),
                 execution_time: Some(ms(row.execution_ms)),
                 irreversible: false,
+                no_down: false,
                 out_of_order: false,
                 failure: None,
             });
@@ -373,6 +375,7 @@ mod tests {
         // 3 is pending below the newest applied (9): out of order; so is 5, below 9.
         assert!(s[2].out_of_order && s[4].out_of_order && !s[0].out_of_order);
         assert!(s[4].irreversible && !s[0].irreversible);
+        assert!(!s[4].no_down, "an empty Down is there, only empty");
         assert_eq!(s[0].execution_time, Some(Duration::from_millis(7)));
         assert_eq!(s[2].applied_at, None);
     }

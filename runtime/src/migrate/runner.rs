@@ -99,8 +99,11 @@ pub struct MigrationStatus {
     pub applied_at: Option<DateTime<Utc>>,
     /// How long applying it took.
     pub execution_time: Option<Duration>,
-    /// Its Down section is empty, so `down` will not pass it.
+    /// Its Down section is empty (or missing), so `down` will not pass it.
     pub irreversible: bool,
+    /// The file has no Down marker at all (`up` refuses it unless empty Downs are allowed);
+    /// tells a forgotten Down from a deliberately empty one.
+    pub no_down: bool,
     /// Pending, but sorts before the newest applied migration; `up` applies it anyway.
     pub out_of_order: bool,
     /// For [`MigrationState::Failed`]: where it stopped and why.
