@@ -18,12 +18,7 @@ fn ui() {
 /// anywhere (`CARGO_TARGET_DIR`, `build.target-dir`): a `fixtures` link there points at this
 /// crate's fixtures, so the cases name `fixtures/...` wherever the build folder is.
 fn link_fixtures() {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    // Cargo marks the root of every target directory with CACHEDIR.TAG.
-    let target = exe
-        .ancestors()
-        .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-        .expect("the test binary lies in a cargo target directory");
+    let target = target_directory();
     let project = target.join("tests/trybuild/skelly-db-ui-tests");
     std::fs::create_dir_all(&project).expect("create trybuild's project directory");
     let link = project.join("fixtures");
@@ -34,4 +29,42 @@ fn link_fixtures() {
     std::os::unix::fs::symlink(&fixtures, &link).expect("link the fixtures");
     #[cfg(windows)]
     std::os::windows::fs::symlink_dir(&fixtures, &link).expect("link the fixtures");
+}
+
+/// The target directory as trybuild finds it: `cargo metadata`'s `target_directory`.
+fn target_directory() -> std::path::PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = String::from_utf8_lossy(&out.stdout);
+    let key = "\"target_directory\":\"";
+    let start = json
+        .find(key)
+        .expect("cargo metadata names the target directory")
+        + key.len();
+    let mut path = String::new();
+    let mut chars = json[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => path.extend(chars.next()),
+            c => path.push(c),
+        }
+    }
+    std::path::PathBuf::from(path)
 }
