@@ -1214,3 +1214,25 @@ async fn goose_files_run_and_goose_history_is_adopted() {
         "{err}"
     );
 }
+
+/// A procedure or DO block that commits inside (batched backfills) runs in a notransaction
+/// migration: it is run by itself, not in the per-statement transaction the runner otherwise
+/// uses (fresh-eyes review of issue 22's runner).
+#[tokio::test]
+async fn a_do_block_that_commits_runs_in_a_notransaction_migration() {
+    let db = common::empty_db().await;
+    let pool = db.pool();
+    let dir = Dir::new(&[(
+        "1_batches.sql",
+        "-- +migrate Up notransaction\nCREATE TABLE b (n int);\n-- +migrate StatementBegin\nDO $$\nBEGIN\n  FOR i IN 1..3 LOOP\n    INSERT INTO b VALUES (i);\n    COMMIT;\n  END LOOP;\nEND\n$$;\n-- +migrate StatementEnd\nINSERT INTO b VALUES (4);\n-- +migrate Down notransaction\nDELETE FROM b WHERE n = 4;\nDROP TABLE b;\n",
+    )]);
+    dir.migrator().up(pool).await.unwrap();
+    let n: i64 = pool
+        .query_one("SELECT count(*) FROM b", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 4);
+    dir.migrator().down(pool, 1).await.unwrap();
+    assert!(pool.query("SELECT 1 FROM b", &[]).await.is_err());
+}

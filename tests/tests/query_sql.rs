@@ -92,7 +92,7 @@ fn ordering_and_paging_are_parameters() {
         .offset(40);
     assert_eq!(
         q.to_sql(),
-        select(" WHERE \"role\" = $1 AND \"deleted_at\" IS NULL ORDER BY \"created_at\" DESC, \"email\" ASC LIMIT $2 OFFSET $3")
+        select(" WHERE \"role\" = $1 AND \"deleted_at\" IS NULL ORDER BY \"user\".\"users\".\"created_at\" DESC, \"user\".\"users\".\"email\" ASC LIMIT $2 OFFSET $3")
     );
     // Same shape, other values: the same text, so the statement cache hits.
     let other = User::query()

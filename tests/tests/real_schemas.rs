@@ -538,6 +538,11 @@ async fn native_enums_at_statement_cache_0() {
         .await
         .unwrap();
     assert_eq!(not_draft, 2);
+    // Ordered by the enum's declared order (draft, published, archived), not alphabetically,
+    // though the rows read the column as text; pages by it repeat and skip nothing.
+    Document::insert(&pool, doc("four", DocState::Archived))
+        .await
+        .unwrap();
     let page = Document::query()
         .order_by(Document::STATE.asc())
         .page(&pool, 2, None)
@@ -549,7 +554,27 @@ async fn native_enums_at_statement_cache_0() {
         .page(&pool, 2, page.next.as_ref())
         .await
         .unwrap();
-    assert_eq!(rest.rows.len(), 1);
+    let rows: Vec<&Document> = page.rows.iter().chain(&rest.rows).collect();
+    let states: Vec<DocState> = rows.iter().map(|d| d.state).collect();
+    assert_eq!(
+        states,
+        [
+            DocState::Draft,
+            DocState::Published,
+            DocState::Published,
+            DocState::Archived
+        ]
+    );
+    let mut ids: Vec<uuid::Uuid> = rows.iter().map(|d| d.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4);
+    let sorted = Document::query()
+        .order_by(Document::STATE.desc())
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(sorted[0].state, DocState::Archived);
     assert!(pool
         .query("SELECT 1 FROM pg_prepared_statements", &[])
         .await

@@ -27,25 +27,29 @@ pub async fn copy_in<T: Table>(db: &impl Executor, rows: &[T::New]) -> Result<u6
     if let Some(mock) = session.as_mock() {
         return mock.answer_count(&statements.table, Op::CopyIn, &statements.copy_in, &[]);
     }
-    let client = session.real_client("copy_in")?;
     // tokio-postgres prepares COPY (and the describe) as named statements: behind a
     // transaction-mode pooler (statement cache 0) they must share one server connection, which
-    // only a transaction guarantees; their Close goes out before its COMMIT.
-    let pin = !session.names_statements() && !session.in_transaction();
-    if pin {
-        client.batch_execute("BEGIN").await?;
-    }
-    let copied = copy_rows::<T>(client, rows).await;
-    if pin {
-        match &copied {
-            Ok(_) => client.batch_execute("COMMIT").await?,
-            // The copy's error is the one to report.
-            Err(_) => {
-                let _ = client.batch_execute("ROLLBACK").await;
+    // only a transaction guarantees; their Close goes out before its COMMIT. The scope closes
+    // the connection instead of pooling it if the copy is dropped half way.
+    if !session.names_statements() && !session.in_transaction() {
+        let scope = session.begin().await?;
+        let copied = {
+            let view = scope.view();
+            copy_rows::<T>(view.real_client("copy_in")?, rows).await
+        };
+        return match copied {
+            Ok(n) => {
+                scope.commit().await?;
+                Ok(n)
             }
-        }
+            Err(e) => {
+                // The copy's error is the one to report.
+                let _ = scope.rollback().await;
+                Err(e)
+            }
+        };
     }
-    copied
+    copy_rows::<T>(session.real_client("copy_in")?, rows).await
 }
 
 async fn copy_rows<T: Table>(client: &tokio_postgres::Client, rows: &[T::New]) -> Result<u64> {

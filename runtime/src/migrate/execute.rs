@@ -266,7 +266,7 @@ impl Migrator {
                 Direction::Up => self.run_claimed(db, client, m, 0, start).await?,
                 Direction::Down => {
                     if let Err(e) = self
-                        .run_statements(Some(db), client, m, section, Some(0))
+                        .run_statements(None::<&Client>, client, m, section, Some(0))
                         .await
                     {
                         // Reverting failed: it is still applied (the error is the one to report).
@@ -345,7 +345,9 @@ impl Migrator {
                     crate::trace::statement(None, statement, run, |_| Rows::Unknown).await
                 }
                 Some(_) => {
-                    let run = self.run_outside(client, m.id(), statement, i as i32 + 1);
+                    // A Down has no claim (its row went first): nothing to count or beat.
+                    let counted = beat.is_some().then_some(i as i32 + 1);
+                    let run = self.run_outside(client, m.id(), statement, counted);
                     let run = crate::trace::statement(None, statement, run, |_| Rows::Unknown);
                     match beat {
                         Some(db) => {
@@ -384,22 +386,28 @@ impl Migrator {
         client: &Dedicated<'_>,
         id: &str,
         statement: &str,
-        done: i32,
+        done: Option<i32>,
     ) -> Result<()> {
-        let tagged = format!("{statement}\n{}", self.history.runner().tag());
+        // The tag first: pg_stat_activity keeps only the start of a long statement's text.
+        let tagged = format!("{}\n{statement}\n", self.history.runner().tag());
         if !refuses_transaction(statement) {
+            let count = done
+                .map(|done| format!("{};", self.history.progress_sql(id, done)))
+                .unwrap_or_default();
             let batch = format!(
-                "BEGIN; {}; {tagged};\n{}; COMMIT",
-                self.timeouts_sql("LOCAL"),
-                self.history.progress_sql(id, done)
+                "BEGIN; {}; {tagged};\n{count} COMMIT",
+                self.timeouts_sql("LOCAL")
             );
             match client.batch_execute(&batch).await {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     let _ = client.batch_execute("ROLLBACK").await;
-                    let in_block = e
-                        .as_db_error()
-                        .is_some_and(|d| *d.code() == SqlState::ACTIVE_SQL_TRANSACTION);
+                    // Refused inside a transaction block, or a procedure or DO block that ends
+                    // transactions itself (COMMIT inside): nothing of it was kept; run it alone.
+                    let in_block = e.as_db_error().is_some_and(|d| {
+                        *d.code() == SqlState::ACTIVE_SQL_TRANSACTION
+                            || *d.code() == SqlState::INVALID_TRANSACTION_TERMINATION
+                    });
                     if !in_block {
                         return Err(e.into());
                     }
@@ -421,7 +429,10 @@ impl Migrator {
         } else {
             ran?;
         }
-        self.history.progress(client, id, done).await
+        match done {
+            Some(done) => self.history.progress(client, id, done).await,
+            None => Ok(()),
+        }
     }
 
     /// Refreshes this runner's claim on `id` every third of the staleness window, on a
@@ -549,6 +560,8 @@ fn refuses_transaction(statement: &str) -> bool {
             | "PREPARE"
             | "VACUUM"
             | "CHECKPOINT"
+            | "CALL"
+            | "DO"
     ) || words
         .iter()
         .any(|w| w == "CONCURRENTLY" || w == "DATABASE" || w == "SYSTEM" || w == "TABLESPACE")

@@ -318,15 +318,30 @@ impl History {
 
     /// Counts a notransaction migration's statements done (each is committed by itself).
     pub(crate) async fn progress(&self, client: &Client, id: &str, done: i32) -> Result<()> {
-        client
+        let counted = client
             .execute_typed(
                 &format!(
-                    "UPDATE {} SET statements_done = $2, heartbeat_at = now() WHERE id = $1",
+                    "UPDATE {} SET statements_done = $2, heartbeat_at = now() WHERE id = $1 \
+                     AND (runner_id IS NULL OR runner_id = $3)",
                     self.qualified()
                 ),
-                &[(&id, Type::TEXT), (&done, Type::INT4)],
+                &[
+                    (&id, Type::TEXT),
+                    (&done, Type::INT4),
+                    (&self.runner.id, Type::TEXT),
+                ],
             )
             .await?;
+        if counted == 0 {
+            return Err(MigrationError::Operator {
+                message: format!(
+                    "{id}: this runner's claim was taken over by another (it was taken for dead \
+                     after {:?} without a heartbeat); stopping",
+                    self.stale_after
+                ),
+            }
+            .into());
+        }
         Ok(())
     }
 
@@ -348,10 +363,15 @@ impl History {
     /// The SQL that counts `done` statements of the claimed `id` and beats, as literals: sent
     /// in the same transaction as the statement, so the count is never behind or ahead.
     pub(crate) fn progress_sql(&self, id: &str, done: i32) -> String {
+        // Fenced: when the claim is no longer this runner's (another took it over after this
+        // one was taken for dead), the division fails and the statement is rolled back with it.
         format!(
-            "UPDATE {} SET statements_done = {done}, heartbeat_at = now() WHERE id = {}",
+            "WITH counted AS (UPDATE {} SET statements_done = {done}, heartbeat_at = now() \
+             WHERE id = {} AND runner_id = {} RETURNING 1) \
+             SELECT 1 / (SELECT count(*)::int FROM counted)",
             self.qualified(),
-            crate::sql::quote_literal(id)
+            crate::sql::quote_literal(id),
+            crate::sql::quote_literal(&self.runner.id)
         )
     }
 

@@ -226,6 +226,10 @@ impl<T: Table> Select<T> {
     fn render_tail<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
         for (i, (column, descending)) in self.order.iter().enumerate() {
             sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
+            // Qualified: the table's column, not a select-list entry of the same name (a native
+            // enum is read as text, and must still sort in its type's order).
+            sql.push_str(&T::statements().table);
+            sql.push('.');
             push_ident(sql, column);
             sql.push_str(if *descending { " DESC" } else { " ASC" });
         }
@@ -560,6 +564,8 @@ impl<T: Table> Select<T> {
         }
         for (i, (name, desc)) in terms.iter().enumerate() {
             sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
+            sql.push_str(&T::statements().table);
+            sql.push('.');
             push_ident(&mut sql, name);
             sql.push_str(if *desc { " DESC" } else { " ASC" });
         }
