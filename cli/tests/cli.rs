@@ -951,22 +951,15 @@ async fn generate_drafts_a_migration_that_makes_the_check_pass() {
 
 /// A PgBouncer in transaction mode in front of the test server, with `settings` added.
 fn bouncer(db: &TestDb, settings: &[(&str, &str)]) -> skelly_db::testing::TempPgBouncer {
-    let pg = db.pg_config();
-    let host = match &pg.get_hosts()[0] {
-        skelly_db::tokio_postgres::config::Host::Tcp(host) => host.clone(),
-        other => panic!("the test server must be reachable over TCP, not {other:?}"),
-    };
-    let password = pg
-        .get_password()
-        .map(|p| String::from_utf8_lossy(p).into_owned());
-    let builder = skelly_db::testing::TempPgBouncer::builder(&host, pg.get_ports()[0])
-        .server_login(pg.get_user().unwrap_or("postgres"), password.as_deref())
-        .pool_mode("transaction")
-        .default_pool_size(2);
-    settings
-        .iter()
-        .fold(builder, |b, (k, v)| b.setting(k, v))
-        .start()
+    skelly_db::testing::TempPgBouncer::in_front_of(&db.pg_config())
+        .and_then(|builder| {
+            settings
+                .iter()
+                .fold(builder, |b, (k, v)| b.setting(k, v))
+                .pool_mode("transaction")
+                .default_pool_size(2)
+                .start()
+        })
         .unwrap_or_else(|e| panic!("PgBouncer must start for this test (.ci/run installs it): {e}"))
 }
 

@@ -12,19 +12,13 @@ use skelly_db::testing::{TempPgBouncer, TestDb};
 use skelly_db::{Executor, Pool, PoolConfig};
 
 fn bouncer_for(db: &TestDb) -> TempPgBouncer {
-    let pg = db.pg_config();
-    let host = match &pg.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(host) => host.clone(),
-        other => panic!("the test server must be reachable over TCP, not {other:?}"),
-    };
-    let password = pg
-        .get_password()
-        .map(|p| String::from_utf8_lossy(p).into_owned());
-    TempPgBouncer::builder(&host, pg.get_ports()[0])
-        .server_login(pg.get_user().unwrap_or("postgres"), password.as_deref())
-        .pool_mode("transaction")
-        .default_pool_size(2)
-        .start()
+    bouncer_with(db, 2)
+}
+
+/// PgBouncer in transaction mode in front of the test server, `size` server connections.
+fn bouncer_with(db: &TestDb, size: u32) -> TempPgBouncer {
+    TempPgBouncer::in_front_of(&db.pg_config())
+        .and_then(|b| b.pool_mode("transaction").default_pool_size(size).start())
         .unwrap_or_else(|e| panic!("PgBouncer must start for this test (.ci/run installs it): {e}"))
 }
 
@@ -162,22 +156,7 @@ fn tempdir(name: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn named_statements_behind_the_pooler_fail_with_the_fix_in_the_error() {
     let db = common::empty_db().await;
-    let pg = db.pg_config();
-    let host = match &pg.get_hosts()[0] {
-        tokio_postgres::config::Host::Tcp(host) => host.clone(),
-        other => panic!("the test server must be reachable over TCP, not {other:?}"),
-    };
-    let password = pg
-        .get_password()
-        .map(|p| String::from_utf8_lossy(p).into_owned());
-    let bouncer = TempPgBouncer::builder(&host, pg.get_ports()[0])
-        .server_login(pg.get_user().unwrap_or("postgres"), password.as_deref())
-        .pool_mode("transaction")
-        .default_pool_size(1)
-        .start()
-        .unwrap_or_else(|e| {
-            panic!("PgBouncer must start for this test (.ci/run installs it): {e}")
-        });
+    let bouncer = bouncer_with(&db, 1);
     // What other clients' named statements leave on the one server connection.
     let squatter = pool_through(&bouncer, &db, 1);
     let names: String = (0..5_000)

@@ -190,12 +190,10 @@ impl<'a> Session<'a> {
     // `what` names the caller in the mock's error.
     #[cfg_attr(not(feature = "testing"), allow(unused_variables))]
     pub(crate) fn dedicated(self, what: &str) -> Result<Dedicated<'a>> {
+        let names = self.names_statements();
         match self.0 {
             Kind::Pooled(object) => Ok(Dedicated::Owned(Object::take(object))),
-            Kind::Borrowed { client, cache, .. } => Ok(Dedicated::Borrowed(
-                client,
-                cache.is_none_or(StatementCache::names_statements),
-            )),
+            Kind::Borrowed { client, .. } => Ok(Dedicated::Borrowed(client, names)),
             #[cfg(feature = "testing")]
             Kind::Mock(_) => Err(needs_database(what)),
         }

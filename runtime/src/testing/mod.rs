@@ -486,18 +486,8 @@ async fn through_pgbouncer(server: &Server) -> Result<Option<&'static TempPgBoun
     let pg = server.config.pg_config().clone();
     let started = tokio::task::spawn_blocking(move || {
         SHARED_BOUNCER.get_or_init(|| {
-            let host = match pg.get_hosts().first() {
-                Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-                _ => return Err("SKELLY_TEST_PGBOUNCER needs a server reachable over TCP".into()),
-            };
-            let password = pg
-                .get_password()
-                .map(|p| String::from_utf8_lossy(p).into_owned());
-            TempPgBouncer::builder(&host, pg.get_ports().first().copied().unwrap_or(5432))
-                .server_login(pg.get_user().unwrap_or("postgres"), password.as_deref())
-                .pool_mode("transaction")
-                .default_pool_size(4)
-                .start()
+            TempPgBouncer::in_front_of(&pg)
+                .and_then(|b| b.pool_mode("transaction").default_pool_size(4).start())
                 .map_err(|e| e.to_string())
         })
     })

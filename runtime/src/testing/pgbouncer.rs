@@ -151,6 +151,36 @@ impl TempPgBouncer {
         }
     }
 
+    /// Options for a PgBouncer in front of the server `pg` names (its first host, which must be
+    /// reachable over TCP), logging in as `pg`'s user with its password.
+    ///
+    /// ```no_run
+    /// # async fn run() -> skelly_db::Result<()> {
+    /// let db = skelly_db::testing::TestDb::new().await?;
+    /// let bouncer = skelly_db::testing::TempPgBouncer::in_front_of(&db.pg_config())?
+    ///     .pool_mode("transaction")
+    ///     .start()?;
+    /// let url = bouncer.url(db.name());
+    /// # let _ = url; Ok(()) }
+    /// ```
+    pub fn in_front_of(pg: &tokio_postgres::Config) -> Result<TempPgBouncerBuilder> {
+        let host = match pg.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+            other => {
+                return Err(no_server(&format!(
+                    "PgBouncer needs a server reachable over TCP, not {other:?}"
+                )))
+            }
+        };
+        let password = pg
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned());
+        Ok(
+            TempPgBouncer::builder(&host, pg.get_ports().first().copied().unwrap_or(5432))
+                .server_login(pg.get_user().unwrap_or("postgres"), password.as_deref()),
+        )
+    }
+
     /// The port PgBouncer listens on (on 127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
