@@ -15,7 +15,7 @@ pub use crate::executor::{Executor, Param};
 pub use crate::migrate::Migrator;
 pub use crate::query::{Column, ForeignKey, Select, TableId};
 pub use crate::row::{column_by_name, FromRow};
-pub use crate::sql_type::SqlType;
+pub use crate::sql_type::{ArrayElement, SqlType};
 pub use crate::table::statements::Statements;
 pub use crate::table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table, TableConstraint};
 pub use crate::text_enum::{TextEnum, UnknownVariant};

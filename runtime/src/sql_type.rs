@@ -1,7 +1,7 @@
 //! [`SqlType`]: the SQL type of each supported Rust field type.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
-use tokio_postgres::types::{FromSql, Type, WrongType};
+use tokio_postgres::types::{FromSql, ToSql, Type, WrongType};
 use uuid::Uuid;
 
 use crate::error::BoxError;
@@ -33,7 +33,9 @@ use crate::error::BoxError;
     note = "supported: Uuid, String, bool, i16, i32, i64, f32, f64, DateTime<Utc>, NaiveDateTime, NaiveDate, NaiveTime, IpAddr, Vec<u8>, Decimal (feature `decimal`), serde_json::Value (feature `json`), Vec<T> of these, Option<T>, and #[derive(TextEnum)] enums",
     note = "for another type that implements ToSql and FromSql, name its SQL type: #[table(sql_type = \"citext\")]"
 )]
-pub trait SqlType: for<'a> FromSql<'a> {
+// `ToSql` as a supertrait: the derive binds a field through `SqlType` alone, so a type with no
+// mapping is one error (this trait's), not one more per place the field is bound.
+pub trait SqlType: ToSql + for<'a> FromSql<'a> {
     /// The SQL type, e.g. `text`.
     const SQL_TYPE: &'static str;
     /// Whether the column takes NULL.
@@ -66,6 +68,31 @@ pub trait SqlType: for<'a> FromSql<'a> {
         Self: Sized,
     {
         crate::__private::decode::<Self>(row, index, column)
+    }
+
+    /// The field as a statement parameter: what the insert and patch structs bind. A method of
+    /// this trait, as [`SqlType::decode_column`], so that a type without a mapping is one error.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn bind(&self) -> &(dyn ToSql + Sync)
+    where
+        Self: Sized + Sync,
+    {
+        self
+    }
+
+    /// One field of every row of a batch as one array parameter (`UNNEST`), as
+    /// [`SqlType::bind`].
+    #[doc(hidden)]
+    #[inline(always)]
+    fn bind_column<'a, R: 'a>(
+        rows: &'a [R],
+        field: impl Fn(&'a R) -> &'a Self,
+    ) -> Box<dyn ToSql + Sync + Send + 'a>
+    where
+        Self: Sized + Sync + 'a,
+    {
+        Box::new(rows.iter().map(field).collect::<Vec<&'a Self>>())
     }
 }
 
@@ -194,9 +221,21 @@ impl SqlType for serde_json::Value {
     const SQL_TYPE: &'static str = "jsonb";
 }
 
+/// A text enum as the element of an array column (`Vec<Role>`): implemented by
+/// `#[derive(TextEnum)]`. One trait (not `TextEnum + SqlType`), so that a `Vec` of a type with
+/// no mapping is one error.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`Vec<{Self}>` has no SQL mapping",
+    label = "no SQL array type is known for this field type",
+    note = "arrays map Vec<T> of Uuid, String, bool, i16, i32, i64, f32, f64, DateTime<Utc>, NaiveDateTime, NaiveDate, NaiveTime, IpAddr, Decimal (feature `decimal`), and of #[derive(TextEnum)] enums",
+    note = "for another type that implements ToSql and FromSql, name its SQL type: #[table(sql_type = \"citext[]\")]"
+)]
+pub trait ArrayElement: SqlType + crate::text_enum::TextEnum {}
+
 /// Arrays of text enums: `text[]`, each element checked against the variants (or the enum
 /// type's array).
-impl<T: crate::text_enum::TextEnum + for<'a> FromSql<'a>> SqlType for Vec<T> {
+impl<T: ArrayElement> SqlType for Vec<T> {
     const SQL_TYPE: &'static str = T::ARRAY_SQL_TYPE;
     const CHECK: Option<&'static [&'static str]> = Some(T::VARIANTS);
 }
@@ -211,14 +250,14 @@ impl<T: SqlType> SqlType for Option<T> {
         match raw {
             Some(_) => T::decode(ty, raw).map(Some).map_err(|e| {
                 // Name the Option, as Row::try_get does.
-                if T::accepts(ty) {
+                if <T as FromSql>::accepts(ty) {
                     e
                 } else {
                     Box::new(WrongType::new::<Self>(ty.clone())) as BoxError
                 }
             }),
             // A NULL still has to come from a column of the right type.
-            None if T::accepts(ty) => Ok(None),
+            None if <T as FromSql>::accepts(ty) => Ok(None),
             None => Err(Box::new(WrongType::new::<Self>(ty.clone()))),
         }
     }

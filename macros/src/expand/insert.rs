@@ -36,21 +36,36 @@ pub fn expand_impl(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
     let krate = &cont.krate;
     let p = quote!(#krate::__private);
     let inserted: Vec<_> = cont.fields.iter().filter(|f| f.inserted()).collect();
-    // Spanned on each field's type: a type without ToSql is reported on the field.
+    // Spanned on each field's type: a type without ToSql is reported on the field. A mapped
+    // type binds through `SqlType`, so that a type with no mapping is one error (the trait's),
+    // not one more per bind.
     let binds = inserted.iter().map(|f| {
         let field = f.ident;
         let ty = f.ty;
         let p = super::respan(p.clone(), ty.span());
-        quote_spanned!(ty.span()=> __out.push(&self.#field as &(dyn #p::ToSqlTrait + ::core::marker::Sync));)
+        match f.attrs.sql_type.get() {
+            Some(_) => quote_spanned!(ty.span()=>
+                __out.push(&self.#field as &(dyn #p::ToSqlTrait + ::core::marker::Sync));
+            ),
+            None => quote_spanned!(ty.span()=>
+                __out.push(<#ty as #p::SqlType>::bind(&self.#field));
+            ),
+        }
     });
     let columns = inserted.iter().map(|f| {
         let field = f.ident;
         let ty = f.ty;
-        quote_spanned!(ty.span()=>
-            __out.push(::std::boxed::Box::new(
-                __rows.iter().map(|__r| &__r.#field).collect::<::std::vec::Vec<&#ty>>(),
-            ));
-        )
+        let p = super::respan(p.clone(), ty.span());
+        match f.attrs.sql_type.get() {
+            Some(_) => quote_spanned!(ty.span()=>
+                __out.push(::std::boxed::Box::new(
+                    __rows.iter().map(|__r| &__r.#field).collect::<::std::vec::Vec<&#ty>>(),
+                ));
+            ),
+            None => quote_spanned!(ty.span()=>
+                __out.push(<#ty as #p::SqlType>::bind_column(__rows, |__r| &__r.#field));
+            ),
+        }
     });
     quote! {
         #[automatically_derived]

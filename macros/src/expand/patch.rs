@@ -61,10 +61,17 @@ pub fn expand_impl(cont: &Container, patch_ident: &syn::Ident) -> TokenStream {
             let field = f.ident;
             let ty = f.ty;
             let p = super::respan(p.clone(), ty.span());
-            // Spanned on the field's type: a type without ToSql is reported on the field.
+            // Spanned on the field's type: a type without ToSql is reported on the field; a
+            // mapped type binds through `SqlType` (one error for a type with no mapping).
+            let value = match f.attrs.sql_type.get() {
+                Some(_) => quote_spanned!(ty.span()=>
+                    __v as &(dyn #p::ToSqlTrait + ::core::marker::Sync)
+                ),
+                None => quote_spanned!(ty.span()=> <#ty as #p::SqlType>::bind(__v)),
+            };
             quote_spanned!(ty.span()=>
                 if let ::core::option::Option::Some(__v) = &self.#field {
-                    __out.push((#i, __v as &(dyn #p::ToSqlTrait + ::core::marker::Sync)));
+                    __out.push((#i, #value));
                 }
             )
         });

@@ -69,6 +69,9 @@ fn expand(e: &TextEnum) -> TokenStream {
             }
 
             #[automatically_derived]
+            impl #p::ArrayElement for #ident {}
+
+            #[automatically_derived]
             impl #types::ToSql for #ident {
                 fn to_sql(
                     &self,
