@@ -3,7 +3,6 @@
 //! behind transaction-mode poolers, where a session lock lands on whichever server connection
 //! the pooler picks, and may never be released).
 
-#[cfg(feature = "testing")]
 use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
@@ -11,14 +10,12 @@ use tokio_postgres::Client;
 use crate::error::Result;
 
 /// How often a waiting runner asks again.
-#[cfg(feature = "testing")]
 const POLL: Duration = Duration::from_millis(50);
 
 /// Takes the session-level advisory lock `key`, polling `pg_try_advisory_lock` until
 /// `timeout`; false when it timed out. Polling, not a blocking wait: a waiting
 /// `pg_advisory_lock` is an open transaction that a notransaction `CREATE INDEX CONCURRENTLY`
 /// in the lock holder would wait for forever.
-#[cfg(feature = "testing")]
 pub(crate) async fn lock(client: &Client, key: i64, timeout: Duration) -> Result<bool> {
     let start = Instant::now();
     loop {
@@ -36,7 +33,6 @@ pub(crate) async fn lock(client: &Client, key: i64, timeout: Duration) -> Result
 }
 
 /// Releases the session-level advisory lock `key`.
-#[cfg(feature = "testing")]
 pub(crate) async fn unlock(client: &Client, key: i64) -> Result<()> {
     client
         .execute("SELECT pg_advisory_unlock($1)", &[&key])

@@ -15,7 +15,6 @@ pub(crate) async fn rows<T: Table>(
     params: &[Param<'_>],
 ) -> Result<Vec<T>> {
     let rows = with_session!(db, |session| {
-        #[cfg(feature = "testing")]
         if let Some(mock) = session.as_mock() {
             return scripted_rows::<T>(mock, op, sql, params);
         }
@@ -33,7 +32,6 @@ pub(crate) async fn row<T: Table>(
     params: &[Param<'_>],
 ) -> Result<Option<T>> {
     let row = with_session!(db, |session| {
-        #[cfg(feature = "testing")]
         if let Some(mock) = session.as_mock() {
             return Ok(scripted_rows::<T>(mock, op, sql, params)?
                 .into_iter()
@@ -57,7 +55,6 @@ pub(crate) async fn affected<T: Table>(
 ) -> Result<u64> {
     let _ = op;
     with_session!(db, |session| {
-        #[cfg(feature = "testing")]
         if let Some(mock) = session.as_mock() {
             return mock.answer_count(&T::statements().table, op, sql, params);
         }
@@ -76,7 +73,6 @@ where
     V: for<'r> tokio_postgres::types::FromSql<'r> + FromCount,
 {
     let row = with_session!(db, |session| {
-        #[cfg(feature = "testing")]
         if let Some(mock) = session.as_mock() {
             return mock
                 .answer_count(&T::statements().table, op, sql, params)
@@ -94,7 +90,6 @@ where
 }
 
 /// The rows a mock's script gives for `op` on `T`.
-#[cfg(feature = "testing")]
 pub(crate) fn scripted_rows<T: Table>(
     mock: &dyn crate::op::Scripted,
     op: Op,
@@ -114,7 +109,6 @@ pub(crate) fn scripted_rows<T: Table>(
 }
 
 /// A scalar a mock's scripted count stands for: the count itself, or whether it is non-zero.
-#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub(crate) trait FromCount {
     fn from_count(n: u64) -> Self;
 }

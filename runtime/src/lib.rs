@@ -68,7 +68,7 @@
 //! - [`error`]: [`enum@Error`] and the SQLSTATE mapping.
 //! - [`migrate`]: the sql-migrate format and the [`migrate::Migrator`].
 //! - [`schema`]: the schema check, comparing the structs with a live database.
-//! - `testing` (feature `testing`): a fresh database per test.
+//! - [`testing`]: a fresh database per test, `MockDb`, throwaway servers and poolers.
 
 #![warn(missing_docs)]
 
@@ -87,7 +87,6 @@ pub mod seed;
 pub mod sql;
 pub mod sql_type;
 pub mod table;
-#[cfg(feature = "testing")]
 pub mod testing;
 pub mod text_enum;
 mod trace;

@@ -1,21 +1,15 @@
-//! [`Op`]: what a typed call does, and the hook through which a scripted executor (the
-//! `testing` feature's `MockDb`) answers typed calls. A leaf module: the executor, the typed
+//! [`Op`]: what a typed call does, and the hook through which a scripted executor (`MockDb`) answers typed calls. A leaf module: the executor, the typed
 //! operations and the mock all depend on it, and it on nothing of theirs.
 
-#[cfg(feature = "testing")]
 use crate::error::{Error, Result};
 
 /// A statement parameter (the executor's `Param`, spelled out: this module imports nothing of
 /// the executor's).
-#[cfg(feature = "testing")]
 type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 
 /// What a typed call does: the unit `MockDb` scripts and records (`skelly_db::testing::Op`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-// Without the `testing` feature nothing outside this crate sees it, and the raw kinds are
-// only made by MockDb.
-#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 pub enum Op {
     /// `T::insert`.
     Insert,
@@ -53,7 +47,6 @@ pub enum Op {
     Query,
 }
 
-#[cfg_attr(not(feature = "testing"), allow(dead_code))]
 impl Op {
     /// Whether the operation answers with rows (else with a count).
     pub fn returns_rows(self) -> bool {
@@ -72,7 +65,6 @@ impl Op {
 }
 
 /// An executor that answers typed calls from a script instead of a database.
-#[cfg(feature = "testing")]
 pub(crate) trait Scripted: Sync {
     /// The rows for `op` on `table`, as a boxed `Vec<T>` of the table's type.
     fn answer_rows(

@@ -5,7 +5,6 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
 use crate::error::{Error, Result};
 use crate::executor::{Executor, Param};
-#[cfg(feature = "testing")]
 use crate::op::Op;
 use crate::table::{Insert, Table};
 
@@ -23,7 +22,6 @@ pub async fn copy_in<T: Table>(db: &impl Executor, rows: &[T::New]) -> Result<u6
         return super::insert_many_count::<T>(db, rows).await;
     }
     let session = db.session().await?;
-    #[cfg(feature = "testing")]
     if let Some(mock) = session.as_mock() {
         return mock.answer_count(&statements.table, Op::CopyIn, &statements.copy_in, &[]);
     }

@@ -114,7 +114,7 @@ pub enum Error {
         /// The version the row has.
         found: i64,
     },
-    /// A `MockDb` (feature `testing`) was asked for something its script does not answer; the
+    /// A `MockDb` was asked for something its script does not answer; the
     /// message names the operation, the table and the statement.
     #[error("mock: {0}")]
     Mock(String),

@@ -1,6 +1,5 @@
 //! [`Executor`]: the one trait every runtime function takes, for a pool, a pooled connection,
-//! a transaction or a plain tokio-postgres client (and, with the `testing` feature, a
-//! `MockDb`).
+//! a transaction, a plain tokio-postgres client and a `MockDb`.
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -22,7 +21,7 @@ pub type Param<'a> = &'a (dyn ToSql + Sync);
 /// connection), a pooled [`Connection`](crate::Connection), a
 /// [`Transaction`](crate::Transaction), a [`DetachedConnection`](crate::DetachedConnection), a
 /// plain [`tokio_postgres::Client`], or, for unit tests of your own services, a
-/// `skelly_db::testing::MockDb` (feature `testing`).
+/// `skelly_db::testing::MockDb`.
 ///
 /// The trait is sealed: skelly-db implements it for those types, and your code takes
 /// `&impl Executor` to work with all of them.

@@ -72,7 +72,6 @@ pub(crate) enum Kind<'a> {
         in_transaction: bool,
     },
     Pooled(Object),
-    #[cfg(feature = "testing")]
     Mock(&'a dyn crate::op::Scripted),
 }
 
@@ -146,7 +145,6 @@ impl<'a> Session<'a> {
         Session(Kind::Pooled(object))
     }
 
-    #[cfg(feature = "testing")]
     pub(crate) fn mock(mock: &'a dyn crate::op::Scripted) -> Session<'a> {
         Session(Kind::Mock(mock))
     }
@@ -162,7 +160,6 @@ impl<'a> Session<'a> {
     }
 
     /// The mock this session answers from, if it is one.
-    #[cfg(feature = "testing")]
     pub(crate) fn as_mock(&self) -> Option<&'a dyn crate::op::Scripted> {
         match self.0 {
             Kind::Mock(mock) => Some(mock),
@@ -180,7 +177,6 @@ impl<'a> Session<'a> {
                 ..
             } => Session::borrowed(client, *cache, *peer, true),
             Kind::Pooled(object) => Session::on_conn(object, true),
-            #[cfg(feature = "testing")]
             Kind::Mock(mock) => Session(Kind::Mock(*mock)),
         }
     }
@@ -188,13 +184,11 @@ impl<'a> Session<'a> {
     /// A client of its own for the migration runner and test support; an error naming
     /// `what` on a mock.
     // `what` names the caller in the mock's error.
-    #[cfg_attr(not(feature = "testing"), allow(unused_variables))]
     pub(crate) fn dedicated(self, what: &str) -> Result<Dedicated<'a>> {
         let names = self.names_statements();
         match self.0 {
             Kind::Pooled(object) => Ok(Dedicated::Owned(Object::take(object))),
             Kind::Borrowed { client, .. } => Ok(Dedicated::Borrowed(client, names)),
-            #[cfg(feature = "testing")]
             Kind::Mock(_) => Err(needs_database(what)),
         }
     }
@@ -214,7 +208,6 @@ impl<'a> Session<'a> {
         match &self.0 {
             Kind::Borrowed { client, .. } => Some(client),
             Kind::Pooled(object) => Some(&object.client),
-            #[cfg(feature = "testing")]
             Kind::Mock(_) => None,
         }
     }
@@ -223,7 +216,6 @@ impl<'a> Session<'a> {
         match &self.0 {
             Kind::Borrowed { peer, .. } => *peer,
             Kind::Pooled(object) => Some(&object.peer),
-            #[cfg(feature = "testing")]
             Kind::Mock(_) => None,
         }
     }
@@ -232,7 +224,6 @@ impl<'a> Session<'a> {
         match &self.0 {
             Kind::Borrowed { cache, .. } => *cache,
             Kind::Pooled(object) => Some(&object.cache),
-            #[cfg(feature = "testing")]
             Kind::Mock(_) => None,
         }
     }
@@ -319,7 +310,6 @@ impl<'a> Session<'a> {
     }
 
     fn raw_on_mock(&self, sql: &str, params: &[Param<'_>]) -> Error {
-        #[cfg(feature = "testing")]
         if let Kind::Mock(mock) = &self.0 {
             return mock.raw_statement(sql, params);
         }
@@ -357,7 +347,6 @@ impl<'a> Session<'a> {
     }
 
     pub(crate) async fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
-        #[cfg(feature = "testing")]
         if let Kind::Mock(mock) = &self.0 {
             return mock.answer_count("", crate::op::Op::Execute, sql, params);
         }

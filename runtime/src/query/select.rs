@@ -7,7 +7,6 @@ use super::expr::{Column, Expr, Node, Order};
 use super::page::{digest8, Cursor, Page};
 use crate::error::Result;
 use crate::executor::{with_session, Executor, Param};
-#[cfg(feature = "testing")]
 use crate::fetch::scripted_rows;
 use crate::fetch::{affected, rows, scalar};
 use crate::op::Op;
@@ -345,7 +344,6 @@ impl<T: Table> Select<T> {
         let hint = self.limit.map_or(0, |n| n.clamp(0, 16_384) as usize);
         let mut out = Vec::with_capacity(hint);
         with_session!(db, |session| {
-            #[cfg(feature = "testing")]
             if let Some(mock) = session.as_mock() {
                 return scripted_rows::<T>(mock, Op::Select, &sql, &params);
             }
@@ -623,7 +621,6 @@ impl<T: Table> Select<T> {
     ) -> Result<impl Stream<Item = Result<T>> + Send + 'e> {
         let (sql, params) = self.render_select();
         let rows = with_session!(db, |session| {
-            #[cfg(feature = "testing")]
             if let Some(mock) = session.as_mock() {
                 let scripted = scripted_rows::<T>(mock, Op::Select, &sql, &params)?;
                 return Ok(futures_util::future::Either::Left(
@@ -633,7 +630,6 @@ impl<T: Table> Select<T> {
             session.query_stream(&sql, &params).await
         })?;
         let decoded = rows.map(|row| row.and_then(|r| T::from_row(&r)));
-        #[cfg(feature = "testing")]
         let decoded = futures_util::future::Either::Right(decoded);
         Ok(decoded)
     }

@@ -23,7 +23,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! In tests, `skelly_db::assert_schema!(db, User, Post)` (feature `testing`) does the same and
+//! In tests, `skelly_db::assert_schema!(db, User, Post)` does the same and
 //! panics with the report. Without compiling the crate, `skelly-db schema check --src src/`
 //! reads the structs from the sources and checks them against the migrations.
 
