@@ -1,4 +1,4 @@
-//! Test support (feature `testing`): a fresh database per test, a rollback-only transaction,
+//! Test support: a fresh database per test, a rollback-only transaction,
 //! and a throwaway server when `DATABASE_URL` is unset.
 //!
 //! ```no_run
@@ -17,7 +17,9 @@
 //! ```
 //!
 //! With migrations, the first test builds a template database (named after the migrations'
-//! fingerprint) and every test clones it, which is much faster than migrating each time. Set
+//! fingerprint) and every test clones it, which is much faster than migrating each time. The
+//! template is dropped when the last process using it exits (the next template build drops
+//! those of killed processes). Set
 //! `SKELLY_KEEP_TEST_DB=1` (or call [`TestDbBuilder::keep`]) to keep the databases for
 //! debugging; their names are printed.
 
@@ -25,6 +27,7 @@ mod mock;
 mod pgbouncer;
 mod server;
 mod supervisor;
+mod template;
 
 pub use crate::op::Op;
 pub use mock::{Call, Expect, MockDb};
@@ -118,27 +121,15 @@ impl TestDbBuilder {
                     Migrations::Dir(dir) => Migrator::from_dir(dir)?,
                     Migrations::Set(migrator) => *migrator,
                 };
-                // Held from choosing the template to cloning it: a cleanup of old templates
-                // (which needs the lock alone) cannot drop it in between.
+                // Leased by this process until it exits: no other process drops it meanwhile.
+                let template = template::lease(&server, &admin, &migrator).await?;
                 admin
-                    .execute("SELECT pg_advisory_lock_shared($1)", &[&CLONE_LOCK_KEY])
+                    .batch_execute(&format!(
+                        "CREATE DATABASE {} TEMPLATE {}",
+                        quote_ident(&name),
+                        quote_ident(&template)
+                    ))
                     .await?;
-                let cloned = async {
-                    let template = template_for(&server, &admin, &migrator).await?;
-                    admin
-                        .batch_execute(&format!(
-                            "CREATE DATABASE {} TEMPLATE {}",
-                            quote_ident(&name),
-                            quote_ident(&template)
-                        ))
-                        .await
-                }
-                .await;
-                let unlocked = admin
-                    .execute("SELECT pg_advisory_unlock_shared($1)", &[&CLONE_LOCK_KEY])
-                    .await;
-                cloned?;
-                unlocked?;
             }
             None => {
                 admin
@@ -244,116 +235,6 @@ impl Drop for TestDb {
         }
     }
 }
-
-/// The template database for a migration set: built once under an advisory lock (so parallel
-/// test processes build it once), named after the set's fingerprint, reused until the
-/// migrations change.
-async fn template_for(
-    server: &Server,
-    admin: &DetachedConnection,
-    migrator: &Migrator,
-) -> Result<String> {
-    let name = format!("skelly_tpl_{}", &migrator.fingerprint()[..24]);
-    let waited = std::time::Duration::from_secs(300);
-    if !crate::advisory_lock::lock(admin.client(), TEMPLATE_LOCK_KEY, waited).await? {
-        return Err(Error::Config(format!(
-            "another test process has been building template database {name} for more than \
-             {waited:?}"
-        )));
-    }
-    let built = async {
-        let exists = admin
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-            .await?
-            .is_some();
-        if exists {
-            return Ok(());
-        }
-        // Built under a temporary name and renamed when complete, so a crash never leaves a
-        // half-migrated template behind under the real name.
-        let building = format!("{name}_building");
-        let building_ident = quote_ident(&building);
-        // Left over from a run that crashed while building.
-        admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {building_ident} WITH (FORCE)"
-            ))
-            .await?;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {building_ident}"))
-            .await?;
-        let config = server.config.with_dbname(&building);
-        {
-            let conn = DetachedConnection::connect_with(&config).await?;
-            migrator.up(&conn).await?;
-        }
-        // Closed client sockets may still be seen by the server for a moment; rename needs none.
-        admin
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-                &[&building],
-            )
-            .await?;
-        admin
-            .batch_execute(&format!(
-                "ALTER DATABASE {} RENAME TO {}",
-                quote_ident(&building),
-                quote_ident(&name)
-            ))
-            .await?;
-        remove_old_templates(admin, &name).await;
-        Ok(())
-    }
-    .await;
-    crate::advisory_lock::unlock(admin.client(), TEMPLATE_LOCK_KEY).await?;
-    built.map(|()| name)
-}
-
-/// How many template databases of other migration sets are kept on a server (other branches,
-/// other crates' tests); older ones are dropped when a new one is built, so they do not pile
-/// up on a shared server.
-const KEPT_TEMPLATES: usize = 3;
-
-/// Drops the templates of other migration sets beyond the [`KEPT_TEMPLATES`] newest, and any
-/// half-built one a crashed run left, when no process is about to clone one (the clone lock is
-/// free but for this session) and nobody is connected to it. Best effort.
-async fn remove_old_templates(admin: &DetachedConnection, current: &str) {
-    let free = admin
-        .query_one("SELECT pg_try_advisory_lock($1)", &[&CLONE_LOCK_KEY])
-        .await
-        .is_ok_and(|row| row.get::<_, bool>(0));
-    if !free {
-        return;
-    }
-    let old = admin
-        .query(
-            "SELECT d.datname::text FROM pg_database d \
-             WHERE d.datname LIKE 'skelly\\_tpl\\_%' AND d.datname <> $1 \
-               AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname) \
-             ORDER BY d.oid DESC",
-            &[&current],
-        )
-        .await;
-    if let Ok(rows) = old {
-        let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-        let (building, done): (Vec<&String>, Vec<&String>) =
-            names.iter().partition(|n| n.ends_with("_building"));
-        for name in building
-            .into_iter()
-            .chain(done.into_iter().skip(KEPT_TEMPLATES))
-        {
-            let _ = admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(name)))
-                .await;
-        }
-    }
-    let _ = admin
-        .execute("SELECT pg_advisory_unlock($1)", &[&CLONE_LOCK_KEY])
-        .await;
-}
-
-const TEMPLATE_LOCK_KEY: i64 = 0x736b_656c_6c79_7470; // "skellytp"
-const CLONE_LOCK_KEY: i64 = 0x736b_656c_6c79_636c; // "skellycl"
 
 /// A transaction on a connection of its own that is never committed: everything the test does
 /// through it is rolled back when it is dropped (the connection is closed, and the server rolls

@@ -183,9 +183,16 @@ impl TempServer {
                         "pg_basebackup",
                     );
                     match copied {
+                        // WAL recycled under the copy, or the stream cut (seen once in a
+                        // loaded run: "SSL connection has been closed unexpectedly"): the
+                        // copy removed its directory, so it can start over.
                         Err(e)
-                            if attempts < 3
-                                && e.to_string().contains("has already been removed") =>
+                            if attempts < 3 && {
+                                let e = e.to_string();
+                                e.contains("has already been removed")
+                                    || e.contains("closed unexpectedly")
+                                    || e.contains("terminated unexpectedly")
+                            } =>
                         {
                             continue
                         }
