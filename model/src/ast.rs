@@ -326,6 +326,14 @@ impl<'a> Field<'a> {
         Some((schema, table, column))
     }
 
+    /// Whether the column asks for an index of its own: `#[table(index)]`, or a foreign key
+    /// (`references`) without `no_index`. The table's shape leaves it out where a unique or
+    /// key index already leads with the column.
+    pub fn own_index(&self) -> bool {
+        self.attrs.index.get().is_some()
+            || (self.attrs.references.get().is_some() && self.attrs.no_index.get().is_none())
+    }
+
     /// The SQL type the attributes name: `sql_type = "..."`, `varchar = N`, `char = N`.
     pub fn sql_type_override(&self) -> Option<String> {
         if let Some(lit) = self.attrs.sql_type.get() {

@@ -289,6 +289,19 @@ fn check_references(cx: &Ctxt, cont: &Container) {
                 format!("`deferrable` is for a foreign key, and `{}` has none; add `references = \"schema.table\"`", field.ident),
             );
         }
+        if field.attrs.no_index.get().is_some() {
+            if field.attrs.references.get().is_none() {
+                cx.error_spanned_by(
+                    field.attrs.no_index.tokens(),
+                    format!("`no_index` is for a foreign key, and `{}` has none: a column without `references` or `index` has no index anyway; remove `no_index`", field.ident),
+                );
+            } else if field.attrs.index.get().is_some() {
+                cx.error_spanned_by(
+                    field.attrs.no_index.tokens(),
+                    format!("`{}` asks for `index` and `no_index`; keep one", field.ident),
+                );
+            }
+        }
         let Some(lit) = field.attrs.references.get() else {
             continue;
         };

@@ -91,7 +91,7 @@ pub struct SourceColumn {
     pub role: Role,
     /// `#[table(unique)]`.
     pub unique: bool,
-    /// `#[table(index)]`.
+    /// `#[table(index)]`, or a foreign key without `no_index`.
     pub index: bool,
     /// `#[table(references = "...")]`.
     pub references: Option<String>,
@@ -259,7 +259,7 @@ fn table(
             identity: field.identity,
             role: field.role,
             unique: field.attrs.unique.get().is_some(),
-            index: field.attrs.index.get().is_some(),
+            index: field.own_index(),
             references: field.attrs.references.get().map(|l| l.value()),
             allowed,
             on_delete: field.attrs.on_delete.get().map(|l| l.value()),

@@ -77,6 +77,8 @@ pub const DEFERRABLE: Symbol = Symbol("deferrable");
 pub const VARCHAR: Symbol = Symbol("varchar");
 /// `char = N`
 pub const CHAR: Symbol = Symbol("char");
+/// `#[table(references = "...", no_index)]`: a foreign key without an index of its own.
+pub const NO_INDEX: Symbol = Symbol("no_index");
 
 /// The keys of `#[table(...)]` on a struct.
 pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[
@@ -111,6 +113,7 @@ pub const TABLE_FIELD_KEYS: &[Symbol] = &[
     ON_DELETE,
     ON_UPDATE,
     DEFERRABLE,
+    NO_INDEX,
     VARCHAR,
     CHAR,
 ];

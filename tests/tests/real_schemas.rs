@@ -104,6 +104,20 @@ pub struct AccessLog {
     pub created_at: DateTime<Utc>,
 }
 
+/// A join table as real schemas have it (issue 23): a composite key of two foreign keys, the
+/// second with an index of its own (the key's index leads with the first), and a foreign key
+/// the schema gives no index (`no_index`).
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "docs", name = "document_watchers")]
+pub struct DocumentWatcher {
+    #[table(primary_key, references = "docs.documents", on_delete = "cascade")]
+    pub document_id: uuid::Uuid,
+    #[table(primary_key, references = "pay.customers(code)", varchar = 32)]
+    pub customer_code: String,
+    #[table(references = "pay.customers(code)", no_index, varchar = 32)]
+    pub added_by: Option<String>,
+}
+
 const HAND_WRITTEN: &str = r#"
 CREATE SCHEMA pay;
 CREATE TABLE pay.customers (
@@ -151,6 +165,13 @@ CREATE TABLE docs.access_log (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX access_log_at_time_idx ON docs.access_log (at_time);
+CREATE TABLE docs.document_watchers (
+    document_id uuid NOT NULL REFERENCES docs.documents (id) ON DELETE CASCADE,
+    customer_code varchar(32) NOT NULL REFERENCES pay.customers (code),
+    added_by varchar(32) REFERENCES pay.customers (code),
+    PRIMARY KEY (document_id, customer_code)
+);
+CREATE INDEX document_watchers_customer_code_idx ON docs.document_watchers (customer_code);
 "#;
 
 fn shapes() -> Vec<TableShape> {
@@ -159,6 +180,7 @@ fn shapes() -> Vec<TableShape> {
         TableShape::of::<Payment>(),
         TableShape::of::<Document>(),
         TableShape::of::<AccessLog>(),
+        TableShape::of::<DocumentWatcher>(),
     ]
 }
 
@@ -320,6 +342,23 @@ async fn crud_on_the_hand_written_tables() {
     assert!(Document::insert(&db, again()).await.is_err());
     Document::delete(&db, doc.id).await.unwrap();
     Document::insert(&db, again()).await.unwrap();
+
+    // The join table: both key parts are in the insert struct; the key is a tuple.
+    let watcher = DocumentWatcher::insert(
+        &db,
+        NewDocumentWatcher {
+            document_id: doc.id,
+            customer_code: "acme".into(),
+            added_by: Some("acme".into()),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        DocumentWatcher::get(&db, (doc.id, "acme")).await.unwrap(),
+        watcher
+    );
+    DocumentWatcher::delete(&db, (doc.id, "acme")).await.unwrap();
 
     // ON UPDATE CASCADE to a non-key column, ON DELETE SET NULL.
     db.execute(

@@ -216,7 +216,7 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
     let identity = f.identity;
     let patched = f.patched();
     let unique = f.attrs.unique.get().is_some();
-    let index = f.attrs.index.get().is_some();
+    let index = f.own_index();
     let default = match &f.default {
         Some(d) => quote!(::core::option::Option::Some(#d)),
         None => quote!(::core::option::Option::None),

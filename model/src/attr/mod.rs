@@ -429,6 +429,8 @@ pub struct TableField {
     pub varchar: Attr<syn::LitInt>,
     /// `#[table(char = 2)]`: a `String` stored as `char(2)`.
     pub char: Attr<syn::LitInt>,
+    /// `#[table(references = "...", no_index)]`: the foreign key gets no index of its own.
+    pub no_index: Attr<()>,
 }
 
 impl TableField {
@@ -454,6 +456,7 @@ impl TableField {
             deferrable: Attr::none(DEFERRABLE),
             varchar: Attr::none(VARCHAR),
             char: Attr::none(CHAR),
+            no_index: Attr::none(NO_INDEX),
         };
         each_nested(cx, &field.attrs, TABLE, |meta| {
             let ints: [(Symbol, &mut Attr<syn::LitInt>); 2] = [
@@ -482,7 +485,9 @@ impl TableField {
             if set_named(cx, meta, strings, string) {
                 return;
             }
-            let flags: [(Symbol, &mut Attr<()>); 11] = [
+            let flags: [(Symbol, &mut Attr<()>); 12] = [
+                // #[table(references = "...", no_index)]
+                (NO_INDEX, &mut out.no_index),
                 // #[table(references = "...", deferrable)]
                 (DEFERRABLE, &mut out.deferrable),
                 // #[table(primary_key)]

@@ -284,8 +284,13 @@ impl TableShape {
                     ..IndexShape::on(&format!("{name}_{}_key", c.name), &[&c.name])
                 });
             }
-            if (c.index || c.references.is_some()) && !c.unique && c.role != ColumnRole::PrimaryKey
-            {
+            // Not where the column's unique index or the key's index already leads with it; a
+            // later part of a composite key (a join table's second foreign key) gets one.
+            let leads_key = shape
+                .primary_key
+                .as_ref()
+                .is_some_and(|k| k.columns.first() == Some(&c.name));
+            if c.index && !c.unique && !leads_key {
                 shape.indexes.push(IndexShape::on(
                     &format!("{name}_{}_idx", c.name),
                     &[&c.name],

@@ -24,7 +24,8 @@ pub struct ColumnDef {
     pub nullable: bool,
     /// Whether the column is unique (among live rows on soft-delete tables).
     pub unique: bool,
-    /// Whether the column has an index of its own.
+    /// Whether the column asks for an index of its own: `#[table(index)]`, or a foreign key
+    /// without `no_index`. None is made where a unique or key index already leads with it.
     pub index: bool,
     /// The SQL default expression, if the database fills the column in.
     pub default: Option<&'static str>,
