@@ -340,7 +340,10 @@ impl<'a> Field<'a> {
             return Some(lit.value());
         }
         if let Some(n) = self.attrs.varchar.get() {
-            return Some(format!("varchar({})", n.base10_digits()));
+            return Some(match n {
+                Some(n) => format!("varchar({})", n.base10_digits()),
+                None => "varchar".to_string(),
+            });
         }
         self.attrs
             .char

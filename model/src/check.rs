@@ -334,15 +334,15 @@ fn check_references(cx: &Ctxt, cont: &Container) {
 fn check_types(cx: &Ctxt, cont: &Container) {
     for field in &cont.fields {
         let lengths = [
-            ("varchar", &field.attrs.varchar),
-            ("char", &field.attrs.char),
+            ("varchar", field.attrs.varchar.get().is_some(), field.attrs.varchar.tokens()),
+            ("char", field.attrs.char.get().is_some(), field.attrs.char.tokens()),
         ];
-        let given: Vec<_> = lengths.iter().filter(|(_, a)| a.get().is_some()).collect();
-        for (key, attr) in &given {
+        let given: Vec<_> = lengths.iter().filter(|(_, set, _)| *set).collect();
+        for (key, _, tokens) in &given {
             let ty = field.option_inner.unwrap_or(field.ty);
             if !is_named(ty, "String") {
                 cx.error_spanned_by(
-                    attr.tokens(),
+                    tokens,
                     format!(
                         "`{key}` is for a `String` field, and `{}` is not one; for another type name its SQL type with `sql_type = \"...\"`",
                         field.ident
@@ -352,7 +352,7 @@ fn check_types(cx: &Ctxt, cont: &Container) {
         }
         if given.len() > 1 || (!given.is_empty() && field.attrs.sql_type.get().is_some()) {
             cx.error_spanned_by(
-                given[0].1.tokens(),
+                given[0].2,
                 format!(
                     "`{}` has more than one SQL type (`sql_type`, `varchar`, `char`); keep one",
                     field.ident

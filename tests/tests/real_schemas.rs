@@ -21,6 +21,9 @@ pub struct Customer {
     pub email: String,
     #[table(char = 2)]
     pub country: String,
+    /// Unbounded `character varying`, as many schemas have it.
+    #[table(varchar)]
+    pub display_name: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -124,6 +127,7 @@ CREATE TABLE pay.customers (
     code varchar(32) PRIMARY KEY,
     email character varying(255) NOT NULL UNIQUE,
     country char(2) NOT NULL,
+    display_name character varying,
     created_at timestamptz DEFAULT CURRENT_TIMESTAMP
 );
 CREATE TABLE pay.payments (
@@ -238,6 +242,7 @@ async fn crud_on_the_hand_written_tables() {
             code: "acme".into(),
             email: "billing@acme.test".into(),
             country: "DE".into(),
+            display_name: Some("ACME GmbH".into()),
         },
     )
     .await

@@ -425,8 +425,9 @@ pub struct TableField {
     pub on_update: Attr<LitStr>,
     /// `#[table(deferrable)]`: the foreign key is `DEFERRABLE INITIALLY DEFERRED`.
     pub deferrable: Attr<()>,
-    /// `#[table(varchar = 255)]`: a `String` stored as `varchar(255)`.
-    pub varchar: Attr<syn::LitInt>,
+    /// `#[table(varchar = 255)]`: a `String` stored as `varchar(255)`; `#[table(varchar)]`
+    /// without a length: unbounded `varchar`.
+    pub varchar: Attr<Option<syn::LitInt>>,
     /// `#[table(char = 2)]`: a `String` stored as `char(2)`.
     pub char: Attr<syn::LitInt>,
     /// `#[table(references = "...", no_index)]`: the foreign key gets no index of its own.
@@ -459,13 +460,17 @@ impl TableField {
             no_index: Attr::none(NO_INDEX),
         };
         each_nested(cx, &field.attrs, TABLE, |meta| {
-            let ints: [(Symbol, &mut Attr<syn::LitInt>); 2] = [
-                // #[table(varchar = 255)]
-                (VARCHAR, &mut out.varchar),
-                // #[table(char = 2)]
-                (CHAR, &mut out.char),
-            ];
-            if set_named(cx, meta, ints, length) {
+            // #[table(varchar = 255)], or #[table(varchar)]: unbounded
+            let varchar = [(VARCHAR, &mut out.varchar)];
+            let bounded = |cx: &Ctxt, meta: &ParseNestedMeta| match meta.input.peek(syn::Token![=]) {
+                true => length(cx, meta).map(Some),
+                false => Some(None),
+            };
+            if set_named(cx, meta, varchar, bounded) {
+                return;
+            }
+            // #[table(char = 2)]
+            if set_named(cx, meta, [(CHAR, &mut out.char)], length) {
                 return;
             }
             let strings: [(Symbol, &mut Attr<LitStr>); 6] = [
