@@ -70,6 +70,8 @@ pub enum Constraint {
         unique: bool,
         /// A unique constraint (`unique(...)` without a condition) rather than an index.
         constraint: bool,
+        /// `nulls_not_distinct`: NULLs count as equal.
+        nulls_not_distinct: bool,
     },
     /// `check(...)`.
     Check {
@@ -276,8 +278,9 @@ fn resolve_constraints(attrs: &TableContainer, table: &str, fields: &[Field]) ->
             .map(|n| n.value())
             .unwrap_or_else(|| format!("{table}_{}_{suffix}", named.join("_")));
         let mut predicate = index.predicate.as_ref().map(|p| p.value());
-        // As a column's `unique`: a soft-deleted row does not block a new one.
-        if index.unique && predicate.is_none() {
+        // As a column's `unique`: a soft-deleted row does not block a new one, unless the
+        // unique covers `all_rows`.
+        if index.unique && predicate.is_none() && index.all_rows.is_none() {
             predicate = soft.clone();
         }
         out.push(Constraint::Index {
@@ -288,6 +291,7 @@ fn resolve_constraints(attrs: &TableContainer, table: &str, fields: &[Field]) ->
             constraint: index.constraint && predicate.is_none(),
             predicate,
             unique: index.unique,
+            nulls_not_distinct: index.nulls_not_distinct.is_some(),
         });
     }
     for check in &attrs.checks {

@@ -289,6 +289,29 @@ fn check_references(cx: &Ctxt, cont: &Container) {
                 format!("`deferrable` is for a foreign key, and `{}` has none; add `references = \"schema.table\"`", field.ident),
             );
         }
+        let modifiers = [
+            ("nulls_not_distinct", &field.attrs.nulls_not_distinct),
+            ("all_rows", &field.attrs.all_rows),
+        ];
+        for (key, attr) in modifiers {
+            if attr.get().is_none() {
+                continue;
+            }
+            if field.attrs.unique.get().is_none() {
+                cx.error_spanned_by(
+                    attr.tokens(),
+                    format!(
+                        "`{key}` is for a unique column, and `{}` is not one; add `unique`",
+                        field.ident
+                    ),
+                );
+            } else if key == "all_rows" && !cont.soft_delete() {
+                cx.error_spanned_by(
+                    attr.tokens(),
+                    "`all_rows` is for a soft-delete table (a `deleted_at` field), where a unique covers live rows only; without one every unique covers all rows: remove `all_rows`",
+                );
+            }
+        }
         if field.attrs.no_index.get().is_some() {
             if field.attrs.references.get().is_none() {
                 cx.error_spanned_by(
@@ -298,7 +321,10 @@ fn check_references(cx: &Ctxt, cont: &Container) {
             } else if field.attrs.index.get().is_some() {
                 cx.error_spanned_by(
                     field.attrs.no_index.tokens(),
-                    format!("`{}` asks for `index` and `no_index`; keep one", field.ident),
+                    format!(
+                        "`{}` asks for `index` and `no_index`; keep one",
+                        field.ident
+                    ),
                 );
             }
         }
@@ -334,8 +360,16 @@ fn check_references(cx: &Ctxt, cont: &Container) {
 fn check_types(cx: &Ctxt, cont: &Container) {
     for field in &cont.fields {
         let lengths = [
-            ("varchar", field.attrs.varchar.get().is_some(), field.attrs.varchar.tokens()),
-            ("char", field.attrs.char.get().is_some(), field.attrs.char.tokens()),
+            (
+                "varchar",
+                field.attrs.varchar.get().is_some(),
+                field.attrs.varchar.tokens(),
+            ),
+            (
+                "char",
+                field.attrs.char.get().is_some(),
+                field.attrs.char.tokens(),
+            ),
         ];
         let given: Vec<_> = lengths.iter().filter(|(_, set, _)| *set).collect();
         for (key, _, tokens) in &given {
@@ -417,6 +451,24 @@ fn check_table_items(cx: &Ctxt, cont: &Container) {
         }
         if let Some(name) = &index.name {
             check_ident_lit(cx, "index", name);
+        }
+        let modifiers = [
+            ("nulls_not_distinct", &index.nulls_not_distinct),
+            ("all_rows", &index.all_rows),
+        ];
+        for (key, tokens) in modifiers {
+            let Some(tokens) = tokens else { continue };
+            if !index.unique {
+                cx.error_spanned_by(
+                    tokens,
+                    format!("`{key}` is for a unique index, and this one is not; write `index(..., unique, {key})` or `unique(..., {key})`"),
+                );
+            } else if key == "all_rows" && !cont.soft_delete() {
+                cx.error_spanned_by(
+                    tokens,
+                    "`all_rows` is for a soft-delete table (a `deleted_at` field), where a unique covers live rows only; without one every unique covers all rows: remove `all_rows`",
+                );
+            }
         }
     }
     for check in &cont.attrs.checks {

@@ -93,6 +93,10 @@ pub struct SourceColumn {
     pub unique: bool,
     /// `#[table(index)]`, or a foreign key without `no_index`.
     pub index: bool,
+    /// `#[table(unique, nulls_not_distinct)]`.
+    pub unique_nulls_not_distinct: bool,
+    /// `#[table(unique, all_rows)]`.
+    pub unique_all_rows: bool,
     /// `#[table(references = "...")]`.
     pub references: Option<String>,
     /// A text enum's values.
@@ -260,6 +264,8 @@ fn table(
             role: field.role,
             unique: field.attrs.unique.get().is_some(),
             index: field.own_index(),
+            unique_nulls_not_distinct: field.attrs.nulls_not_distinct.get().is_some(),
+            unique_all_rows: field.attrs.all_rows.get().is_some(),
             references: field.attrs.references.get().map(|l| l.value()),
             allowed,
             on_delete: field.attrs.on_delete.get().map(|l| l.value()),

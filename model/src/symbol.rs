@@ -79,6 +79,10 @@ pub const VARCHAR: Symbol = Symbol("varchar");
 pub const CHAR: Symbol = Symbol("char");
 /// `#[table(references = "...", no_index)]`: a foreign key without an index of its own.
 pub const NO_INDEX: Symbol = Symbol("no_index");
+/// `#[table(unique, nulls_not_distinct)]`: NULLs count as equal in the unique.
+pub const NULLS_NOT_DISTINCT: Symbol = Symbol("nulls_not_distinct");
+/// `#[table(unique, all_rows)]`: unique over every row of a soft-delete table, deleted ones too.
+pub const ALL_ROWS: Symbol = Symbol("all_rows");
 
 /// The keys of `#[table(...)]` on a struct.
 pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[
@@ -114,6 +118,8 @@ pub const TABLE_FIELD_KEYS: &[Symbol] = &[
     ON_UPDATE,
     DEFERRABLE,
     NO_INDEX,
+    NULLS_NOT_DISTINCT,
+    ALL_ROWS,
     VARCHAR,
     CHAR,
 ];

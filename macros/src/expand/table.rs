@@ -217,6 +217,8 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
     let patched = f.patched();
     let unique = f.attrs.unique.get().is_some();
     let index = f.own_index();
+    let nulls_not_distinct = f.attrs.nulls_not_distinct.get().is_some();
+    let all_rows = f.attrs.all_rows.get().is_some();
     let default = match &f.default {
         Some(d) => quote!(::core::option::Option::Some(#d)),
         None => quote!(::core::option::Option::None),
@@ -247,6 +249,8 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
             sql_type: #sql_type,
             nullable: #nullable,
             unique: #unique,
+            unique_nulls_not_distinct: #nulls_not_distinct,
+            unique_all_rows: #all_rows,
             index: #index,
             default: #default,
             check: #check,
@@ -281,6 +285,7 @@ fn constraint_defs(cont: &Container) -> Vec<TokenStream> {
                 predicate,
                 unique,
                 constraint,
+                nulls_not_distinct,
             } => {
                 let using = opt(using);
                 let predicate = opt(predicate);
@@ -293,6 +298,7 @@ fn constraint_defs(cont: &Container) -> Vec<TokenStream> {
                         predicate: #predicate,
                         unique: #unique,
                         constraint: #constraint,
+                        nulls_not_distinct: #nulls_not_distinct,
                     }
                 }
             }

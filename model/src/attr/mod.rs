@@ -432,6 +432,10 @@ pub struct TableField {
     pub char: Attr<syn::LitInt>,
     /// `#[table(references = "...", no_index)]`: the foreign key gets no index of its own.
     pub no_index: Attr<()>,
+    /// `#[table(unique, nulls_not_distinct)]`: `UNIQUE NULLS NOT DISTINCT`.
+    pub nulls_not_distinct: Attr<()>,
+    /// `#[table(unique, all_rows)]`: on a soft-delete table, unique over deleted rows too.
+    pub all_rows: Attr<()>,
 }
 
 impl TableField {
@@ -458,11 +462,14 @@ impl TableField {
             varchar: Attr::none(VARCHAR),
             char: Attr::none(CHAR),
             no_index: Attr::none(NO_INDEX),
+            nulls_not_distinct: Attr::none(NULLS_NOT_DISTINCT),
+            all_rows: Attr::none(ALL_ROWS),
         };
         each_nested(cx, &field.attrs, TABLE, |meta| {
             // #[table(varchar = 255)], or #[table(varchar)]: unbounded
             let varchar = [(VARCHAR, &mut out.varchar)];
-            let bounded = |cx: &Ctxt, meta: &ParseNestedMeta| match meta.input.peek(syn::Token![=]) {
+            let bounded = |cx: &Ctxt, meta: &ParseNestedMeta| match meta.input.peek(syn::Token![=])
+            {
                 true => length(cx, meta).map(Some),
                 false => Some(None),
             };
@@ -490,7 +497,11 @@ impl TableField {
             if set_named(cx, meta, strings, string) {
                 return;
             }
-            let flags: [(Symbol, &mut Attr<()>); 12] = [
+            let flags: [(Symbol, &mut Attr<()>); 14] = [
+                // #[table(unique, nulls_not_distinct)]
+                (NULLS_NOT_DISTINCT, &mut out.nulls_not_distinct),
+                // #[table(unique, all_rows)]
+                (ALL_ROWS, &mut out.all_rows),
                 // #[table(references = "...", no_index)]
                 (NO_INDEX, &mut out.no_index),
                 // #[table(references = "...", deferrable)]

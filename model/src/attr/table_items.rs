@@ -35,6 +35,10 @@ pub struct TableIndex {
     pub unique: bool,
     /// Written as `unique(...)` rather than `index(...)`.
     pub constraint: bool,
+    /// `nulls_not_distinct`: NULLs count as equal (uniques only); its span.
+    pub nulls_not_distinct: Option<TokenStream>,
+    /// `all_rows`: on a soft-delete table, unique over deleted rows too (uniques only); its span.
+    pub all_rows: Option<TokenStream>,
 }
 
 /// `check(expr = "...", name = "...")` on the struct.
@@ -67,6 +71,8 @@ pub fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta, constraint: bool) -> Optio
         include: Vec::new(),
         unique: constraint,
         constraint,
+        nulls_not_distinct: None,
+        all_rows: None,
     };
     let parsed = meta.parse_nested_meta(|inner| {
         let key = inner.path.get_ident().map(|i| i.to_string());
@@ -97,6 +103,12 @@ pub fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta, constraint: bool) -> Optio
             }
             // index(a, b, unique)
             (Some("unique"), false, false) if !constraint => out.unique = true,
+            // unique(a, b, nulls_not_distinct)
+            (Some("nulls_not_distinct"), false, false) => {
+                out.nulls_not_distinct = Some(inner.path.to_token_stream())
+            }
+            // unique(a, b, all_rows)
+            (Some("all_rows"), false, false) => out.all_rows = Some(inner.path.to_token_stream()),
             // a column
             (Some(_), false, false) => {
                 if let Some(ident) = inner.path.get_ident() {
@@ -105,9 +117,9 @@ pub fn parse_index(cx: &Ctxt, meta: &ParseNestedMeta, constraint: bool) -> Optio
             }
             _ => {
                 let keys = if constraint {
-                    "column names, `name = \"...\"`, `where = \"...\"`"
+                    "column names, `name = \"...\"`, `where = \"...\"`, `nulls_not_distinct`, `all_rows`"
                 } else {
-                    "column names, `expr = \"...\"`, `name = \"...\"`, `where = \"...\"`, `using = \"...\"`, `include(...)`, `unique`"
+                    "column names, `expr = \"...\"`, `name = \"...\"`, `where = \"...\"`, `using = \"...\"`, `include(...)`, `unique`, `nulls_not_distinct`, `all_rows`"
                 };
                 unknown_item(cx, &inner, what, keys);
             }

@@ -410,12 +410,20 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
                 } else {
                     format!("{};", index_sql(&qualified, unique, true, "CONCURRENTLY "))
                 };
+                let nnd = if unique.nulls_not_distinct {
+                    " NULLS NOT DISTINCT"
+                } else {
+                    ""
+                };
                 let what = match &unique.predicate {
                     Some(p) => format!(
-                        "a unique index on ({}) WHERE {p}",
+                        "a unique index on ({}){nnd} WHERE {p}",
                         unique.columns.join(", ")
                     ),
-                    None => format!("a unique constraint on ({})", unique.columns.join(", ")),
+                    None => format!(
+                        "a unique constraint on ({}){nnd}",
+                        unique.columns.join(", ")
+                    ),
                 };
                 push(
                     Severity::Error,
@@ -432,7 +440,7 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
                 Severity::Warning,
                 table.clone(),
                 format!(
-                    "unique {} `{}` on ({}){} is not declared by the struct",
+                    "unique {} `{}` on ({}){}{} is not declared by the struct",
                     if unique.constraint {
                         "constraint"
                     } else {
@@ -440,6 +448,11 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
                     },
                     unique.name,
                     unique.columns.join(", "),
+                    if unique.nulls_not_distinct {
+                        " NULLS NOT DISTINCT"
+                    } else {
+                        ""
+                    },
                     unique
                         .predicate
                         .as_ref()
@@ -600,6 +613,7 @@ pub(crate) fn same_index(a: &IndexShape, b: &IndexShape) -> bool {
         && condition(a) == condition(b)
         && method(a) == method(b)
         && a.include == b.include
+        && a.nulls_not_distinct == b.nulls_not_distinct
 }
 
 // A btree index on columns, nothing more: what a column's `index` and a foreign key declare.

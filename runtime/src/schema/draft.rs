@@ -745,10 +745,7 @@ fn drop_index(table: &str, index: &IndexShape, unique: bool, steps: &mut Steps) 
     if index.constraint {
         steps.main(
             format!("ALTER TABLE {table} DROP CONSTRAINT {name};"),
-            format!(
-                "ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE ({});",
-                idents(&index.columns)
-            ),
+            format!("ALTER TABLE {table} ADD {};", unique_constraint_sql(index)),
         );
     } else {
         let schema = table.split('.').next().unwrap_or_default();
@@ -867,6 +864,8 @@ mod tests {
             identity: false,
             role: ColumnRole::Plain,
             unique: false,
+            unique_nulls_not_distinct: false,
+            unique_all_rows: false,
             index: false,
             allowed: None,
             references: None,
@@ -981,6 +980,8 @@ mod enum_tests {
             identity: false,
             role,
             unique: false,
+            unique_nulls_not_distinct: false,
+            unique_all_rows: false,
             index: false,
             allowed,
             references: None,

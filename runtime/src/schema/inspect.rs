@@ -101,6 +101,8 @@ pub(crate) async fn inspect(
             "p" => shape.primary_key = Some(KeyShape { name, columns }),
             "u" => shape.uniques.push(IndexShape {
                 constraint: true,
+                // `UNIQUE NULLS NOT DISTINCT (a, b)`, from PostgreSQL 15 on.
+                nulls_not_distinct: definition.starts_with("UNIQUE NULLS NOT DISTINCT"),
                 columns,
                 ..IndexShape::on(&name, &[])
             }),
@@ -158,6 +160,7 @@ pub(crate) async fn inspect(
             constraint: false,
             using: (method != "btree").then_some(method),
             include: include.iter().map(|c| unquote_ident(c)).collect(),
+            nulls_not_distinct: nulls_not_distinct_index(&definition),
         };
         if unique {
             shape.uniques.push(index);
@@ -172,6 +175,13 @@ pub(crate) async fn inspect(
         });
     }
     Ok(Some(shape))
+}
+
+// `... (a, b) [INCLUDE (c)] NULLS NOT DISTINCT [WITH (...)] [WHERE ...]`: the clause after the
+// key parts' closing parenthesis (an expression or a predicate could spell the words too, but
+// not as that clause right after a `)`).
+fn nulls_not_distinct_index(definition: &str) -> bool {
+    definition.contains(") NULLS NOT DISTINCT")
 }
 
 // `confdeltype` / `confupdtype`: `a` (no action, the default) reads as none.

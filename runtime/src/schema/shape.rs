@@ -82,6 +82,8 @@ pub struct IndexShape {
     pub using: Option<String>,
     /// `INCLUDE` columns.
     pub include: Vec<String>,
+    /// `NULLS NOT DISTINCT` (PostgreSQL 15): NULLs count as equal in a unique.
+    pub nulls_not_distinct: bool,
 }
 
 impl IndexShape {
@@ -94,6 +96,7 @@ impl IndexShape {
             constraint: false,
             using: None,
             include: Vec::new(),
+            nulls_not_distinct: false,
         }
     }
 }
@@ -153,6 +156,8 @@ impl TableShape {
             identity: c.identity,
             role: c.role,
             unique: c.unique,
+            unique_nulls_not_distinct: c.unique_nulls_not_distinct,
+            unique_all_rows: c.unique_all_rows,
             index: c.index,
             allowed: c.check.map(|v| v.iter().map(|s| s.to_string()).collect()),
             references: c.references.map(str::to_string),
@@ -170,6 +175,7 @@ impl TableShape {
                 predicate,
                 unique,
                 constraint,
+                nulls_not_distinct,
             } => Item::Index {
                 index: IndexShape {
                     name: name.to_string(),
@@ -178,6 +184,7 @@ impl TableShape {
                     constraint,
                     using: using.map(str::to_string),
                     include: strings(include),
+                    nulls_not_distinct,
                 },
                 unique,
             },
@@ -277,10 +284,13 @@ impl TableShape {
                 });
             }
             if c.unique {
+                // A soft-deleted row must not block re-creating it, unless the unique covers
+                // all rows.
+                let predicate = soft_predicate.clone().filter(|_| !c.unique_all_rows);
                 shape.uniques.push(IndexShape {
-                    // A soft-deleted row must not block re-creating it.
-                    predicate: soft_predicate.clone(),
-                    constraint: soft_predicate.is_none(),
+                    constraint: predicate.is_none(),
+                    predicate,
+                    nulls_not_distinct: c.unique_nulls_not_distinct,
                     ..IndexShape::on(&format!("{name}_{}_key", c.name), &[&c.name])
                 });
             }
@@ -427,6 +437,8 @@ pub struct Column {
     pub identity: bool,
     pub role: ColumnRole,
     pub unique: bool,
+    pub unique_nulls_not_distinct: bool,
+    pub unique_all_rows: bool,
     pub index: bool,
     pub allowed: Option<Vec<String>>,
     pub references: Option<String>,
@@ -517,10 +529,20 @@ fn key_part(part: &str) -> String {
 
 pub(crate) fn unique_constraint_sql(u: &IndexShape) -> String {
     format!(
-        "CONSTRAINT {} UNIQUE ({})",
+        "CONSTRAINT {} UNIQUE {}({})",
         quote_ident(&u.name),
+        nulls_not_distinct(u),
         idents(&u.columns)
     )
+}
+
+/// `NULLS NOT DISTINCT ` where the unique says so (PostgreSQL 15 and later), else nothing.
+fn nulls_not_distinct(u: &IndexShape) -> &'static str {
+    if u.nulls_not_distinct {
+        "NULLS NOT DISTINCT "
+    } else {
+        ""
+    }
 }
 
 /// `CREATE [UNIQUE] INDEX <options>name ON table (...) [WHERE ...]`, without the semicolon.
@@ -538,6 +560,9 @@ pub(crate) fn index_sql(table: &str, index: &IndexShape, unique: bool, options: 
     );
     if !index.include.is_empty() {
         let _ = write!(out, " INCLUDE ({})", idents(&index.include));
+    }
+    if index.nulls_not_distinct {
+        out.push_str(" NULLS NOT DISTINCT");
     }
     if let Some(predicate) = &index.predicate {
         let _ = write!(out, " WHERE {predicate}");

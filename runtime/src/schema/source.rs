@@ -100,6 +100,8 @@ pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Vec<SourceTable>, Vec
                     identity: c.identity,
                     role: role(c.role),
                     unique: c.unique,
+                    unique_nulls_not_distinct: c.unique_nulls_not_distinct,
+                    unique_all_rows: c.unique_all_rows,
                     index: c.index,
                     allowed: c.allowed,
                     references: c.references,
@@ -120,6 +122,7 @@ pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Vec<SourceTable>, Vec
                         predicate,
                         unique,
                         constraint,
+                        nulls_not_distinct,
                     } => Item::Index {
                         index: IndexShape {
                             name,
@@ -128,6 +131,7 @@ pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Vec<SourceTable>, Vec
                             constraint,
                             using,
                             include,
+                            nulls_not_distinct,
                         },
                         unique,
                     },

@@ -24,6 +24,11 @@ pub struct ColumnDef {
     pub nullable: bool,
     /// Whether the column is unique (among live rows on soft-delete tables).
     pub unique: bool,
+    /// The column's unique is `NULLS NOT DISTINCT` (`#[table(unique, nulls_not_distinct)]`).
+    pub unique_nulls_not_distinct: bool,
+    /// The column's unique covers deleted rows too, on a soft-delete table
+    /// (`#[table(unique, all_rows)]`): a plain unique constraint, not a partial index.
+    pub unique_all_rows: bool,
     /// Whether the column asks for an index of its own: `#[table(index)]`, or a foreign key
     /// without `no_index`. None is made where a unique or key index already leads with it.
     pub index: bool,
@@ -72,6 +77,8 @@ pub enum TableConstraint {
         unique: bool,
         /// A unique constraint rather than an index.
         constraint: bool,
+        /// `NULLS NOT DISTINCT`: NULLs count as equal.
+        nulls_not_distinct: bool,
     },
     /// A CHECK constraint.
     Check {
