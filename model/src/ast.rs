@@ -315,13 +315,13 @@ fn resolve_constraints(attrs: &TableContainer, table: &str, fields: &[Field]) ->
 }
 
 impl<'a> Field<'a> {
-    /// `(schema, table, column)` of `references = "schema.table(column)"`; schema `public` and
-    /// column `id` when left out.
+    /// `(schema, table, column)` of `references = "schema.table(column)"`; schema `public` when
+    /// left out, and column empty: the referenced table's primary key, whatever its name.
     pub fn reference_target(&self) -> Option<(String, String, String)> {
         let value = self.attrs.references.get()?.value();
         let (table, column) = match value.strip_suffix(')').and_then(|v| v.split_once('(')) {
             Some((table, column)) => (table.to_string(), column.to_string()),
-            None => (value, "id".to_string()),
+            None => (value, String::new()),
         };
         let (schema, table) = match table.split_once('.') {
             Some((schema, table)) => (schema.to_string(), table.to_string()),

@@ -227,8 +227,9 @@ async fn supplied_integer_keys_and_foreign_keys_to_every_kind() {
         ddl.contains("REFERENCES \"keys\".\"countries\" (\"code\")"),
         "{ddl}"
     );
+    // No column named: the widgets' key, as PostgreSQL resolves `REFERENCES t`.
     assert!(
-        ddl.contains("REFERENCES \"keys\".\"widgets\" (\"id\")"),
+        ddl.contains("REFERENCES \"keys\".\"widgets\"") && !ddl.contains("\"widgets\" ("),
         "{ddl}"
     );
     let db = keys_db().await;

@@ -131,7 +131,9 @@ pub struct ApiKey {
     pub id: i64,
     #[table(unique, all_rows, varchar = 64)]
     pub token: String,
-    #[table(references = "pay.customers(code)", varchar = 32)]
+    /// The customers' key is the natural `code`: a reference without a column means the
+    /// referenced table's key, whatever its name.
+    #[table(references = "pay.customers", varchar = 32)]
     pub customer_code: String,
     pub label: Option<String>,
     #[table(unique, nulls_not_distinct)]
@@ -484,6 +486,22 @@ async fn uniques_over_all_rows_and_with_nulls_not_distinct_hold() {
         Some("api_keys_token_key"),
         "{err}"
     );
+    // The join and eager loading along it find the customer by its key, `code`.
+    let joined: Vec<(ApiKey, Customer)> = ApiKey::query()
+        .join::<Customer>(ApiKey::CUSTOMER_CODE_FK)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(joined.len(), 1);
+    assert_eq!(joined[0].1.code, "acme");
+    let keys = ApiKey::query().fetch_all(&db).await.unwrap();
+    let loaded: Vec<(ApiKey, Option<Customer>)> =
+        skelly_db::query::load_parents(&db, keys, ApiKey::CUSTOMER_CODE_FK)
+            .await
+            .unwrap();
+    assert!(loaded
+        .iter()
+        .all(|(_, c)| c.as_ref().is_some_and(|c| c.code == "acme")));
 }
 
 #[tokio::test]
@@ -518,6 +536,27 @@ async fn the_check_sees_nulls_not_distinct_and_all_rows() {
         .await
         .unwrap();
     assert!(report.findings.is_empty(), "{report}");
+}
+
+#[tokio::test]
+async fn no_primary_key_on_a_table_that_has_one_is_told() {
+    let db = common::empty_db().await;
+    db.batch_execute(HAND_WRITTEN).await.unwrap();
+    db.batch_execute(
+        "ALTER TABLE docs.access_log ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    )
+    .await
+    .unwrap();
+    let report = schema::check(&db, &[TableShape::of::<AccessLog>()])
+        .await
+        .unwrap();
+    let text = report.to_string();
+    assert!(
+        report.warnings().any(|w| w
+            .message
+            .contains("primary key `access_log_pkey` on (id) is not declared by the struct (`no_primary_key`)")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -147,8 +147,12 @@ pub(super) fn foreign_keys(cont: &Container) -> Vec<TokenStream> {
             if clash {
                 return None;
             }
+            let target_text = match target_column.as_str() {
+                "" => format!("{schema}.{table}"),
+                column => format!("{schema}.{table}({column})"),
+            };
             let doc = format!(
-                "The foreign key `{}` to `{schema}.{table}({target_column})`, for `query().join(...)`.",
+                "The foreign key `{}` to `{target_text}`, for `query().join(...)`.",
                 f.column
             );
             Some(quote! {

@@ -66,7 +66,10 @@ impl<T: Table, V: KeyValue, P: TableId<TARGET>, const TARGET: u64> Relation<T, P
     type Value = V;
 
     fn columns(&self) -> (&'static str, &'static str) {
-        (self.column.name(), self.target_column)
+        (
+            self.column.name(),
+            super::join::target_column::<P>(self.target_column),
+        )
     }
 
     fn value<'r>(&self, child: &'r T) -> &'r V {

@@ -28,8 +28,20 @@ impl<T, V, const TARGET: u64> Clone for ForeignKey<T, V, TARGET> {
 
 impl<T, V, const TARGET: u64> Copy for ForeignKey<T, V, TARGET> {}
 
+/// The column a foreign key references in `P`: the one it names, or (`references =
+/// "schema.table"`, no column) `P`'s primary key, whatever its name.
+pub(super) fn target_column<P: Table>(named: &'static str) -> &'static str {
+    if !named.is_empty() {
+        return named;
+    }
+    P::COLUMNS
+        .iter()
+        .find(|c| c.role == crate::table::ColumnRole::PrimaryKey)
+        .map_or("id", |c| c.name)
+}
+
 impl<T, V, const TARGET: u64> ForeignKey<T, V, TARGET> {
-    /// Made by the derive.
+    /// Made by the derive; `target_column` is empty for the referenced table's key.
     #[doc(hidden)]
     pub const fn new(column: Column<T, V>, target_column: &'static str) -> Self {
         ForeignKey {
@@ -64,7 +76,7 @@ impl<T: Table, V, P: TableId<TARGET>, const TARGET: u64> References<T, P>
     for ForeignKey<T, V, TARGET>
 {
     fn columns(&self) -> (&'static str, &'static str) {
-        (self.column.name(), self.target_column)
+        (self.column.name(), target_column::<P>(self.target_column))
     }
 }
 

@@ -258,6 +258,18 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
             )));
             push(Severity::Error, table.clone(), message, Some(fix));
         }
+        // `no_primary_key` on a table that has one: the struct leaves out find, get, update
+        // and delete by key, which the table could serve.
+        (None, Some(have)) => push(
+            Severity::Warning,
+            table.clone(),
+            format!(
+                "primary key `{}` on ({}) is not declared by the struct (`no_primary_key`); mark its field(s) `primary_key` to get the by-key functions",
+                have.name,
+                have.columns.join(", ")
+            ),
+            None,
+        ),
         _ => {}
     }
 
@@ -530,13 +542,14 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
     let mut matched_keys = Vec::new();
     for key in &declared.foreign_keys {
         let location = format!("{table}.{}", key.columns.join(","));
+        // A declared key whose referenced columns are unknown (a table's key, not resolved)
+        // matches whichever columns the database has.
+        let columns_known = !key.target_columns.is_empty();
         let target = |k: &super::ForeignKeyShape| {
-            let mut out = format!(
-                "{}.{}({})",
-                k.target_schema,
-                k.target_table,
-                k.target_columns.join(", ")
-            );
+            let mut out = format!("{}.{}", k.target_schema, k.target_table);
+            if columns_known {
+                out.push_str(&format!("({})", k.target_columns.join(", ")));
+            }
             for (what, action) in [("ON DELETE", &k.on_delete), ("ON UPDATE", &k.on_update)] {
                 if let Some(action) = action {
                     out.push_str(&format!(" {what} {}", action.to_ascii_uppercase()));

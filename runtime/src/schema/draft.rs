@@ -15,7 +15,8 @@ use super::compare::{same_index, serves};
 use super::normalize::{canonical_condition, canonical_default, canonical_type};
 use super::shape::{
     add_not_valid, check_sql, column_sql, create_enum_sql, foreign_key_sql, idents, index_sql,
-    unique_constraint_sql, CheckShape, ColumnShape, ForeignKeyShape, IndexShape, TableShape,
+    key_columns, resolve_key_targets, unique_constraint_sql, CheckShape, ColumnShape,
+    ForeignKeyShape, IndexShape, TableShape,
 };
 use crate::sql::{quote_ident, quote_literal};
 
@@ -113,6 +114,12 @@ pub fn draft(
     schemas: &[String],
     options: &DraftOptions,
 ) -> Result<Draft, DraftQuestions> {
+    // A foreign key to a table's key without naming it: that table's key, as declared (or,
+    // for a table only the database has, as it has it).
+    let mut resolved = declared.to_vec();
+    let keys = key_columns(actual.iter().flatten().chain(declared));
+    resolve_key_targets(&mut resolved, &keys);
+    let declared = resolved.as_slice();
     let mut steps = Steps::default();
     let mut questions = Vec::new();
     let mut schemas: HashSet<&str> = schemas.iter().map(String::as_str).collect();
@@ -732,7 +739,9 @@ fn rename_column(a: &mut TableShape, old: &str, new: &str) {
 fn same_target(a: &ForeignKeyShape, b: &ForeignKeyShape) -> bool {
     a.target_schema == b.target_schema
         && a.target_table == b.target_table
-        && a.target_columns == b.target_columns
+        && (a.target_columns == b.target_columns
+            || a.target_columns.is_empty()
+            || b.target_columns.is_empty())
         && a.on_delete == b.on_delete
         && a.on_update == b.on_update
         && a.deferrable == b.deferrable

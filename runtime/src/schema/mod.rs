@@ -52,7 +52,20 @@ use crate::executor::Executor;
 /// Compares each declared table with the database `db` reaches; see the [module docs](self).
 pub async fn check(db: &impl Executor, tables: &[TableShape]) -> Result<SchemaReport> {
     let mut report = SchemaReport::default();
-    for declared in tables {
+    // A foreign key to a table's key without naming it: the key of the declared table, or of
+    // the table in the database.
+    let mut keys = shape::key_columns(tables);
+    for key in tables.iter().flat_map(|t| &t.foreign_keys) {
+        let target = (key.target_schema.clone(), key.target_table.clone());
+        if key.target_columns.is_empty() && !keys.contains_key(&target) {
+            if let Some(found) = inspect(db, &target.0, &target.1).await? {
+                keys.extend(shape::key_columns([&found]));
+            }
+        }
+    }
+    let mut tables = tables.to_vec();
+    shape::resolve_key_targets(&mut tables, &keys);
+    for declared in &tables {
         let actual = inspect(db, &declared.schema, &declared.name).await?;
         report.findings.extend(compare(declared, actual.as_ref()));
         report

@@ -125,7 +125,8 @@ pub struct ForeignKeyShape {
     pub target_schema: String,
     /// The referenced table.
     pub target_table: String,
-    /// The referenced columns.
+    /// The referenced columns; none for the referenced table's primary key (`REFERENCES t`),
+    /// until [`resolve_key_targets`] fills them in from that table's shape.
     pub target_columns: Vec<String>,
     /// `ON DELETE` (`cascade`, `set null`, `set default`, `restrict`); `None` is `no action`.
     pub on_delete: Option<String>,
@@ -264,10 +265,11 @@ impl TableShape {
                 });
             }
             if let Some(target) = &c.references {
-                // "schema.table" (its key `id`) or "schema.table(column)".
+                // "schema.table" (its primary key, whatever its name: no columns, as in SQL) or
+                // "schema.table(column)".
                 let (target, key) = match target.strip_suffix(')').and_then(|t| t.split_once('(')) {
-                    Some((target, key)) => (target, key),
-                    None => (target.as_str(), "id"),
+                    Some((target, key)) => (target, Some(key)),
+                    None => (target.as_str(), None),
                 };
                 let (target_schema, target_table) =
                     target.split_once('.').unwrap_or(("public", target));
@@ -276,7 +278,7 @@ impl TableShape {
                     columns: vec![c.name.clone()],
                     target_schema: target_schema.to_string(),
                     target_table: target_table.to_string(),
-                    target_columns: vec![key.to_string()],
+                    target_columns: key.map(str::to_string).into_iter().collect(),
                     // `no action` is the default; the catalog reads it as none.
                     on_delete: c.on_delete.clone().filter(|a| a != "no action"),
                     on_update: c.on_update.clone().filter(|a| a != "no action"),
@@ -497,14 +499,49 @@ pub(crate) fn check_sql(c: &CheckShape) -> String {
     )
 }
 
+/// The primary-key columns of each table in `known`, by `(schema, table)`.
+pub(crate) fn key_columns<'a>(
+    known: impl IntoIterator<Item = &'a TableShape>,
+) -> std::collections::HashMap<(String, String), Vec<String>> {
+    known
+        .into_iter()
+        .filter_map(|t| {
+            let key = t.primary_key.as_ref()?;
+            Some(((t.schema.clone(), t.name.clone()), key.columns.clone()))
+        })
+        .collect()
+}
+
+/// Fills in the referenced columns of each foreign key that references a table's primary key
+/// without naming it (`references = "schema.table"`), from `keys`; a target not in `keys` stays
+/// empty (then any referenced columns match it).
+pub(crate) fn resolve_key_targets(
+    tables: &mut [TableShape],
+    keys: &std::collections::HashMap<(String, String), Vec<String>>,
+) {
+    for table in tables {
+        for key in &mut table.foreign_keys {
+            if key.target_columns.is_empty() {
+                let target = (key.target_schema.clone(), key.target_table.clone());
+                if let Some(columns) = keys.get(&target) {
+                    key.target_columns = columns.clone();
+                }
+            }
+        }
+    }
+}
+
 pub(crate) fn foreign_key_sql(f: &ForeignKeyShape) -> String {
     let mut out = format!(
-        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+        "CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {}",
         quote_ident(&f.name),
         idents(&f.columns),
         qualified(&f.target_schema, &f.target_table),
-        idents(&f.target_columns)
     );
+    // No columns: the referenced table's primary key, as PostgreSQL reads it.
+    if !f.target_columns.is_empty() {
+        let _ = write!(out, " ({})", idents(&f.target_columns));
+    }
     if let Some(action) = &f.on_delete {
         let _ = write!(out, " ON DELETE {}", action.to_ascii_uppercase());
     }

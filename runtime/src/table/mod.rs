@@ -36,7 +36,7 @@ pub struct ColumnDef {
     pub default: Option<&'static str>,
     /// For text enums: the allowed texts, enforced by a CHECK constraint.
     pub check: Option<&'static [&'static str]>,
-    /// `schema.table` this column references (its key `id`), or `schema.table(column)`, if it
+    /// `schema.table` this column references (its primary key), or `schema.table(column)`, if it
     /// is a foreign key.
     pub references: Option<&'static str>,
     /// What the column does by convention.
