@@ -72,6 +72,8 @@ pub struct SourceTable {
     pub columns: Vec<SourceColumn>,
     /// Table-level unique constraints, indexes and checks.
     pub constraints: Vec<ast::Constraint>,
+    /// `#[table(unlogged)]`.
+    pub unlogged: bool,
 }
 
 /// One column of a [`SourceTable`].
@@ -283,6 +285,7 @@ fn table(
         name: container.name.clone(),
         columns,
         constraints: container.constraints.clone(),
+        unlogged: container.attrs.unlogged.get().is_some(),
     })
 }
 

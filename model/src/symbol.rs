@@ -67,6 +67,8 @@ pub const PG_ENUM: Symbol = Symbol("pg_enum");
 pub const CHECK: Symbol = Symbol("check");
 /// `no_primary_key`
 pub const NO_PRIMARY_KEY: Symbol = Symbol("no_primary_key");
+/// `#[table(unlogged)]`: `CREATE UNLOGGED TABLE`.
+pub const UNLOGGED: Symbol = Symbol("unlogged");
 /// `on_delete = "..."`
 pub const ON_DELETE: Symbol = Symbol("on_delete");
 /// `on_update = "..."`
@@ -97,6 +99,7 @@ pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[
     INDEX,
     CHECK,
     NO_PRIMARY_KEY,
+    UNLOGGED,
 ];
 /// The keys of `#[table(...)]` on a field.
 pub const TABLE_FIELD_KEYS: &[Symbol] = &[

@@ -96,9 +96,10 @@ pub struct Document {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// An append-only log without a primary key; inet and time columns.
+/// An append-only log without a primary key, unlogged (issue 23: real schemas have them);
+/// inet and time columns.
 #[derive(Table, Debug, Clone, PartialEq)]
-#[table(schema = "docs", name = "access_log", no_primary_key)]
+#[table(schema = "docs", name = "access_log", no_primary_key, unlogged)]
 #[table(index(at_time))]
 pub struct AccessLog {
     pub document_id: uuid::Uuid,
@@ -182,7 +183,7 @@ CREATE INDEX documents_body_search ON docs.documents USING gin (to_tsvector('sim
 CREATE INDEX documents_owner_expr_idx ON docs.documents (owner, created_at DESC) INCLUDE (title);
 CREATE INDEX documents_live_title ON docs.documents (title) WHERE deleted_at IS NULL AND title <> '';
 CREATE INDEX documents_billing_email_idx ON docs.documents (billing_email);
-CREATE TABLE docs.access_log (
+CREATE UNLOGGED TABLE docs.access_log (
     document_id uuid NOT NULL,
     client inet NOT NULL,
     at_time time NOT NULL,
@@ -557,6 +558,44 @@ async fn no_primary_key_on_a_table_that_has_one_is_told() {
             .contains("primary key `access_log_pkey` on (id) is not declared by the struct (`no_primary_key`)")),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn logged_or_unlogged_is_checked_and_drafted() {
+    let db = common::empty_db().await;
+    db.batch_execute(HAND_WRITTEN).await.unwrap();
+    let actual = schema::inspect(&db, "docs", "access_log")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(actual.unlogged);
+    // A struct that says logged, on the unlogged table: an error with the fix, and a draft.
+    let logged = TableShape {
+        unlogged: false,
+        ..TableShape::of::<AccessLog>()
+    };
+    let report = schema::check(&db, std::slice::from_ref(&logged))
+        .await
+        .unwrap();
+    let finding = report.errors().next().expect("a finding");
+    assert_eq!(
+        finding.message, "the table is unlogged in the database, logged in the struct",
+        "{report}"
+    );
+    assert_eq!(
+        finding.fix.as_deref(),
+        Some("ALTER TABLE \"docs\".\"access_log\" SET LOGGED;")
+    );
+    let draft = schema::draft(
+        &[logged],
+        &[Some(actual)],
+        &["docs".to_string()],
+        &Default::default(),
+    )
+    .unwrap();
+    let main = draft.main.expect("a transactional step");
+    assert!(main.contains("SET LOGGED;"), "{main}");
+    assert!(main.contains("SET UNLOGGED;"), "the Down: {main}");
 }
 
 #[test]

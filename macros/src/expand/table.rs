@@ -57,6 +57,11 @@ fn expand(cont: &Container) -> TokenStream {
     let patch_impl = super::patch::expand_impl(cont, &patch_ident);
     let functions = functions(cont, &new_ident, &patch_ident);
 
+    let unlogged = cont.attrs.unlogged.get().map(|()| {
+        quote!(
+            const UNLOGGED: bool = true;
+        )
+    });
     quote! {
         #new_struct
         #patch_struct
@@ -70,6 +75,7 @@ fn expand(cont: &Container) -> TokenStream {
                 const NAME: &'static str = #name;
                 const COLUMNS: &'static [#p::ColumnDef] = &[#(#columns),*];
                 const CONSTRAINTS: &'static [#p::TableConstraint] = &[#(#constraints),*];
+                #unlogged
 
                 // Inlined into fetch_all's loop, the struct is built in place instead of being
                 // moved out through the Result (measured: list of 10,000 rows 1.05x -> 1.00-1.03x of

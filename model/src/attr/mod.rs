@@ -248,6 +248,9 @@ pub struct TableContainer {
     pub patch_attr: Vec<syn::Meta>,
     /// `#[table(no_primary_key)]`: a table without a key; no by-key functions.
     pub no_primary_key: Attr<()>,
+    /// `#[table(unlogged)]`: an unlogged table (not written to the WAL, emptied after a crash,
+    /// not replicated).
+    pub unlogged: Attr<()>,
     /// `#[table(unique(a, b))]` and `#[table(index(a, b))]`, in order.
     pub indexes: Vec<TableIndex>,
     /// `#[table(check(expr = "..."))]`, in order.
@@ -266,6 +269,7 @@ impl TableContainer {
             insert_attr: Vec::new(),
             patch_attr: Vec::new(),
             no_primary_key: Attr::none(NO_PRIMARY_KEY),
+            unlogged: Attr::none(UNLOGGED),
             indexes: Vec::new(),
             checks: Vec::new(),
         };
@@ -284,6 +288,11 @@ impl TableContainer {
                 // #[table(no_primary_key)]
                 if flag(cx, meta) {
                     out.no_primary_key.set(cx, "table", &meta.path, ());
+                }
+            } else if meta.path == UNLOGGED {
+                // #[table(unlogged)]
+                if flag(cx, meta) {
+                    out.unlogged.set(cx, "table", &meta.path, ());
                 }
             } else if meta.path == INSERT_DERIVE {
                 // #[table(insert_derive(serde::Deserialize, Debug))]

@@ -273,6 +273,23 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
         _ => {}
     }
 
+    if declared.unlogged != actual.unlogged {
+        let word = |unlogged: bool| if unlogged { "unlogged" } else { "logged" };
+        push(
+            Severity::Error,
+            table.clone(),
+            format!(
+                "the table is {} in the database, {} in the struct",
+                word(actual.unlogged),
+                word(declared.unlogged)
+            ),
+            Some(alter(format!(
+                "SET {}",
+                word(declared.unlogged).to_ascii_uppercase()
+            ))),
+        );
+    }
+
     for e in &declared.enums {
         let found = actual
             .enums

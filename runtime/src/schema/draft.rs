@@ -245,6 +245,18 @@ fn alter_table(
     let label = format!("{}.{}", d.schema, d.name);
     let alter = |clause: &str| format!("ALTER TABLE {table} {clause};");
 
+    // Logged or unlogged (rewrites the table, under an exclusive lock).
+    if d.unlogged != a.unlogged {
+        let set = |unlogged: bool| {
+            alter(if unlogged {
+                "SET UNLOGGED"
+            } else {
+                "SET LOGGED"
+            })
+        };
+        steps.main(set(d.unlogged), set(a.unlogged));
+    }
+
     // Enum labels added (PostgreSQL can add a label, never drop one).
     for e in &d.enums {
         let Some(have) = a

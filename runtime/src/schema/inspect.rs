@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::executor::Executor;
 
 const TABLE: &str = "\
-SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+SELECT c.oid, c.relpersistence = 'u' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')";
 
 // An enum type (or an array of one) is named with its schema whatever the search_path is
@@ -71,6 +71,7 @@ pub(crate) async fn inspect(
         return Ok(None);
     };
     let oid: u32 = row.get(0);
+    let unlogged: bool = row.get(1);
     let mut shape = TableShape {
         schema: schema.to_string(),
         name: name.to_string(),
@@ -81,6 +82,7 @@ pub(crate) async fn inspect(
         checks: Vec::new(),
         foreign_keys: Vec::new(),
         enums: Vec::new(),
+        unlogged,
     };
     for row in db.query(COLUMNS, &[&oid]).await? {
         shape.columns.push(ColumnShape {

@@ -28,6 +28,8 @@ pub struct TableShape {
     pub foreign_keys: Vec<ForeignKeyShape>,
     /// The PostgreSQL enum types its columns use.
     pub enums: Vec<EnumShape>,
+    /// An unlogged table: not written to the WAL, emptied after a crash, not replicated.
+    pub unlogged: bool,
 }
 
 /// A PostgreSQL enum type (`CREATE TYPE ... AS ENUM`).
@@ -194,7 +196,10 @@ impl TableShape {
                 expression: expression.to_string(),
             },
         });
-        TableShape::declared(T::SCHEMA, T::NAME, columns.collect(), items.collect())
+        let mut shape =
+            TableShape::declared(T::SCHEMA, T::NAME, columns.collect(), items.collect());
+        shape.unlogged = T::UNLOGGED;
+        shape
     }
 
     /// The shape of a table declared column by column, as the derive describes it: what
@@ -227,6 +232,7 @@ impl TableShape {
             checks: Vec::new(),
             foreign_keys: Vec::new(),
             enums: Vec::new(),
+            unlogged: false,
         };
         for c in &columns {
             shape.columns.push(ColumnShape {
@@ -413,7 +419,8 @@ impl TableShape {
                 .map(unique_constraint_sql),
         );
         let mut out = vec![format!(
-            "CREATE TABLE {options}{table} (\n    {}\n)",
+            "CREATE {}TABLE {options}{table} (\n    {}\n)",
+            if self.unlogged { "UNLOGGED " } else { "" },
             lines.join(",\n    ")
         )];
         let uniques = self.uniques.iter().filter(|u| !u.constraint);

@@ -142,7 +142,10 @@ pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Vec<SourceTable>, Vec
                 file: files[i].0.clone(),
                 line: t.line,
                 rust_name: t.rust_name,
-                shape: TableShape::declared(&t.schema, &t.name, columns, items),
+                shape: TableShape {
+                    unlogged: t.unlogged,
+                    ..TableShape::declared(&t.schema, &t.name, columns, items)
+                },
             }
         })
         .collect())

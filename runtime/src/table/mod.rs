@@ -124,6 +124,8 @@ pub trait Table: Sized + Send + Sync + 'static {
     const COLUMNS: &'static [ColumnDef];
     /// Table-level unique constraints, indexes and checks (`#[table(unique(...))]`, ...).
     const CONSTRAINTS: &'static [TableConstraint] = &[];
+    /// `#[table(unlogged)]`: an unlogged table (`CREATE UNLOGGED TABLE`).
+    const UNLOGGED: bool = false;
 
     /// Decodes a row selected with the columns in [`Table::COLUMNS`] order.
     fn from_row(row: &Row) -> Result<Self>;
