@@ -76,7 +76,19 @@ fn lint_one(m: &Migration, columns: &mut Columns) -> Vec<Finding> {
         if seq(&["SET", "LOCK_TIMEOUT"]) || seq(&["SET", "LOCAL", "LOCK_TIMEOUT"]) {
             lock_timeout = true;
         }
-        if seq(&["CREATE", "TABLE"]) {
+        // CREATE [UNLOGGED | TEMP | ...] TABLE: a table this migration makes.
+        let creates_table = upper.first().is_some_and(|w| w == "CREATE")
+            && upper
+                .iter()
+                .skip(1)
+                .find(|w| {
+                    !matches!(
+                        w.as_str(),
+                        "UNLOGGED" | "TEMP" | "TEMPORARY" | "GLOBAL" | "LOCAL"
+                    )
+                })
+                .is_some_and(|w| w == "TABLE");
+        if creates_table {
             if let Some(t) = after(&words, &upper, "TABLE", &["IF", "NOT", "EXISTS"]) {
                 columns.create_table(&t, statement);
                 created.insert(t);
@@ -302,6 +314,15 @@ mod tests {
             &up("CREATE TABLE t (n int);\nCREATE UNIQUE INDEX t_n ON t (n);")
         )])
         .is_empty());
+        // Also an unlogged or temporary one (found by the generated-tables test).
+        for create in [
+            "CREATE UNLOGGED TABLE",
+            "CREATE TEMP TABLE",
+            "CREATE GLOBAL TEMPORARY TABLE",
+        ] {
+            let sql = format!("{create} s.t (n int);\nCREATE INDEX t_n ON s.t (n);");
+            assert!(findings(&[("1_t.sql", &up(&sql))]).is_empty(), "{create}");
+        }
     }
 
     #[test]

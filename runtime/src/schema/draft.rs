@@ -122,6 +122,27 @@ pub fn draft(
     let declared = resolved.as_slice();
     let mut steps = Steps::default();
     let mut questions = Vec::new();
+    // PostgreSQL refuses a logged table's foreign key to an unlogged table.
+    for table in declared.iter().filter(|t| !t.unlogged) {
+        for key in &table.foreign_keys {
+            let unlogged_target = declared
+                .iter()
+                .any(|t| t.unlogged && t.schema == key.target_schema && t.name == key.target_table);
+            if unlogged_target {
+                questions.push(format!(
+                    "{}.{}.{} references {}.{}, which is unlogged, and PostgreSQL refuses a                      logged table's foreign key to an unlogged one: make {} unlogged too, or                      {}.{} logged",
+                    table.schema,
+                    table.name,
+                    key.columns.join(","),
+                    key.target_schema,
+                    key.target_table,
+                    table.name,
+                    key.target_schema,
+                    key.target_table
+                ));
+            }
+        }
+    }
     let mut schemas: HashSet<&str> = schemas.iter().map(String::as_str).collect();
     // New tables first, each after the new tables it references.
     let mut new: Vec<&TableShape> = declared
