@@ -66,6 +66,15 @@ enum SchemaAction {
     /// scratch database created and dropped on the DATABASE_URL server, and compare: exit 1
     /// when they disagree, with each difference and the SQL that would fix it.
     Check,
+    /// Print `#[derive(Table)]` structs for the tables of the DATABASE_URL database (an
+    /// existing schema): keys, defaults, uniques, indexes, checks, foreign keys and enums
+    /// stated so that `schema check` finds them as they are. What a struct cannot state is
+    /// listed on stderr.
+    Pull {
+        /// Only the tables of these schemas (default: every schema but the system ones).
+        #[arg(long = "schema")]
+        schemas: Vec<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -266,6 +275,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             action: SchemaAction::Check,
             options,
         } => schema::check(&options).await,
+        Command::Schema {
+            action: SchemaAction::Pull { schemas },
+            options,
+        } => schema::pull(&options, &schemas).await,
     }
 }
 

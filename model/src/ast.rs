@@ -458,6 +458,19 @@ pub fn is_named(ty: &Type, name: &str) -> bool {
     matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
 }
 
+/// Whether the type is `Vec<u8>` (a `bytea` column).
+pub fn is_bytes(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    last.ident == "Vec"
+        && matches!(args.args.first(), Some(syn::GenericArgument::Type(inner)) if is_named(inner, "u8"))
+}
+
 /// Whether the type is a chrono timestamp (`DateTime<_>` or `NaiveDateTime`).
 pub fn is_timestamp(ty: &Type) -> bool {
     is_named(ty, "DateTime") || is_named(ty, "NaiveDateTime")

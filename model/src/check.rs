@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use quote::ToTokens;
 
-use crate::ast::{find_field, is_named, is_timestamp, rust_name, Container, Role, TextEnum};
+use crate::ast::{
+    find_field, is_bytes, is_named, is_timestamp, rust_name, Container, Role, TextEnum,
+};
 use crate::attr::IndexPart;
 use crate::ctxt::Ctxt;
 
@@ -130,7 +132,7 @@ fn check_primary_key(cx: &Ctxt, cont: &Container) {
                 key.ty,
                 "a floating-point primary key compares inexactly; use an integer (`i64`), a `String` or a `uuid::Uuid`",
             );
-        } else if is_named(key.ty, "Value") || is_named(key.ty, "Vec") {
+        } else if is_named(key.ty, "Value") || (is_named(key.ty, "Vec") && !is_bytes(key.ty)) {
             cx.error_spanned_by(
                 key.ty,
                 "a JSON value or an array cannot be a primary key; use an integer (`i64`), a `String` or a `uuid::Uuid`",

@@ -6,7 +6,8 @@
 //! unlogged), written as struct source. The source reader reads it; its draft from an empty
 //! database passes the lint, applies, and the schema check then finds nothing; `create_sql`
 //! gives the same catalog; a column the database fills in (default, identity or NULL) is one the
-//! declared shape leaves to it, and the other way round (the insert struct holds the rest); a
+//! declared shape leaves to it, and the other way round (the insert struct holds the rest); the
+//! structs `schema pull` writes from the catalog read back and check clean too; a
 //! random edit's
 //! draft passes the lint, applies, checks clean, and its Down gives back the catalog exactly.
 //!
@@ -681,6 +682,23 @@ async fn run_case(case: &Case, dir: &Path) -> Result<(), String> {
         }
     }
     let before = catalog(&db).await;
+    // What `schema pull` writes from the catalog, read back, states the tables as they are.
+    let pulled = schema::render_structs(&before);
+    if !pulled.left_out.is_empty() || !pulled.sql_types.is_empty() {
+        return Err(format!(
+            "schema pull left out {:?}, needed sql_type for {:?}",
+            pulled.left_out, pulled.sql_types
+        ));
+    }
+    let pulled_shapes = shapes(&pulled.source)
+        .map_err(|e| format!("the pulled structs do not read: {e}\n{}", pulled.source))?;
+    let report = schema::check(&db, &pulled_shapes).await.unwrap();
+    if !report.findings.is_empty() {
+        return Err(format!(
+            "check of the pulled structs: {report}\n{}",
+            pulled.source
+        ));
+    }
 
     // A random edit: its draft lints clean, applies, checks clean; Down restores the catalog.
     let (tables, options) = edited(&case.tables, &case.edit);

@@ -489,3 +489,75 @@ async fn a_composite_key_of_two_uuid_foreign_keys_is_given_on_insert() {
     assert_eq!(profile.person_id, ada.id);
     assert_eq!(Profile::get(&db, ada.id).await.unwrap().bio, "hi");
 }
+
+/// A `bytea` key, as content-addressed tables have it (issue 23: refused before): found,
+/// updated and deleted by `&[u8]`, and a foreign key to it joins.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "keys", name = "blobs")]
+pub struct Blob {
+    #[table(primary_key)]
+    pub digest: Vec<u8>,
+    pub size: i64,
+}
+
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "keys", name = "attachments")]
+pub struct Attachment {
+    pub id: i64,
+    #[table(references = "keys.blobs")]
+    pub blob_digest: Vec<u8>,
+}
+
+#[tokio::test]
+async fn bytea_keys_are_found_by_their_bytes() {
+    let db = common::empty_db().await;
+    for ddl in [Blob::create_table_sql(), Attachment::create_table_sql()] {
+        db.pool().batch_execute(&ddl).await.unwrap();
+    }
+    let pool = db.pool();
+    let digest = vec![0xde, 0xad, 0xbe, 0xef];
+    let blob = Blob::insert(
+        pool,
+        NewBlob {
+            digest: digest.clone(),
+            size: 4,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(Blob::get(pool, &digest).await.unwrap(), blob);
+    let bigger = Blob::update(pool, &digest, BlobPatch { size: Some(5) })
+        .await
+        .unwrap();
+    assert_eq!(bigger.size, 5);
+    Attachment::insert(
+        pool,
+        NewAttachment {
+            blob_digest: digest.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    let joined: Vec<(Attachment, Blob)> = Attachment::query()
+        .join::<Blob>(Attachment::BLOB_DIGEST_FK)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(joined[0].1.digest, digest);
+    let report = skelly_db::schema::check(
+        pool,
+        &[
+            skelly_db::schema::TableShape::of::<Blob>(),
+            skelly_db::schema::TableShape::of::<Attachment>(),
+        ],
+    )
+    .await
+    .unwrap();
+    assert!(report.findings.is_empty(), "{report}");
+    db.pool()
+        .batch_execute("DELETE FROM keys.attachments")
+        .await
+        .unwrap();
+    assert!(Blob::delete(pool, &[0xde, 0xad, 0xbe, 0xef]).await.unwrap());
+    assert_eq!(Blob::find(pool, &digest).await.unwrap(), None);
+}

@@ -331,11 +331,14 @@ pub(super) fn functions(
     // None for `#[table(no_primary_key)]` (check_primary_key established it); several make a
     // composite key, passed as a tuple in field order.
     let keys = cont.primary_key();
-    // A `String` key part is passed as `&str`; every other type by value.
+    // A `String` key part is passed as `&str`, a `Vec<u8>` (bytea) one as `&[u8]`; every other
+    // type by value.
     let key_ty = |f: &crate::ast::Field| {
         let ty = f.ty;
         if crate::ast::is_named(ty, "String") {
             quote!(&str)
+        } else if crate::ast::is_bytes(ty) {
+            quote!(&[u8])
         } else {
             quote!(#ty)
         }

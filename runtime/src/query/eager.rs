@@ -20,6 +20,7 @@ impl Key for i32 {}
 impl Key for i64 {}
 impl Key for uuid::Uuid {}
 impl Key for String {}
+impl Key for Vec<u8> {}
 
 /// A foreign-key field's value: a key, or an optional one (a nullable foreign key).
 pub trait KeyValue: Send + Sync + 'static {

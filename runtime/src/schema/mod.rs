@@ -31,6 +31,7 @@ mod compare;
 mod draft;
 mod inspect;
 mod normalize;
+mod render;
 mod shape;
 #[cfg(feature = "source")]
 mod source;
@@ -38,6 +39,7 @@ mod source;
 pub use compare::{compare, Finding, SchemaReport, Severity};
 pub use draft::{draft, Draft, DraftOptions, DraftQuestions};
 pub use normalize::canonical_type;
+pub use render::{render_structs, Rendered};
 pub use shape::{
     CheckShape, ColumnShape, EnumShape, ForeignKeyShape, IndexShape, KeyShape, TableShape,
 };

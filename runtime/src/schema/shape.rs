@@ -128,7 +128,7 @@ pub struct ForeignKeyShape {
     /// The referenced table.
     pub target_table: String,
     /// The referenced columns; none for the referenced table's primary key (`REFERENCES t`),
-    /// until [`resolve_key_targets`] fills them in from that table's shape.
+    /// until the schema check and drafts fill them in from that table's shape.
     pub target_columns: Vec<String>,
     /// `ON DELETE` (`cascade`, `set null`, `set default`, `restrict`); `None` is `no action`.
     pub on_delete: Option<String>,
