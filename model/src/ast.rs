@@ -110,12 +110,18 @@ impl Field<'_> {
     pub fn inserted(&self) -> bool {
         self.default.is_none()
             && !self.identity
+            && self.attrs.generated.get().is_none()
             && matches!(self.role, Role::Plain | Role::NoPatch | Role::PrimaryKey)
     }
 
-    /// In the patch struct.
+    /// In the patch struct (a generated column is the database's to compute).
     pub fn patched(&self) -> bool {
-        self.role == Role::Plain
+        self.role == Role::Plain && self.attrs.generated.get().is_none()
+    }
+
+    /// `#[table(generated = "expr")]`: the expression of a stored generated column.
+    pub fn generated(&self) -> Option<String> {
+        self.attrs.generated.get().map(|e| e.value())
     }
 }
 
@@ -348,6 +354,12 @@ impl<'a> Field<'a> {
                 Some(n) => format!("varchar({})", n.base10_digits()),
                 None => "varchar".to_string(),
             });
+        }
+        if self.attrs.json.get().is_some() {
+            return Some("json".to_string());
+        }
+        if self.attrs.ltree.get().is_some() {
+            return Some("ltree".to_string());
         }
         self.attrs
             .char

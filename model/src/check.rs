@@ -291,6 +291,21 @@ fn check_references(cx: &Ctxt, cont: &Container) {
                 format!("`deferrable` is for a foreign key, and `{}` has none; add `references = \"schema.table\"`", field.ident),
             );
         }
+        if field.attrs.generated.get().is_some() {
+            let clash = if field.attrs.default.get().is_some() {
+                Some("`default`: a generated column has its expression instead")
+            } else if field.role != Role::Plain && field.role != Role::NoPatch {
+                Some("a key or convention column (`primary_key`, `created_at`, `version`, ...); mark it `plain` or drop `generated`")
+            } else {
+                None
+            };
+            if let Some(why) = clash {
+                cx.error_spanned_by(
+                    field.attrs.generated.tokens(),
+                    format!("`{}` is `generated` and {why}", field.ident),
+                );
+            }
+        }
         let modifiers = [
             ("nulls_not_distinct", &field.attrs.nulls_not_distinct),
             ("all_rows", &field.attrs.all_rows),
@@ -361,36 +376,42 @@ fn check_references(cx: &Ctxt, cont: &Container) {
 
 fn check_types(cx: &Ctxt, cont: &Container) {
     for field in &cont.fields {
-        let lengths = [
+        let a = &field.attrs;
+        // (key, the Rust type it is for, given, its tokens)
+        let kinds = [
             (
                 "varchar",
-                field.attrs.varchar.get().is_some(),
-                field.attrs.varchar.tokens(),
+                "String",
+                a.varchar.get().is_some(),
+                a.varchar.tokens(),
             ),
-            (
-                "char",
-                field.attrs.char.get().is_some(),
-                field.attrs.char.tokens(),
-            ),
+            ("char", "String", a.char.get().is_some(), a.char.tokens()),
+            ("ltree", "String", a.ltree.get().is_some(), a.ltree.tokens()),
+            ("json", "Value", a.json.get().is_some(), a.json.tokens()),
         ];
-        let given: Vec<_> = lengths.iter().filter(|(_, set, _)| *set).collect();
-        for (key, _, tokens) in &given {
+        let given: Vec<_> = kinds.iter().filter(|(_, _, set, _)| *set).collect();
+        for (key, rust, _, tokens) in &given {
             let ty = field.option_inner.unwrap_or(field.ty);
-            if !is_named(ty, "String") {
+            if !is_named(ty, rust) {
+                let rust = if *rust == "Value" {
+                    "serde_json::Value"
+                } else {
+                    rust
+                };
                 cx.error_spanned_by(
                     tokens,
                     format!(
-                        "`{key}` is for a `String` field, and `{}` is not one; for another type name its SQL type with `sql_type = \"...\"`",
+                        "`{key}` is for a `{rust}` field, and `{}` is not one; for another type name its SQL type with `sql_type = \"...\"`",
                         field.ident
                     ),
                 );
             }
         }
-        if given.len() > 1 || (!given.is_empty() && field.attrs.sql_type.get().is_some()) {
+        if given.len() > 1 || (!given.is_empty() && a.sql_type.get().is_some()) {
             cx.error_spanned_by(
-                given[0].2,
+                given[0].3,
                 format!(
-                    "`{}` has more than one SQL type (`sql_type`, `varchar`, `char`); keep one",
+                    "`{}` has more than one SQL type (`sql_type`, `varchar`, `char`, `json`, `ltree`); keep one",
                     field.ident
                 ),
             );

@@ -97,6 +97,8 @@ pub struct SourceColumn {
     pub index: bool,
     /// `#[table(unique, nulls_not_distinct)]`.
     pub unique_nulls_not_distinct: bool,
+    /// `#[table(generated = "expr")]`.
+    pub generated: Option<String>,
     /// `#[table(unique, all_rows)]`.
     pub unique_all_rows: bool,
     /// `#[table(references = "...")]`.
@@ -267,6 +269,7 @@ fn table(
             unique: field.attrs.unique.get().is_some(),
             index: field.own_index(),
             unique_nulls_not_distinct: field.attrs.nulls_not_distinct.get().is_some(),
+            generated: field.generated(),
             unique_all_rows: field.attrs.all_rows.get().is_some(),
             references: field.attrs.references.get().map(|l| l.value()),
             allowed,

@@ -85,6 +85,12 @@ pub const NO_INDEX: Symbol = Symbol("no_index");
 pub const NULLS_NOT_DISTINCT: Symbol = Symbol("nulls_not_distinct");
 /// `#[table(unique, all_rows)]`: unique over every row of a soft-delete table, deleted ones too.
 pub const ALL_ROWS: Symbol = Symbol("all_rows");
+/// `#[table(generated = "expr")]`: `GENERATED ALWAYS AS (expr) STORED`.
+pub const GENERATED: Symbol = Symbol("generated");
+/// `#[table(json)]`: a `serde_json::Value` stored as `json` (not `jsonb`).
+pub const JSON: Symbol = Symbol("json");
+/// `#[table(ltree)]`: a `String` stored as the `ltree` extension type.
+pub const LTREE: Symbol = Symbol("ltree");
 
 /// The keys of `#[table(...)]` on a struct.
 pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[
@@ -123,7 +129,10 @@ pub const TABLE_FIELD_KEYS: &[Symbol] = &[
     NO_INDEX,
     NULLS_NOT_DISTINCT,
     ALL_ROWS,
+    GENERATED,
     VARCHAR,
+    JSON,
+    LTREE,
     CHAR,
 ];
 /// The keys of `#[text_enum(...)]` on an enum.

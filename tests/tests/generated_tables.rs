@@ -44,6 +44,7 @@ enum Ty {
     Inet,
     Bytes,
     Json,
+    JsonText,
     IntArray,
     TextArray,
     TextEnum,
@@ -76,6 +77,7 @@ impl Ty {
             Ty::Inet => ("std::net::IpAddr", String::new()),
             Ty::Bytes => ("Vec<u8>", String::new()),
             Ty::Json => ("serde_json::Value", String::new()),
+            Ty::JsonText => ("serde_json::Value", "json".into()),
             Ty::IntArray => ("Vec<i32>", String::new()),
             Ty::TextArray => ("Vec<String>", String::new()),
             Ty::TextEnum => ("Mood", String::new()),
@@ -96,7 +98,7 @@ impl Ty {
 
     /// Whether a plain btree index or unique fits it.
     fn indexable(self) -> bool {
-        !matches!(self, Ty::Json | Ty::EnumArray)
+        !matches!(self, Ty::Json | Ty::JsonText | Ty::EnumArray)
     }
 
     fn name(self) -> &'static str {
@@ -117,6 +119,7 @@ impl Ty {
             Ty::Inet => "ip",
             Ty::Bytes => "bytes",
             Ty::Json => "doc",
+            Ty::JsonText => "raw_doc",
             Ty::IntArray => "ints",
             Ty::TextArray => "tags",
             Ty::TextEnum => "mood",
@@ -145,6 +148,7 @@ fn ty() -> impl Strategy<Value = Ty> {
         Just(Ty::Inet),
         Just(Ty::Bytes),
         Just(Ty::Json),
+        Just(Ty::JsonText),
         Just(Ty::IntArray),
         Just(Ty::TextArray),
         Just(Ty::TextEnum),

@@ -229,6 +229,10 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
     let index = f.own_index();
     let nulls_not_distinct = f.attrs.nulls_not_distinct.get().is_some();
     let all_rows = f.attrs.all_rows.get().is_some();
+    let generated = match f.generated() {
+        Some(e) => quote!(::core::option::Option::Some(#e)),
+        None => quote!(::core::option::Option::None),
+    };
     let default = match &f.default {
         Some(d) => quote!(::core::option::Option::Some(#d)),
         None => quote!(::core::option::Option::None),
@@ -261,6 +265,7 @@ fn column_def(cont: &Container, f: &crate::ast::Field) -> TokenStream {
             unique: #unique,
             unique_nulls_not_distinct: #nulls_not_distinct,
             unique_all_rows: #all_rows,
+            generated: #generated,
             index: #index,
             default: #default,
             check: #check,

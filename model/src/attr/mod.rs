@@ -445,6 +445,12 @@ pub struct TableField {
     pub nulls_not_distinct: Attr<()>,
     /// `#[table(unique, all_rows)]`: on a soft-delete table, unique over deleted rows too.
     pub all_rows: Attr<()>,
+    /// `#[table(generated = "expr")]`: a stored generated column, read and never written.
+    pub generated: Attr<LitStr>,
+    /// `#[table(json)]`: a `serde_json::Value` stored as `json`.
+    pub json: Attr<()>,
+    /// `#[table(ltree)]`: a `String` stored as `ltree`.
+    pub ltree: Attr<()>,
 }
 
 impl TableField {
@@ -473,6 +479,9 @@ impl TableField {
             no_index: Attr::none(NO_INDEX),
             nulls_not_distinct: Attr::none(NULLS_NOT_DISTINCT),
             all_rows: Attr::none(ALL_ROWS),
+            generated: Attr::none(GENERATED),
+            json: Attr::none(JSON),
+            ltree: Attr::none(LTREE),
         };
         each_nested(cx, &field.attrs, TABLE, |meta| {
             // #[table(varchar = 255)], or #[table(varchar)]: unbounded
@@ -489,7 +498,9 @@ impl TableField {
             if set_named(cx, meta, [(CHAR, &mut out.char)], length) {
                 return;
             }
-            let strings: [(Symbol, &mut Attr<LitStr>); 6] = [
+            let strings: [(Symbol, &mut Attr<LitStr>); 7] = [
+                // #[table(generated = "lower(email)")]
+                (GENERATED, &mut out.generated),
                 // #[table(rename = "column_name")]
                 (RENAME, &mut out.rename),
                 // #[table(references = "schema.table")]
@@ -506,7 +517,11 @@ impl TableField {
             if set_named(cx, meta, strings, string) {
                 return;
             }
-            let flags: [(Symbol, &mut Attr<()>); 14] = [
+            let flags: [(Symbol, &mut Attr<()>); 16] = [
+                // #[table(json)]
+                (JSON, &mut out.json),
+                // #[table(ltree)]
+                (LTREE, &mut out.ltree),
                 // #[table(unique, nulls_not_distinct)]
                 (NULLS_NOT_DISTINCT, &mut out.nulls_not_distinct),
                 // #[table(unique, all_rows)]

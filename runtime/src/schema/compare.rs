@@ -167,7 +167,42 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
             ),
             _ => {}
         }
-        let generated = found.identity || found.generated;
+        if column.generated || found.generated {
+            let what = |generated: bool| {
+                if generated {
+                    "generated"
+                } else {
+                    "not generated"
+                }
+            };
+            if column.generated != found.generated {
+                push(
+                    Severity::Error,
+                    location.clone(),
+                    format!(
+                        "the column is {} in the database, {} in the struct",
+                        what(found.generated),
+                        what(column.generated)
+                    ),
+                    None,
+                );
+            } else if column.default.as_deref().map(canonical_condition)
+                != found.default.as_deref().map(canonical_condition)
+            {
+                push(
+                    Severity::Error,
+                    location.clone(),
+                    format!(
+                        "generated as `{}` in the database, `{}` in the struct (PostgreSQL cannot change it: drop the column and add it again)",
+                        found.default.as_deref().unwrap_or_default(),
+                        column.default.as_deref().unwrap_or_default()
+                    ),
+                    None,
+                );
+            }
+            continue;
+        }
+        let generated = found.identity;
         match (&column.default, &found.default) {
             _ if column.identity && !found.identity => push(
                 Severity::Error,

@@ -13,8 +13,8 @@ use super::shape::{ColumnShape, IndexShape, TableShape};
 pub struct Rendered {
     /// The Rust source: text enums first, then one struct per table.
     pub source: String,
-    /// Per table (`schema.table`), what its struct could not state: a composite foreign key, a
-    /// generated column, an identity column in a composite key. The schema check reports these.
+    /// Per table (`schema.table`), what its struct could not state: a composite foreign key, an
+    /// identity column outside a single-column key. The schema check reports these.
     pub left_out: BTreeMap<String, Vec<String>>,
     /// Per table, the columns typed by `sql_type` because no Rust type maps them (a
     /// `numeric(p, s)` precision is not counted: `sql_type` is the way to state it).
@@ -35,7 +35,7 @@ pub struct Rendered {
 /// let shape = TableShape::of::<Customer>();
 /// let rendered = render_structs(&[shape]);
 /// assert!(rendered.source.contains("pub struct Customer {"));
-/// assert!(rendered.source.contains("#[table(varchar = 320, unique)]"));
+/// assert!(rendered.source.contains("#[table(unique, varchar = 320)]"));
 /// ```
 pub fn render_structs(tables: &[TableShape]) -> Rendered {
     let mut out = Rendered::default();
@@ -313,10 +313,6 @@ fn render_table(
         .filter_map(|k| t.columns.iter().find(|c| c.name == *k));
     let rest = t.columns.iter().filter(|c| !key.contains(&c.name.as_str()));
     for c in key_columns.chain(rest) {
-        if c.generated {
-            left_out.push(format!("generated column `{}`", c.name));
-            continue;
-        }
         let mut attr: Vec<String> = field_attrs.remove(&c.name).unwrap_or_default();
         let (field, rename) = field_name(&c.name);
         if let Some(rename) = rename {
@@ -362,6 +358,17 @@ fn role_attrs(
     attr: &mut Vec<String>,
     left_out: &mut Vec<String>,
 ) {
+    if c.generated {
+        let expression = c.default.as_deref().unwrap_or_default();
+        attr.push(format!("generated = \"{}\"", escape(expression)));
+        if matches!(
+            c.name.as_str(),
+            "id" | "created_at" | "updated_at" | "deleted_at"
+        ) {
+            attr.insert(0, "plain".into());
+        }
+        return;
+    }
     let default = c.default.as_deref().map(canonical_default);
     let integer = matches!(rust, "i16" | "i32" | "i64");
     let uuid = rust == "uuid::Uuid";
@@ -454,6 +461,12 @@ fn rust_type(
         .and_then(|r| r.strip_suffix(')'))
     {
         return ("String".into(), Some(format!("char = {n}")), true);
+    }
+    if canonical == "json" {
+        return ("serde_json::Value".into(), Some("json".into()), true);
+    }
+    if canonical == "ltree" {
+        return ("String".into(), Some("ltree".into()), true);
     }
     if canonical.starts_with("numeric(") {
         // The precision is stated through sql_type, as the README shows.
@@ -556,10 +569,9 @@ fn part(t: &TableShape, c: &str) -> String {
     format!("expr = \"{}\"", escape(c))
 }
 
-/// A column the struct has a field for (a generated column has none: as an index part it is
-/// an expression).
+/// A column of the table (its field's name stands for it in an index).
 fn is_column(t: &TableShape, name: &str) -> bool {
-    t.columns.iter().any(|c| c.name == name && !c.generated)
+    t.columns.iter().any(|c| c.name == name)
 }
 
 fn is_plain(i: &IndexShape) -> bool {

@@ -102,6 +102,7 @@ pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Vec<SourceTable>, Vec
                     unique: c.unique,
                     unique_nulls_not_distinct: c.unique_nulls_not_distinct,
                     unique_all_rows: c.unique_all_rows,
+                    generated: c.generated,
                     index: c.index,
                     allowed: c.allowed,
                     references: c.references,

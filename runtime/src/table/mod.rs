@@ -29,6 +29,9 @@ pub struct ColumnDef {
     /// The column's unique covers deleted rows too, on a soft-delete table
     /// (`#[table(unique, all_rows)]`): a plain unique constraint, not a partial index.
     pub unique_all_rows: bool,
+    /// `#[table(generated = "expr")]`: a stored generated column's expression (`GENERATED
+    /// ALWAYS AS (expr) STORED`); read, never inserted or patched.
+    pub generated: Option<&'static str>,
     /// Whether the column asks for an index of its own: `#[table(index)]`, or a foreign key
     /// without `no_index`. None is made where a unique or key index already leads with it.
     pub index: bool,
