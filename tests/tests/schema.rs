@@ -214,11 +214,20 @@ async fn drift_is_reported_with_a_fix_that_works() {
     );
     assert!(rendered.contains("    fix: ALTER TABLE"), "{rendered}");
 
-    // The old unique index is in the way of the new one's name: the user drops it, as the
-    // warning suggests, then applies every fix.
-    db.batch_execute("DROP INDEX \"user\".users_email_key")
-        .await
-        .unwrap();
+    // The old unique index holds the new one's name: the fix drops it first (issue 23: it
+    // used to make the new one under the taken name). Every fix applied as given.
+    let f = find(
+        &report,
+        "user.users.email",
+        "a unique index on (email) WHERE \"deleted_at\" IS NULL does not exist",
+    );
+    assert!(
+        f.fix
+            .as_deref()
+            .unwrap()
+            .starts_with("DROP INDEX CONCURRENTLY \"user\".\"users_email_key\";\n"),
+        "{f}"
+    );
     for finding in report.errors() {
         if let Some(fix) = &finding.fix {
             apply(&db, fix).await;

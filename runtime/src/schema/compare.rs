@@ -308,6 +308,14 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
         _ => {}
     }
 
+    for what in &actual.unchecked {
+        push(
+            Severity::Warning,
+            table.clone(),
+            format!("not compared, a struct cannot state it: {what}"),
+            None,
+        );
+    }
     if declared.unlogged != actual.unlogged {
         let word = |unlogged: bool| if unlogged { "unlogged" } else { "logged" };
         push(
@@ -469,11 +477,12 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
         match found {
             Some(found) => matched_uniques.push(&found.name),
             None => {
-                let fix = if unique.constraint {
+                let create = if unique.constraint {
                     alter(format!("ADD {}", unique_constraint_sql(unique)))
                 } else {
                     format!("{};", index_sql(&qualified, unique, true, "CONCURRENTLY "))
                 };
+                let fix = format!("{}{create}", free_the_name(actual, &unique.name, &alter));
                 let nnd = if unique.nulls_not_distinct {
                     " NULLS NOT DISTINCT"
                 } else {
@@ -571,7 +580,8 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
                 index.columns.join(", ")
             ),
             Some(format!(
-                "{};",
+                "{}{};",
+                free_the_name(actual, &index.name, &alter),
                 index_sql(&qualified, index, false, "CONCURRENTLY ")
             )),
         );
@@ -661,6 +671,35 @@ pub fn compare(declared: &TableShape, actual: Option<&TableShape>) -> Vec<Findin
     }
     out.sort_by_key(|f| f.severity);
     out
+}
+
+/// The statement that drops what holds `name` in the table now (a unique constraint, an index
+/// of another shape), ending in a newline, so that a fix that makes it again does not fail on
+/// the name; empty when nothing holds it.
+fn free_the_name(actual: &TableShape, name: &str, alter: &dyn Fn(String) -> String) -> String {
+    let quoted = quote_ident(name);
+    if let Some(u) = actual.uniques.iter().find(|u| u.name == name) {
+        if u.constraint {
+            return format!("{}\n", alter(format!("DROP CONSTRAINT {quoted}")));
+        }
+    }
+    let index = actual
+        .uniques
+        .iter()
+        .chain(&actual.indexes)
+        .any(|i| i.name == name);
+    if index {
+        return format!(
+            "DROP INDEX CONCURRENTLY {}.{quoted};\n",
+            quote_ident(&actual.schema)
+        );
+    }
+    let other = actual.checks.iter().any(|c| c.name == name)
+        || actual.foreign_keys.iter().any(|k| k.name == name);
+    if other {
+        return format!("{}\n", alter(format!("DROP CONSTRAINT {quoted}")));
+    }
+    String::new()
 }
 
 /// How an actual index (first) may match a declared one (second), in one pass of the check.

@@ -8,7 +8,8 @@ use crate::error::Result;
 use crate::executor::Executor;
 
 const TABLE: &str = "\
-SELECT c.oid, c.relpersistence = 'u' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+SELECT c.oid, c.relpersistence = 'u', coalesce(c.reloptions, '{}')::text[], c.relrowsecurity, \
+       c.relkind = 'p', c.relispartition FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')";
 
 // An enum type (or an array of one) is named with its schema whatever the search_path is
@@ -34,11 +35,19 @@ SELECT con.conname::text, con.contype::text, \
        pg_get_constraintdef(con.oid), fn.nspname::text, fc.relname::text, \
        ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i) \
              JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i), \
-       con.confdeltype::text, con.confupdtype::text, con.condeferrable, con.condeferred \
+       con.confdeltype::text, con.confupdtype::text, con.condeferrable, con.condeferred, \
+       con.convalidated \
 FROM pg_constraint con \
 LEFT JOIN pg_class fc ON fc.oid = con.confrelid \
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace \
-WHERE con.conrelid = $1 AND con.contype IN ('p', 'u', 'c', 'f') ORDER BY con.conname";
+WHERE con.conrelid = $1 AND con.contype IN ('p', 'u', 'c', 'f', 'x') ORDER BY con.conname";
+
+// Columns whose collation is not their type's default.
+const COLLATIONS: &str = "\
+SELECT a.attname::text, co.collname::text FROM pg_attribute a \
+JOIN pg_type t ON t.oid = a.atttypid JOIN pg_collation co ON co.oid = a.attcollation \
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped \
+  AND a.attcollation <> 0 AND a.attcollation <> t.typcollation ORDER BY a.attnum";
 
 // The enum types the columns use (directly or as arrays), with their labels in order.
 const ENUMS: &str = "\
@@ -72,6 +81,20 @@ pub(crate) async fn inspect(
     };
     let oid: u32 = row.get(0);
     let unlogged: bool = row.get(1);
+    let mut unchecked = Vec::new();
+    let options: Vec<String> = row.get(2);
+    if !options.is_empty() {
+        unchecked.push(format!("storage parameters ({})", options.join(", ")));
+    }
+    if row.get::<_, bool>(3) {
+        unchecked.push("row-level security".into());
+    }
+    if row.get::<_, bool>(4) {
+        unchecked.push("partitioning (a partitioned table)".into());
+    }
+    if row.get::<_, bool>(5) {
+        unchecked.push("being a partition of another table".into());
+    }
     let mut shape = TableShape {
         schema: schema.to_string(),
         name: name.to_string(),
@@ -83,6 +106,7 @@ pub(crate) async fn inspect(
         foreign_keys: Vec::new(),
         enums: Vec::new(),
         unlogged,
+        unchecked,
     };
     for row in db.query(COLUMNS, &[&oid]).await? {
         shape.columns.push(ColumnShape {
@@ -99,7 +123,15 @@ pub(crate) async fn inspect(
         let kind: String = row.get(1);
         let columns: Vec<String> = row.get(2);
         let definition: String = row.get(3);
+        if !row.get::<_, bool>(11) {
+            shape.unchecked.push(format!(
+                "constraint `{name}` is NOT VALID (the rows that were there are not checked)"
+            ));
+        }
         match kind.as_str() {
+            "x" => shape
+                .unchecked
+                .push(format!("exclusion constraint `{name}` ({definition})")),
             "p" => shape.primary_key = Some(KeyShape { name, columns }),
             "u" => shape.uniques.push(IndexShape {
                 constraint: true,
@@ -169,6 +201,12 @@ pub(crate) async fn inspect(
         } else {
             shape.indexes.push(index);
         }
+    }
+    for row in db.query(COLLATIONS, &[&oid]).await? {
+        let (column, collation): (String, String) = (row.get(0), row.get(1));
+        shape
+            .unchecked
+            .push(format!("column `{column}` has collation `{collation}`"));
     }
     for row in db.query(ENUMS, &[&oid]).await? {
         shape.enums.push(EnumShape {

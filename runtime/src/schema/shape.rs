@@ -30,6 +30,11 @@ pub struct TableShape {
     pub enums: Vec<EnumShape>,
     /// An unlogged table: not written to the WAL, emptied after a crash, not replicated.
     pub unlogged: bool,
+    /// What the catalog has that a struct cannot state and the check therefore does not
+    /// compare (storage parameters, NOT VALID constraints, exclusion constraints, row-level
+    /// security, partitioning, column collations): the check reports each as a warning rather
+    /// than passing over it. Always empty from a struct.
+    pub unchecked: Vec<String>,
 }
 
 /// A PostgreSQL enum type (`CREATE TYPE ... AS ENUM`).
@@ -235,6 +240,7 @@ impl TableShape {
             foreign_keys: Vec::new(),
             enums: Vec::new(),
             unlogged: false,
+            unchecked: Vec::new(),
         };
         for c in &columns {
             shape.columns.push(ColumnShape {
