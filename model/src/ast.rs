@@ -349,11 +349,20 @@ impl<'a> Field<'a> {
         if let Some(lit) = self.attrs.sql_type.get() {
             return Some(lit.value());
         }
+        // On a `Vec<String>`: an array of them (`varchar(20)[]`).
+        let array = if is_named(self.option_inner.unwrap_or(self.ty), "Vec") {
+            "[]"
+        } else {
+            ""
+        };
         if let Some(n) = self.attrs.varchar.get() {
             return Some(match n {
-                Some(n) => format!("varchar({})", n.base10_digits()),
-                None => "varchar".to_string(),
+                Some(n) => format!("varchar({}){array}", n.base10_digits()),
+                None => format!("varchar{array}"),
             });
+        }
+        if let Some(n) = self.attrs.char.get() {
+            return Some(format!("char({}){array}", n.base10_digits()));
         }
         if self.attrs.json.get().is_some() {
             return Some("json".to_string());
@@ -361,10 +370,7 @@ impl<'a> Field<'a> {
         if self.attrs.ltree.get().is_some() {
             return Some("ltree".to_string());
         }
-        self.attrs
-            .char
-            .get()
-            .map(|n| format!("char({})", n.base10_digits()))
+        None
     }
 
     fn from_ast(cx: &Ctxt, field: &'a syn::Field) -> Field<'a> {
@@ -468,6 +474,19 @@ pub fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
 /// Whether the type's last path segment is `name` (`Uuid`, `uuid::Uuid`, ...).
 pub fn is_named(ty: &Type, name: &str) -> bool {
     matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == name))
+}
+
+/// `T` of `Vec<T>`, read from the syntax.
+pub fn vec_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match (last.ident == "Vec", args.args.first()) {
+        (true, Some(syn::GenericArgument::Type(inner))) => Some(inner),
+        _ => None,
+    }
 }
 
 /// Whether the type is `Vec<u8>` (a `bytea` column).

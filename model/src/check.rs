@@ -392,7 +392,12 @@ fn check_types(cx: &Ctxt, cont: &Container) {
         let given: Vec<_> = kinds.iter().filter(|(_, _, set, _)| *set).collect();
         for (key, rust, _, tokens) in &given {
             let ty = field.option_inner.unwrap_or(field.ty);
-            if !is_named(ty, rust) {
+            // varchar and char also on a Vec<String>: an array of them.
+            let element = match (*key, crate::ast::vec_inner(ty)) {
+                ("varchar" | "char", Some(inner)) => inner,
+                _ => ty,
+            };
+            if !is_named(element, rust) {
                 let rust = if *rust == "Value" {
                     "serde_json::Value"
                 } else {

@@ -313,7 +313,7 @@ fn sql_type(ty: &Type, enums: &Enums) -> Option<(String, bool, Option<Vec<String
         }
         let (sql, nullable, allowed) = sql_type(inner, enums)?;
         // Arrays of arrays and of options have no mapping.
-        if nullable || sql.ends_with("[]") || sql == "bytea" || sql == "jsonb" {
+        if nullable || sql.ends_with("[]") || sql == "bytea" {
             return None;
         }
         return Some((format!("{sql}[]"), false, allowed));

@@ -221,6 +221,12 @@ impl SqlType for serde_json::Value {
     const SQL_TYPE: &'static str = "jsonb";
 }
 
+/// `jsonb[]`, as existing schemas have it.
+#[cfg(feature = "json")]
+impl SqlType for Vec<serde_json::Value> {
+    const SQL_TYPE: &'static str = "jsonb[]";
+}
+
 /// A text enum as the element of an array column (`Vec<Role>`): implemented by
 /// `#[derive(TextEnum)]`. One trait (not `TextEnum + SqlType`), so that a `Vec` of a type with
 /// no mapping is one error.

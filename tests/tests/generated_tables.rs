@@ -47,6 +47,8 @@ enum Ty {
     JsonText,
     IntArray,
     TextArray,
+    VarcharArray(u16),
+    JsonArray,
     TextEnum,
     NativeEnum,
     EnumArray,
@@ -80,6 +82,8 @@ impl Ty {
             Ty::JsonText => ("serde_json::Value", "json".into()),
             Ty::IntArray => ("Vec<i32>", String::new()),
             Ty::TextArray => ("Vec<String>", String::new()),
+            Ty::VarcharArray(n) => ("Vec<String>", format!("varchar = {n}")),
+            Ty::JsonArray => ("Vec<serde_json::Value>", String::new()),
             Ty::TextEnum => ("Mood", String::new()),
             Ty::NativeEnum => ("MoodKind", String::new()),
             Ty::EnumArray => ("Vec<Mood>", String::new()),
@@ -98,7 +102,10 @@ impl Ty {
 
     /// Whether a plain btree index or unique fits it.
     fn indexable(self) -> bool {
-        !matches!(self, Ty::Json | Ty::JsonText | Ty::EnumArray)
+        !matches!(
+            self,
+            Ty::Json | Ty::JsonText | Ty::JsonArray | Ty::EnumArray
+        )
     }
 
     fn name(self) -> &'static str {
@@ -122,6 +129,8 @@ impl Ty {
             Ty::JsonText => "raw_doc",
             Ty::IntArray => "ints",
             Ty::TextArray => "tags",
+            Ty::VarcharArray(_) => "codes",
+            Ty::JsonArray => "docs",
             Ty::TextEnum => "mood",
             Ty::NativeEnum => "kind",
             Ty::EnumArray => "moods",
@@ -151,6 +160,8 @@ fn ty() -> impl Strategy<Value = Ty> {
         Just(Ty::JsonText),
         Just(Ty::IntArray),
         Just(Ty::TextArray),
+        (1u16..50).prop_map(Ty::VarcharArray),
+        Just(Ty::JsonArray),
         Just(Ty::TextEnum),
         Just(Ty::NativeEnum),
         Just(Ty::EnumArray),

@@ -434,6 +434,18 @@ fn rust_type(
                 return (format!("Vec<{t}>"), None, true);
             }
         }
+        // varchar(n)[] and char(n)[]: a Vec<String> with the length.
+        for (prefix, key) in [("character varying(", "varchar"), ("character(", "char")] {
+            if let Some(n) = element
+                .strip_prefix(prefix)
+                .and_then(|r| r.strip_suffix(')'))
+            {
+                return ("Vec<String>".into(), Some(format!("{key} = {n}")), true);
+            }
+        }
+        if element == "character varying" {
+            return ("Vec<String>".into(), Some("varchar".into()), true);
+        }
         let base = match element {
             e if e.starts_with("character varying") || e.starts_with("character") => {
                 "Vec<String>".to_string()
