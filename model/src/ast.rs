@@ -73,6 +73,27 @@ pub enum Constraint {
         /// `nulls_not_distinct`: NULLs count as equal.
         nulls_not_distinct: bool,
     },
+    /// `foreign_key(columns(...), references = "...")`.
+    ForeignKey {
+        /// The name, given or `<table>_<columns>_fkey`.
+        name: String,
+        /// The referencing columns.
+        columns: Vec<String>,
+        /// `schema.table` it references (schema `public` when left out).
+        target_schema: String,
+        /// The referenced table.
+        target_table: String,
+        /// The referenced columns; none for the referenced table's primary key.
+        target_columns: Vec<String>,
+        /// `on_delete = "..."`.
+        on_delete: Option<String>,
+        /// `on_update = "..."`.
+        on_update: Option<String>,
+        /// `deferrable`.
+        deferrable: bool,
+        /// An index on the columns (unless `no_index`).
+        index: bool,
+    },
     /// `check(...)`.
     Check {
         /// The name, given or `<table>_<first column it names>_check`.
@@ -300,6 +321,30 @@ fn resolve_constraints(attrs: &TableContainer, table: &str, fields: &[Field]) ->
             nulls_not_distinct: index.nulls_not_distinct.is_some(),
         });
     }
+    for fk in &attrs.foreign_keys {
+        let columns: Vec<String> = fk.columns.iter().filter_map(column).collect();
+        let (target_schema, target_table, target_columns) = fk
+            .references
+            .as_ref()
+            .map(|r| split_reference(&r.value()))
+            .unwrap_or_default();
+        let name = fk
+            .name
+            .as_ref()
+            .map(|n| n.value())
+            .unwrap_or_else(|| format!("{table}_{}_fkey", columns.join("_")));
+        out.push(Constraint::ForeignKey {
+            name,
+            columns,
+            target_schema,
+            target_table,
+            target_columns,
+            on_delete: fk.on_delete.as_ref().map(|a| a.value()),
+            on_update: fk.on_update.as_ref().map(|a| a.value()),
+            deferrable: fk.deferrable,
+            index: !fk.no_index,
+        });
+    }
     for check in &attrs.checks {
         let expression = check.expr.as_ref().map(|e| e.value()).unwrap_or_default();
         let name = check.name.as_ref().map(|n| n.value()).unwrap_or_else(|| {
@@ -318,6 +363,24 @@ fn resolve_constraints(attrs: &TableContainer, table: &str, fields: &[Field]) ->
         out.push(Constraint::Check { name, expression });
     }
     out
+}
+
+/// `schema.table(x, y)` as `(schema, table, [x, y])`; schema `public` when left out, no
+/// columns for the table's primary key.
+pub fn split_reference(value: &str) -> (String, String, Vec<String>) {
+    let (table, columns) = match value.strip_suffix(')').and_then(|v| v.split_once('(')) {
+        Some((table, columns)) => (
+            table,
+            columns
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect(),
+        ),
+        None => (value, Vec::new()),
+    };
+    let (schema, table) = table.split_once('.').unwrap_or(("public", table));
+    (schema.to_string(), table.to_string(), columns)
 }
 
 impl<'a> Field<'a> {

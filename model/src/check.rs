@@ -445,6 +445,74 @@ fn check_table_items(cx: &Ctxt, cont: &Container) {
             );
         }
     };
+    for fk in &cont.attrs.foreign_keys {
+        if fk.columns.is_empty() {
+            cx.error_spanned_by(
+                &fk.key,
+                "`foreign_key` without columns; write `#[table(foreign_key(columns(a, b), references = \"schema.table(x, y)\"))]`",
+            );
+        }
+        for ident in &fk.columns {
+            missing(ident);
+        }
+        let Some(lit) = &fk.references else {
+            cx.error_spanned_by(
+                &fk.key,
+                "`foreign_key` without `references`; add `references = \"schema.table(x, y)\"` (or `\"schema.table\"` for its primary key)",
+            );
+            continue;
+        };
+        let value = lit.value();
+        let (schema, table, targets) = crate::ast::split_reference(&value);
+        let valid = invalid_identifier(&schema).is_none()
+            && invalid_identifier(&table).is_none()
+            && targets.iter().all(|c| invalid_identifier(c).is_none());
+        if !valid {
+            cx.error_spanned_by(
+                lit,
+                format!("`{value}` is not a table; write `references = \"schema.table(x, y)\"`"),
+            );
+        } else if !targets.is_empty() && targets.len() != fk.columns.len() {
+            cx.error_spanned_by(
+                lit,
+                format!(
+                    "`{value}` names {} column(s) for {} of this table; name as many as `columns(...)` has",
+                    targets.len(),
+                    fk.columns.len()
+                ),
+            );
+        }
+        for (key, action) in [("on_delete", &fk.on_delete), ("on_update", &fk.on_update)] {
+            let Some(action) = action else { continue };
+            let value = action.value();
+            if !FK_ACTIONS.contains(&value.as_str()) {
+                cx.error_spanned_by(
+                    action,
+                    format!(
+                        "`{value}` is not a foreign-key action for `{key}`; expected one of `cascade`, `set null`, `set default`, `restrict`, `no action`"
+                    ),
+                );
+            } else if value == "set null" {
+                let not_null = fk
+                    .columns
+                    .iter()
+                    .filter_map(|c| find_field(&cont.fields, c))
+                    .find(|f| f.option_inner.is_none());
+                if let Some(f) = not_null {
+                    cx.error_spanned_by(
+                        action,
+                        format!(
+                            "`set null` on `{}`, which cannot be NULL; make the field an `Option`, or use `cascade` or `restrict`",
+                            f.ident
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(name) = &fk.name {
+            check_ident_lit(cx, "foreign key", name);
+        }
+    }
     for index in &cont.attrs.indexes {
         let what = if index.constraint { "unique" } else { "index" };
         if index.parts.is_empty() {

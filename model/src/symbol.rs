@@ -69,6 +69,8 @@ pub const CHECK: Symbol = Symbol("check");
 pub const NO_PRIMARY_KEY: Symbol = Symbol("no_primary_key");
 /// `#[table(unlogged)]`: `CREATE UNLOGGED TABLE`.
 pub const UNLOGGED: Symbol = Symbol("unlogged");
+/// `#[table(foreign_key(columns(a, b), references = "..."))]`: a (composite) foreign key.
+pub const FOREIGN_KEY: Symbol = Symbol("foreign_key");
 /// `on_delete = "..."`
 pub const ON_DELETE: Symbol = Symbol("on_delete");
 /// `on_update = "..."`
@@ -106,6 +108,7 @@ pub const TABLE_CONTAINER_KEYS: &[Symbol] = &[
     CHECK,
     NO_PRIMARY_KEY,
     UNLOGGED,
+    FOREIGN_KEY,
 ];
 /// The keys of `#[table(...)]` on a field.
 pub const TABLE_FIELD_KEYS: &[Symbol] = &[

@@ -2,7 +2,8 @@
 //! the implementation's own tests picked. Each case is a schema of one to three random tables
 //! (every key kind, field types with arrays, varchar, numeric, text and native enums,
 //! nullability, defaults, uniques partial, NULLS NOT DISTINCT and over all rows, indexes,
-//! checks, foreign keys with actions to every single-column key kind, soft delete, version,
+//! checks, foreign keys with actions to every key kind (a table-level composite one to a
+//! composite key), soft delete, version,
 //! unlogged), written as struct source. The source reader reads it; its draft from an empty
 //! database passes the lint, applies, and the schema check then finds nothing; `create_sql`
 //! gives the same catalog; a column the database fills in (default, identity or NULL) is one the
@@ -417,6 +418,28 @@ fn source(tables: &[Table]) -> String {
         if let (true, Some((_, c))) = (t.check, int) {
             let _ = writeln!(out, "#[table(check(expr = \"{} >= 0\"))]", column_name(c));
         }
+        // Foreign keys to the earlier tables (PostgreSQL refuses a logged table's key to an
+        // unlogged one); to a composite key: a table-level foreign_key over two fields.
+        let targets: Vec<usize> = (0..n)
+            .filter(|&j| t.unlogged || !tables[j].unlogged)
+            .collect();
+        let target_of = |fk: &Fk| (!targets.is_empty()).then(|| targets[fk.target % targets.len()]);
+        for (k, fk) in t.fks.iter().enumerate() {
+            let Some(j) = target_of(fk) else { break };
+            if tables[j].key != Key::Composite {
+                continue;
+            }
+            let mut item = format!(
+                "foreign_key(columns(fk{k}_t{j}_a, fk{k}_t{j}_b), references = \"gen.t{j}\""
+            );
+            if let Some(action) = fk.on_delete {
+                let _ = write!(item, ", on_delete = \"{action}\"");
+            }
+            if fk.no_index {
+                item.push_str(", no_index");
+            }
+            let _ = writeln!(out, "#[table({item}))]");
+        }
         let _ = writeln!(out, "pub struct T{n} {{");
         match t.key {
             Key::Uuid => out.push_str("    pub id: uuid::Uuid,\n"),
@@ -444,18 +467,22 @@ fn source(tables: &[Table]) -> String {
                 out.push_str("    pub part_a: uuid::Uuid,\n    #[table(primary_key)]\n    pub part_b: i32,\n");
             }
         }
-        // Foreign keys to the earlier tables with a single-column key.
-        // (PostgreSQL refuses a logged table's key to an unlogged one.)
-        let targets: Vec<usize> = (0..n)
-            .filter(|&j| tables[j].key.reference().is_some())
-            .filter(|&j| t.unlogged || !tables[j].unlogged)
-            .collect();
         for (k, fk) in t.fks.iter().enumerate() {
-            let Some(&j) = (!targets.is_empty()).then(|| &targets[fk.target % targets.len()])
-            else {
-                break;
+            let Some(j) = target_of(fk) else { break };
+            let Some((ty, extra)) = tables[j].key.reference() else {
+                // The two fields of a composite foreign key.
+                let option = |ty: &str| match fk.nullable {
+                    true => format!("Option<{ty}>"),
+                    false => ty.to_string(),
+                };
+                let _ = writeln!(
+                    out,
+                    "    pub fk{k}_t{j}_a: {},\n    pub fk{k}_t{j}_b: {},",
+                    option("uuid::Uuid"),
+                    option("i32")
+                );
+                continue;
             };
-            let (ty, extra) = tables[j].key.reference().unwrap();
             let mut attrs = format!("references = \"gen.t{j}\"{extra}");
             if let Some(action) = fk.on_delete {
                 let _ = write!(attrs, ", on_delete = \"{action}\"");

@@ -317,6 +317,33 @@ fn constraint_defs(cont: &Container) -> Vec<TokenStream> {
                     }
                 }
             }
+            Constraint::ForeignKey {
+                name,
+                columns,
+                target_schema,
+                target_table,
+                target_columns,
+                on_delete,
+                on_update,
+                deferrable,
+                index,
+            } => {
+                let on_delete = opt(on_delete);
+                let on_update = opt(on_update);
+                quote! {
+                    #p::TableConstraint::ForeignKey {
+                        name: #name,
+                        columns: &[#(#columns),*],
+                        target_schema: #target_schema,
+                        target_table: #target_table,
+                        target_columns: &[#(#target_columns),*],
+                        on_delete: #on_delete,
+                        on_update: #on_update,
+                        deferrable: #deferrable,
+                        index: #index,
+                    }
+                }
+            }
             Constraint::Check { name, expression } => quote! {
                 #p::TableConstraint::Check { name: #name, expression: #expression }
             },

@@ -255,6 +255,8 @@ pub struct TableContainer {
     pub indexes: Vec<TableIndex>,
     /// `#[table(check(expr = "..."))]`, in order.
     pub checks: Vec<TableCheck>,
+    /// `#[table(foreign_key(columns(a, b), references = "..."))]`, in order.
+    pub foreign_keys: Vec<table_items::TableForeignKey>,
 }
 
 impl TableContainer {
@@ -272,6 +274,7 @@ impl TableContainer {
             unlogged: Attr::none(UNLOGGED),
             indexes: Vec::new(),
             checks: Vec::new(),
+            foreign_keys: Vec::new(),
         };
         each_nested(cx, &input.attrs, TABLE, |meta| {
             if meta.path == UNIQUE {
@@ -284,6 +287,10 @@ impl TableContainer {
             } else if meta.path == CHECK {
                 // #[table(check(expr = "amount >= 0", name = "..."))]
                 out.checks.extend(table_items::parse_check(cx, meta));
+            } else if meta.path == FOREIGN_KEY {
+                // #[table(foreign_key(columns(a, b), references = "s.t(x, y)", on_delete = "..."))]
+                out.foreign_keys
+                    .extend(table_items::parse_foreign_key(cx, meta));
             } else if meta.path == NO_PRIMARY_KEY {
                 // #[table(no_primary_key)]
                 if flag(cx, meta) {

@@ -144,6 +144,80 @@ fn unknown_item(cx: &Ctxt, inner: &ParseNestedMeta, what: &str, keys: &str) {
     skip_value(inner);
 }
 
+/// `foreign_key(columns(a, b), references = "schema.table(x, y)", ...)` on the struct: a
+/// foreign key over several columns.
+pub struct TableForeignKey {
+    /// The `foreign_key` key, for error spans.
+    pub key: TokenStream,
+    /// `columns(a, b)`: fields by Rust or column name.
+    pub columns: Vec<Ident>,
+    /// `references = "schema.table(x, y)"`, or `"schema.table"` for its primary key.
+    pub references: Option<LitStr>,
+    /// `on_delete = "cascade"`.
+    pub on_delete: Option<LitStr>,
+    /// `on_update = "cascade"`.
+    pub on_update: Option<LitStr>,
+    /// `deferrable`: `DEFERRABLE INITIALLY DEFERRED`.
+    pub deferrable: bool,
+    /// `no_index`: no index on the columns.
+    pub no_index: bool,
+    /// `name = "..."`.
+    pub name: Option<LitStr>,
+}
+
+/// Parses `foreign_key(...)`.
+pub fn parse_foreign_key(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<TableForeignKey> {
+    if !meta.input.peek(syn::token::Paren) {
+        cx.error_spanned_by(
+            &meta.path,
+            "`foreign_key` takes its columns and target: `#[table(foreign_key(columns(a, b), references = \"schema.table(x, y)\"))]`",
+        );
+        skip_value(meta);
+        return None;
+    }
+    let mut out = TableForeignKey {
+        key: meta.path.to_token_stream(),
+        columns: Vec::new(),
+        references: None,
+        on_delete: None,
+        on_update: None,
+        deferrable: false,
+        no_index: false,
+        name: None,
+    };
+    let parsed = meta.parse_nested_meta(|inner| {
+        let key = inner.path.get_ident().map(|i| i.to_string());
+        match key.as_deref() {
+            Some("columns") if inner.input.peek(syn::token::Paren) => {
+                inner.parse_nested_meta(|col| {
+                    match col.path.get_ident() {
+                        Some(ident) => out.columns.push(ident.clone()),
+                        None => cx.error_spanned_by(&col.path, "`columns` takes field names"),
+                    }
+                    Ok(())
+                })?;
+            }
+            Some("references") => out.references = string(cx, &inner),
+            Some("on_delete") => out.on_delete = string(cx, &inner),
+            Some("on_update") => out.on_update = string(cx, &inner),
+            Some("name") => out.name = string(cx, &inner),
+            Some("deferrable") => out.deferrable = true,
+            Some("no_index") => out.no_index = true,
+            _ => unknown_item(
+                cx,
+                &inner,
+                "foreign_key",
+                "`columns(...)`, `references = \"...\"`, `on_delete = \"...\"`, `on_update = \"...\"`, `deferrable`, `no_index`, `name = \"...\"`",
+            ),
+        }
+        Ok(())
+    });
+    if let Err(err) = parsed {
+        cx.syn_error(err);
+    }
+    Some(out)
+}
+
 /// Parses `check(...)`.
 pub fn parse_check(cx: &Ctxt, meta: &ParseNestedMeta) -> Option<TableCheck> {
     if !meta.input.peek(syn::token::Paren) {

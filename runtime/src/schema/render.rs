@@ -13,8 +13,8 @@ use super::shape::{ColumnShape, IndexShape, TableShape};
 pub struct Rendered {
     /// The Rust source: text enums first, then one struct per table.
     pub source: String,
-    /// Per table (`schema.table`), what its struct could not state: a composite foreign key, an
-    /// identity column outside a single-column key. The schema check reports these.
+    /// Per table (`schema.table`), what its struct could not state: an identity column outside a
+    /// single-column key. The schema check reports these.
     pub left_out: BTreeMap<String, Vec<String>>,
     /// Per table, the columns typed by `sql_type` because no Rust type maps them (a
     /// `numeric(p, s)` precision is not counted: `sql_type` is the way to state it).
@@ -179,11 +179,43 @@ fn render_table(
     let mut fk_columns: HashSet<&str> = HashSet::new();
     for fk in &t.foreign_keys {
         let [column] = fk.columns.as_slice() else {
-            left_out.push(format!(
-                "composite foreign key `{}` ({})",
-                fk.name,
-                fk.columns.join(", ")
-            ));
+            // Several columns: on the struct.
+            let fields: Vec<String> = fk.columns.iter().map(|c| field_name(c).0).collect();
+            let mut item = format!(
+                "foreign_key(columns({}), references = \"{}.{}({})\"",
+                fields.join(", "),
+                escape(&fk.target_schema),
+                escape(&fk.target_table),
+                escape(&fk.target_columns.join(", "))
+            );
+            if let Some(a) = &fk.on_delete {
+                let _ = write!(item, ", on_delete = \"{a}\"");
+            }
+            if let Some(a) = &fk.on_update {
+                let _ = write!(item, ", on_update = \"{a}\"");
+            }
+            if fk.deferrable {
+                item.push_str(", deferrable");
+            }
+            let covered = t
+                .primary_key
+                .iter()
+                .map(|k| &k.columns)
+                .chain(t.uniques.iter().map(|u| &u.columns))
+                .any(|c| c.starts_with(&fk.columns));
+            let served = t
+                .indexes
+                .iter()
+                .chain(&t.uniques)
+                .any(|i| is_plain(i) && i.columns.starts_with(&fk.columns));
+            if !covered && !served {
+                item.push_str(", no_index");
+            }
+            if fk.name != format!("{}_{}_fkey", t.name, fk.columns.join("_")) {
+                let _ = write!(item, ", name = \"{}\"", escape(&fk.name));
+            }
+            item.push(')');
+            items.push(item);
             continue;
         };
         fk_columns.insert(column.as_str());
@@ -268,6 +300,14 @@ fn render_table(
 
     // Indexes: a column's own where the derive would make it; the rest on the struct.
     for i in &t.indexes {
+        let composite_own = t.foreign_keys.iter().any(|fk| {
+            fk.columns.len() > 1
+                && fk.columns == i.columns
+                && i.name == format!("{}_{}_idx", t.name, fk.columns.join("_"))
+        });
+        if composite_own && is_plain(i) {
+            continue;
+        }
         if let [c] = i.columns.as_slice() {
             if is_column(t, c) && is_plain(i) {
                 let own = format!("{}_{c}_idx", t.name);

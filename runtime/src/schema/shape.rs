@@ -202,6 +202,29 @@ impl TableShape {
                 name: name.to_string(),
                 expression: expression.to_string(),
             },
+            TableConstraint::ForeignKey {
+                name,
+                columns,
+                target_schema,
+                target_table,
+                target_columns,
+                on_delete,
+                on_update,
+                deferrable,
+                index,
+            } => Item::ForeignKey {
+                key: ForeignKeyShape {
+                    name: name.to_string(),
+                    columns: strings(columns),
+                    target_schema: target_schema.to_string(),
+                    target_table: target_table.to_string(),
+                    target_columns: strings(target_columns),
+                    on_delete: on_delete.map(str::to_string),
+                    on_update: on_update.map(str::to_string),
+                    deferrable,
+                },
+                index,
+            },
         });
         let mut shape =
             TableShape::declared(T::SCHEMA, T::NAME, columns.collect(), items.collect());
@@ -354,6 +377,25 @@ impl TableShape {
                         allowed: None,
                     });
                 }
+                Item::ForeignKey { mut key, index } => {
+                    // `no action` is the default; the catalog reads it as none.
+                    key.on_delete = key.on_delete.filter(|a| a != "no action");
+                    key.on_update = key.on_update.filter(|a| a != "no action");
+                    // Its index, unless the key's or a unique's leads with the same columns.
+                    let covered = shape
+                        .primary_key
+                        .iter()
+                        .map(|k| &k.columns)
+                        .chain(shape.uniques.iter().map(|u| &u.columns))
+                        .any(|c| c.starts_with(&key.columns));
+                    if index && !covered {
+                        let name = format!("{name}_{}_idx", key.columns.join("_"));
+                        let columns: Vec<&str> = key.columns.iter().map(String::as_str).collect();
+                        let name = shape.free_name(name);
+                        shape.indexes.push(IndexShape::on(&name, &columns));
+                    }
+                    shape.foreign_keys.push(key);
+                }
             }
         }
         shape
@@ -480,6 +522,11 @@ pub enum Item {
     Check {
         name: String,
         expression: String,
+    },
+    /// A foreign key over several columns, and whether it wants its index.
+    ForeignKey {
+        key: ForeignKeyShape,
+        index: bool,
     },
 }
 

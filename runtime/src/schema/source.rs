@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use skelly_db_model::ast::{Constraint, Role};
 use skelly_db_model::source::{resolve, scan, Scan};
 
-use super::shape::{Column, IndexShape, Item, TableShape};
+use super::shape::{Column, ForeignKeyShape, IndexShape, Item, TableShape};
 use crate::table::ColumnRole;
 
 /// A `#[derive(Table)]` struct found in the sources.
@@ -137,6 +137,29 @@ pub fn from_sources(files: &[(PathBuf, String)]) -> Result<Vec<SourceTable>, Vec
                         unique,
                     },
                     Constraint::Check { name, expression } => Item::Check { name, expression },
+                    Constraint::ForeignKey {
+                        name,
+                        columns,
+                        target_schema,
+                        target_table,
+                        target_columns,
+                        on_delete,
+                        on_update,
+                        deferrable,
+                        index,
+                    } => Item::ForeignKey {
+                        key: ForeignKeyShape {
+                            name,
+                            columns,
+                            target_schema,
+                            target_table,
+                            target_columns,
+                            on_delete,
+                            on_update,
+                            deferrable,
+                        },
+                        index,
+                    },
                 })
                 .collect();
             SourceTable {

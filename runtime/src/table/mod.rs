@@ -90,6 +90,27 @@ pub enum TableConstraint {
         /// The condition.
         expression: &'static str,
     },
+    /// A foreign key over the struct's columns (`#[table(foreign_key(columns(a, b), ...))]`).
+    ForeignKey {
+        /// The constraint name.
+        name: &'static str,
+        /// The referencing columns.
+        columns: &'static [&'static str],
+        /// `schema.table` it references.
+        target_schema: &'static str,
+        /// The referenced table.
+        target_table: &'static str,
+        /// The referenced columns; none for the referenced table's primary key.
+        target_columns: &'static [&'static str],
+        /// `ON DELETE` action, `None` for no action.
+        on_delete: Option<&'static str>,
+        /// `ON UPDATE` action.
+        on_update: Option<&'static str>,
+        /// `DEFERRABLE INITIALLY DEFERRED`.
+        deferrable: bool,
+        /// An index on the columns (not `no_index`).
+        index: bool,
+    },
 }
 
 /// The conventional meaning of a column.
