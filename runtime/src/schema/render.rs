@@ -260,21 +260,17 @@ fn render_table(
         if u.nulls_not_distinct {
             modifiers.push("nulls_not_distinct".to_string());
         }
+        // The column's own `unique` (a live-rows condition only on a soft-delete table).
         if on_one_plain && u.name == default_name && (predicate.is_none() || live_only) {
-            let column = u.columns[0].as_str();
             let mut attr = "unique".to_string();
             if deleted_at && predicate.is_none() {
                 attr.push_str(", all_rows");
             }
-            if !deleted_at && predicate.is_some() {
-                // A partial unique on a table without soft delete: on the struct instead.
-            } else {
-                for m in &modifiers {
-                    let _ = write!(attr, ", {m}");
-                }
-                attrs(&mut field_attrs, column, attr);
-                continue;
+            for m in &modifiers {
+                let _ = write!(attr, ", {m}");
             }
+            attrs(&mut field_attrs, &u.columns[0], attr);
+            continue;
         }
         let all_columns = u.columns.iter().all(|c| is_column(t, c));
         let mut parts: Vec<String> = u.columns.iter().map(|c| part(t, c)).collect();
