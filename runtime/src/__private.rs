@@ -13,7 +13,7 @@ pub use crate::crud::{
 pub use crate::error::Result;
 pub use crate::executor::{Executor, Param};
 pub use crate::migrate::Migrator;
-pub use crate::query::{Column, ForeignKey, Select, TableId};
+pub use crate::query::{Column, CompositeForeignKey, ForeignKey, Select, TableId};
 pub use crate::row::{column_by_name, FromRow};
 pub use crate::sql_type::{ArrayElement, SqlType};
 pub use crate::table::statements::Statements;

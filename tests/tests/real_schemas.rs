@@ -435,7 +435,7 @@ async fn crud_on_the_hand_written_tables() {
     };
     assert!(Document::insert(&db, again()).await.is_err());
     Document::delete(&db, doc.id).await.unwrap();
-    Document::insert(&db, again()).await.unwrap();
+    let doc2 = Document::insert(&db, again()).await.unwrap();
 
     // The join table: both key parts are in the insert struct; the key is a tuple.
     let watcher = DocumentWatcher::insert(
@@ -463,6 +463,54 @@ async fn crud_on_the_hand_written_tables() {
     )
     .await
     .unwrap();
+    // Joined along the composite key: on both columns, so a second watcher with the same
+    // customer (another document) is not a match.
+    let second = DocumentWatcher::insert(
+        &db,
+        NewDocumentWatcher {
+            document_id: doc2.id,
+            customer_code: "acme".into(),
+            added_by: None,
+        },
+    )
+    .await
+    .unwrap();
+    WatchEvent::insert(
+        &db,
+        NewWatchEvent {
+            document_id: doc2.id,
+            customer_code: "acme".into(),
+            note: "later".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let joined: Vec<(WatchEvent, DocumentWatcher)> = WatchEvent::query()
+        .join::<DocumentWatcher>(WatchEvent::DOCUMENT_ID_CUSTOMER_CODE_FK)
+        .order_by(WatchEvent::ID.asc())
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    let pairs: Vec<(&str, &DocumentWatcher)> =
+        joined.iter().map(|(e, w)| (e.note.as_str(), w)).collect();
+    assert_eq!(pairs, vec![("seen", &watcher), ("later", &second)]);
+    let by_parent: Vec<(WatchEvent, Option<DocumentWatcher>)> = WatchEvent::query()
+        .left_join::<DocumentWatcher>(WatchEvent::DOCUMENT_ID_CUSTOMER_CODE_FK)
+        .filter_parent(DocumentWatcher::ADDED_BY.is_null())
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(by_parent.len(), 1);
+    assert_eq!(by_parent[0].0.note, "later");
+    assert_eq!(by_parent[0].1.as_ref(), Some(&second));
+    assert!(WatchEvent::query()
+        .join::<DocumentWatcher>(WatchEvent::DOCUMENT_ID_CUSTOMER_CODE_FK)
+        .to_sql()
+        .contains(r#"ON "p"."document_id" = "c"."document_id" AND "p"."customer_code" = "c"."customer_code""#));
+    DocumentWatcher::delete(&db, (doc2.id, "acme"))
+        .await
+        .unwrap();
+
     let orphan = WatchEvent::insert(
         &db,
         NewWatchEvent {

@@ -167,7 +167,103 @@ pub(super) fn foreign_keys(cont: &Container) -> Vec<TokenStream> {
                     #p::ForeignKey::new(#column, #target_column);
             })
         })
+        .chain(table_foreign_keys(cont))
         .collect()
+}
+
+// `#[table(foreign_key(columns(a, b), ...))]`: `A_B_FK`, a `CompositeForeignKey` typed by the
+// tuple of the fields' types (a `ForeignKey` for one column), public when every field is.
+fn table_foreign_keys(cont: &Container) -> Vec<TokenStream> {
+    let ident = cont.ident;
+    let krate = &cont.krate;
+    let p = quote!(#krate::__private);
+    let mut out = Vec::new();
+    let mut made: Vec<syn::Ident> = Vec::new();
+    for c in &cont.constraints {
+        let Constraint::ForeignKey {
+            columns,
+            target_schema,
+            target_table,
+            target_columns,
+            ..
+        } = c
+        else {
+            continue;
+        };
+        // The fields behind the columns; an unknown column is an error check.rs reports.
+        let fields: Option<Vec<(usize, &crate::ast::Field)>> = columns
+            .iter()
+            .map(|column| {
+                cont.fields
+                    .iter()
+                    .enumerate()
+                    .find(|(_, f)| f.column == *column)
+            })
+            .collect();
+        let Some(fields) = fields.filter(|f| !f.is_empty()) else {
+            continue;
+        };
+        let stem: Vec<String> = fields
+            .iter()
+            .map(|(_, f)| f.ident.to_string().trim_start_matches("r#").to_uppercase())
+            .collect();
+        let name = format_ident!("{}_FK", stem.join("_"));
+        // A field-level key or a field of that name already has it.
+        let taken = cont.fields.iter().any(|f| {
+            name == f.ident.to_string().to_uppercase()
+                || (f.attrs.references.get().is_some()
+                    && name
+                        == format!(
+                            "{}_FK",
+                            f.ident.to_string().trim_start_matches("r#").to_uppercase()
+                        ))
+        });
+        // Two keys over the same columns: the first has the name.
+        if taken || made.contains(&name) {
+            continue;
+        }
+        made.push(name.clone());
+        let target = skelly_db_model::ast::table_id(target_schema, target_table);
+        let vis = fields
+            .iter()
+            .map(|(_, f)| f.vis)
+            .find(|v| !matches!(v, syn::Visibility::Public(_)))
+            .unwrap_or(fields[0].1.vis);
+        let target_text = match target_columns.is_empty() {
+            true => format!("{target_schema}.{target_table}"),
+            false => format!(
+                "{target_schema}.{target_table}({})",
+                target_columns.join(", ")
+            ),
+        };
+        let doc = format!(
+            "The foreign key `({})` to `{target_text}`, for `query().join(...)`.",
+            columns.join(", ")
+        );
+        let constant = match fields.as_slice() {
+            [(i, f)] => {
+                let ty = f.ty;
+                let (_, column) = super::fallback::column_const(cont, *i, f);
+                let target_column = target_columns.first().cloned().unwrap_or_default();
+                quote! {
+                    #vis const #name: #p::ForeignKey<#ident, #ty, #target> =
+                        #p::ForeignKey::new(#column, #target_column);
+                }
+            }
+            _ => {
+                let types = fields.iter().map(|(_, f)| f.ty);
+                quote! {
+                    #vis const #name: #p::CompositeForeignKey<#ident, (#(#types,)*), #target> =
+                        #p::CompositeForeignKey::new(&[#(#columns),*], &[#(#target_columns),*]);
+                }
+            }
+        };
+        out.push(quote! {
+            #[doc = #doc]
+            #constant
+        });
+    }
+    out
 }
 
 // One `field: decode(row, <index>, "column")?` per field; `index(i)` says where field i is.

@@ -60,24 +60,84 @@ impl<T, V, const TARGET: u64> ForeignKey<T, V, TARGET> {
 )]
 pub trait TableId<const ID: u64>: Table {}
 
-/// What [`Select::join`] takes: a foreign key of `T` that references `P`'s table.
+/// A foreign key of table `T` over several columns (`#[table(foreign_key(columns(a, b),
+/// references = "..."))]`), typed by the table it references (`TARGET`) and by the tuple of
+/// its fields' types (`V`). The derive makes one per such key, named after its fields with
+/// `_FK`: `columns(watcher_id, watcher_kind)` is `WATCHER_ID_WATCHER_KIND_FK`.
+pub struct CompositeForeignKey<T, V, const TARGET: u64> {
+    columns: &'static [&'static str],
+    target_columns: &'static [&'static str],
+    _marker: PhantomData<fn() -> (T, V)>,
+}
+
+impl<T, V, const TARGET: u64> Clone for CompositeForeignKey<T, V, TARGET> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T, V, const TARGET: u64> Copy for CompositeForeignKey<T, V, TARGET> {}
+
+impl<T, V, const TARGET: u64> CompositeForeignKey<T, V, TARGET> {
+    /// Made by the derive; `target_columns` is empty for the referenced table's key.
+    #[doc(hidden)]
+    pub const fn new(
+        columns: &'static [&'static str],
+        target_columns: &'static [&'static str],
+    ) -> Self {
+        CompositeForeignKey {
+            columns,
+            target_columns,
+            _marker: PhantomData,
+        }
+    }
+}
+
+/// What [`Select::join`] takes: a foreign key of `T` (one column or several) that references
+/// `P`'s table.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a foreign key of `{T}` that references `{P}`",
     label = "not a foreign key to `{P}`'s table",
-    note = "join along a `..._FK` constant of a column declared `#[table(references = \"schema.table\")]`, to the struct of that table"
+    note = "join along a `..._FK` constant of a column declared `#[table(references = \"schema.table\")]` (or of a `foreign_key(columns(...), ...)`), to the struct of that table"
 )]
 pub trait References<T, P> {
-    /// `(child column, parent column)`.
+    /// `(child column, parent column)` pairs, in key order.
     #[doc(hidden)]
-    fn columns(&self) -> (&'static str, &'static str);
+    fn pairs(&self) -> Vec<(&'static str, &'static str)>;
 }
 
 impl<T: Table, V, P: TableId<TARGET>, const TARGET: u64> References<T, P>
     for ForeignKey<T, V, TARGET>
 {
-    fn columns(&self) -> (&'static str, &'static str) {
-        (self.column.name(), target_column::<P>(self.target_column))
+    fn pairs(&self) -> Vec<(&'static str, &'static str)> {
+        vec![(self.column.name(), target_column::<P>(self.target_column))]
     }
+}
+
+impl<T: Table, V, P: TableId<TARGET>, const TARGET: u64> References<T, P>
+    for CompositeForeignKey<T, V, TARGET>
+{
+    fn pairs(&self) -> Vec<(&'static str, &'static str)> {
+        composite_pairs(self.columns, self.target_columns, P::COLUMNS)
+    }
+}
+
+// The referenced columns are the ones named, or the parent's key columns in field order (the
+// order of its PRIMARY KEY).
+fn composite_pairs(
+    columns: &'static [&'static str],
+    named: &'static [&'static str],
+    parent: &'static [crate::table::ColumnDef],
+) -> Vec<(&'static str, &'static str)> {
+    let key: Vec<&'static str> = match named.is_empty() {
+        false => named.to_vec(),
+        true => parent
+            .iter()
+            .filter(|c| c.role == crate::table::ColumnRole::PrimaryKey)
+            .map(|c| c.name)
+            .collect(),
+    };
+    columns.iter().copied().zip(key).collect()
 }
 
 /// Marks an inner join: rows come as `(child, parent)`.
@@ -91,8 +151,8 @@ pub struct Left;
 /// [`Select::join`] and [`Select::left_join`] start one.
 pub struct Join<T, P, K> {
     child: Select<T>,
-    fk_column: &'static str,
-    target_column: &'static str,
+    /// `(child column, parent column)` pairs of the foreign key.
+    on: Vec<(&'static str, &'static str)>,
     parent_filter: Option<Node>,
     /// Ordering terms in call order: `(alias, column, descending)`.
     order: Vec<(&'static str, &'static str, bool)>,
@@ -121,8 +181,7 @@ impl<T: Table> Select<T> {
     /// # Ok(()) }
     /// ```
     pub fn join<P: Table>(self, key: impl References<T, P>) -> Join<T, P, Inner> {
-        let (fk, target) = key.columns();
-        Join::new(self, fk, target)
+        Join::new(self, key.pairs())
     }
 
     /// As [`Select::join`], keeping children without a (live) parent: rows come back as
@@ -140,18 +199,16 @@ impl<T: Table> Select<T> {
     /// # Ok(()) }
     /// ```
     pub fn left_join<P: Table>(self, key: impl References<T, P>) -> Join<T, P, Left> {
-        let (fk, target) = key.columns();
-        Join::new(self, fk, target)
+        Join::new(self, key.pairs())
     }
 }
 
 impl<T: Table, P: Table, K> Join<T, P, K> {
-    fn new(child: Select<T>, fk_column: &'static str, target_column: &'static str) -> Self {
+    fn new(child: Select<T>, on: Vec<(&'static str, &'static str)>) -> Self {
         let order = child.order.iter().map(|(c, d)| ("c", *c, *d)).collect();
         Join {
             child,
-            fk_column,
-            target_column,
+            on,
             parent_filter: None,
             order,
             parent_scope: Scope::Live,
@@ -223,10 +280,16 @@ impl<T: Table, P: Table, K> Join<T, P, K> {
         sql.push_str(" AS \"c\" ");
         sql.push_str(if left { "LEFT JOIN " } else { "JOIN " });
         sql.push_str(&parent.table);
-        sql.push_str(" AS \"p\" ON \"p\".");
-        push_ident(&mut sql, self.target_column);
-        sql.push_str(" = \"c\".");
-        push_ident(&mut sql, self.fk_column);
+        sql.push_str(" AS \"p\" ON ");
+        for (i, (child_column, parent_column)) in self.on.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(" AND ");
+            }
+            sql.push_str("\"p\".");
+            push_ident(&mut sql, parent_column);
+            sql.push_str(" = \"c\".");
+            push_ident(&mut sql, child_column);
+        }
         let parent_live = match (self.parent_scope, parent.soft_delete) {
             (Scope::Live, Some(column)) => Some(column),
             _ => None,
@@ -331,12 +394,12 @@ impl<T: Table, P: Table> Join<T, P, Left> {
     pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<(T, Option<P>)>> {
         let (sql, params) = self.render(true);
         let map = Self::parent_map();
-        // The parent's key column: NULL when there is no parent.
-        let Some(position) = P::COLUMNS.iter().position(|c| c.name == self.target_column) else {
+        // The parent's (first) referenced column: NULL when there is no parent.
+        let target = self.on.first().map_or("", |(_, parent)| *parent);
+        let Some(position) = P::COLUMNS.iter().position(|c| c.name == target) else {
             return Err(crate::Error::Config(format!(
-                "{} has no field for `{}`, the column the foreign key references; the left join cannot tell a missing parent",
+                "{} has no field for `{target}`, the column the foreign key references; the left join cannot tell a missing parent",
                 P::qualified_name(),
-                self.target_column
             )));
         };
         let key = T::COLUMNS.len() + position;

@@ -12,6 +12,6 @@ mod select;
 pub use columns::{SelectColumns, Selection};
 pub use eager::{load_children, load_parents, Key, KeyValue, Relation};
 pub use expr::{Column, Expr, IntoValue, Order};
-pub use join::{ForeignKey, Inner, Join, Left, References, TableId};
+pub use join::{CompositeForeignKey, ForeignKey, Inner, Join, Left, References, TableId};
 pub use page::{Cursor, Page};
 pub use select::Select;
