@@ -204,6 +204,17 @@ enum Action {
         #[arg(long)]
         allow_drop: bool,
     },
+    /// Prove every Down: on a scratch database on the DATABASE_URL server (created and
+    /// dropped), apply each migration's Up, then its Down, compare the catalog with the one
+    /// before (tables, columns, constraints, indexes, types, sequences, views, functions,
+    /// triggers, extensions, schemas, comments), and apply Up again; exit 1 at the first Down
+    /// that does not restore the schema, naming each difference.
+    Verify {
+        /// Start at this migration (a file name or its number); the earlier ones are applied
+        /// without being checked.
+        #[arg(long, value_name = "VERSION")]
+        from: Option<String>,
+    },
     /// Check the Up sections for statements that lock or rewrite tables holding data (no
     /// database needed); exit 1 on any finding. Silence one with `-- lint: allow RULE reason`
     /// right above the statement.
@@ -299,6 +310,9 @@ async fn migrate(action: Action, options: Options) -> Result<(), String> {
             allow_drop: *allow_drop,
         };
         return generate::generate(&options, request).await;
+    }
+    if let Action::Verify { from } = &action {
+        return verify(&options, from.as_deref()).await;
     }
     if let Action::New { name } = &action {
         let path = new_migration(&options.dir, name)?;
@@ -441,7 +455,7 @@ async fn migrate(action: Action, options: Options) -> Result<(), String> {
                 println!("{} migration(s) adopted from {schema}.{table}", ids.len());
             })
         }
-        Action::New { .. } | Action::Lint | Action::Generate { .. } => {
+        Action::New { .. } | Action::Lint | Action::Generate { .. } | Action::Verify { .. } => {
             unreachable!("handled above")
         }
     };
@@ -458,6 +472,42 @@ async fn migrate(action: Action, options: Options) -> Result<(), String> {
         }
         text
     })
+}
+
+/// `migrate verify`: every Down proven on a scratch database.
+async fn verify(options: &Options, from: Option<&str>) -> Result<(), String> {
+    let migrator = scratch::load_migrations(&options.dir, options.allow_empty_down)?
+        .statement_timeout(options.statement_timeout)
+        .ddl_lock_timeout(options.lock_timeout);
+    let url = scratch::server_url(options.database_url.as_deref())?;
+    let started = std::time::Instant::now();
+    let db = scratch::Scratch::create(url).await?;
+    let ticker = Arc::new(ticker::Ticker::default());
+    let progress_ticker = ticker.clone();
+    // As `up` shows it: each migration's Up, Down and Up again.
+    let migrator = migrator.on_progress(move |p| print_progress(p, &progress_ticker));
+    let result = db
+        .guard(async { migrator.verify(&db.pool, from).await.map_err(|e| chain(&e)) })
+        .await;
+    ticker.stop();
+    let dropped = db.drop_now().await;
+    let report = result?;
+    dropped?;
+    for id in &report.irreversible {
+        println!("{id}: irreversible (empty Down), applied and not reverted");
+    }
+    match &report.failed {
+        None => {
+            println!(
+                "every Down restores the schema: {} migration(s) verified, {} irreversible, in {:.1} s",
+                report.verified.len(),
+                report.irreversible.len(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Some(failed) => Err(failed.to_string()),
+    }
 }
 
 fn print_progress(p: &Progress, ticker: &ticker::Ticker) {

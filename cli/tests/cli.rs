@@ -1534,3 +1534,63 @@ CREATE INDEX orders_recent ON shop.orders (customer_code, id DESC) WHERE note IS
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn verify_proves_each_down_and_names_what_one_leaves() {
+    let db = TestDb::new().await.unwrap();
+    let url = db.url();
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    write(
+        &dir,
+        "1_t.sql",
+        "-- +migrate Up\nCREATE TABLE t (n int);\n-- +migrate Down\nDROP TABLE t;\n",
+    );
+    write(
+        &dir,
+        "2_i.sql",
+        "-- +migrate Up\nALTER TABLE t ADD COLUMN s text;\nCREATE INDEX t_s ON t (s);\n-- +migrate Down\nDROP INDEX t_s;\n",
+    );
+    write(
+        &dir,
+        "3_u.sql",
+        "-- +migrate Up\nCREATE TABLE u (n int);\n-- +migrate Down\nDROP TABLE u;\n",
+    );
+    let out = skelly(&["migrate", "verify", "--dir", d], Some(&url));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("2_i.sql: Down does not restore the schema\n  public.t.s: text left behind by Down (not there before Up)"),
+        "{stderr}"
+    );
+    // Progress as `up` shows it: the first migration applied, reverted and applied again.
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.matches("applied  1_t.sql").count(), 2, "{stdout}");
+    assert_eq!(stdout.matches("reverted 1_t.sql").count(), 1, "{stdout}");
+
+    // From the third on, the second is applied unchecked.
+    let out = skelly(
+        &["migrate", "verify", "--dir", d, "--from", "3"],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("every Down restores the schema: 1 migration(s) verified"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    write(
+        &dir,
+        "2_i.sql",
+        "-- +migrate Up\nALTER TABLE t ADD COLUMN s text;\nCREATE INDEX t_s ON t (s);\n-- +migrate Down\nALTER TABLE t DROP COLUMN s;\n",
+    );
+    let out = skelly(&["migrate", "verify", "--dir", d], Some(&url));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("3 migration(s) verified, 0 irreversible"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

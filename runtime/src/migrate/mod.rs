@@ -22,6 +22,7 @@ mod plan;
 mod progress;
 mod runner;
 mod source;
+mod verify;
 
 pub use crate::error::MigrationError;
 pub use adopt::{GOOSE_TABLE, SQL_MIGRATE_TABLE};
@@ -30,6 +31,7 @@ pub use progress::Progress;
 pub use runner::{Applied, Direction, Failure, MigrationState, MigrationStatus, Migrator};
 pub use skelly_db_migrate_format::{compare_ids, ParsedMigration, Section};
 pub use source::Migration;
+pub use verify::{NotRestored, Verification};
 
 /// Splits one migration file into its Up and Down statements, following sql-migrate's rules
 /// exactly, except that an unknown or misspelled `-- +migrate` command is an error naming its

@@ -182,7 +182,7 @@ impl Migrator {
     }
 
     // The migration named by a file name or by the number it starts with.
-    fn find(&self, name: &str) -> Result<&Migration> {
+    pub(super) fn find(&self, name: &str) -> Result<&Migration> {
         let number = name.parse::<u128>().ok();
         self.migrations()
             .iter()
