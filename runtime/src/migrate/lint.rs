@@ -64,7 +64,11 @@ fn lint_one(m: &Migration, columns: &mut Columns) -> Vec<Finding> {
     let mut created: HashSet<String> = HashSet::new();
     let mut lock_timeout = false;
     let mut out = Vec::new();
-    for (statement, &line) in section.statements.iter().zip(&section.statement_lines) {
+    for (raw, &line) in section.statements.iter().zip(&section.statement_lines) {
+        // Strings, dollar-quoted bodies (functions, DO blocks) and comments are not statements
+        // of the migration: what they hold is not linted.
+        let code = code_only(raw);
+        let statement = code.as_str();
         let words = words(statement);
         let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
         let has = |w: &str| upper.iter().any(|u| u == w);
@@ -224,18 +228,113 @@ fn alter_findings(
     found
 }
 
-// The statement's words, comments (`-- ...`) removed, punctuation split off identifiers.
+// The statement's words (of `code_only` text), punctuation split off identifiers.
 fn words(statement: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for line in statement.lines() {
-        let code = line.split("--").next().unwrap_or("");
-        for raw in
-            code.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',' || c == ';')
-        {
-            if !raw.is_empty() {
-                out.push(raw.to_string());
+    statement
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',' || c == ';')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The statement as PostgreSQL's lexer sees its code: comments (`--`, nested `/* */`) removed,
+/// string literals (`'...'` with `''`, `E'...'` with backslash escapes) left as `''`,
+/// dollar-quoted strings (`$$...$$`, `$body$...$body$`: function bodies, DO blocks) left as
+/// `$$`; double-quoted identifiers kept whole.
+pub(crate) fn code_only(sql: &str) -> String {
+    let chars: Vec<char> = sql.chars().collect();
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        let prev = (i > 0).then(|| chars[i - 1]);
+        match c {
+            '-' if next == Some('-') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+                continue;
             }
+            '/' if next == Some('*') => {
+                let mut depth = 0;
+                while i < chars.len() {
+                    if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                        depth -= 1;
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+                out.push(' ');
+                continue;
+            }
+            '\'' => {
+                // E'...': backslash escapes; the E is the whole word before the quote.
+                let escapes = matches!(prev, Some('E' | 'e')) && (i < 2 || !ident(chars[i - 2]));
+                i += 1;
+                while i < chars.len() {
+                    match chars[i] {
+                        '\\' if escapes => i += 2,
+                        '\'' if chars.get(i + 1) == Some(&'\'') => i += 2,
+                        '\'' => break,
+                        _ => i += 1,
+                    }
+                }
+                out.push_str("''");
+                i += 1;
+                continue;
+            }
+            '"' => {
+                out.push('"');
+                i += 1;
+                while i < chars.len() {
+                    out.push(chars[i]);
+                    if chars[i] == '"' {
+                        if chars.get(i + 1) == Some(&'"') {
+                            out.push('"');
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            // `$tag$` opens a dollar-quoted string unless it is part of an identifier
+            // (`a$b`) or a parameter (`$1`).
+            '$' if prev.is_none_or(|p| !ident(p)) => {
+                let mut j = i + 1;
+                while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
+                    j += 1;
+                }
+                let tag_ok = chars.get(j) == Some(&'$')
+                    && chars.get(i + 1).is_none_or(|c| !c.is_ascii_digit());
+                if tag_ok {
+                    let tag: String = chars[i..=j].iter().collect();
+                    let tag: Vec<char> = tag.chars().collect();
+                    let mut k = j + 1;
+                    while k < chars.len() && chars[k..].iter().take(tag.len()).ne(tag.iter()) {
+                        k += 1;
+                    }
+                    out.push_str("$$");
+                    i = (k + tag.len()).min(chars.len());
+                    continue;
+                }
+            }
+            _ => {}
         }
+        out.push(c);
+        i += 1;
     }
     out
 }
@@ -381,6 +480,42 @@ mod tests {
         assert_eq!(findings(&[("6_i.sql", &up(no_reason))]).len(), 1);
         let other_rule = "-- lint: allow add-column-not-null because\nCREATE INDEX i ON t (n);";
         assert_eq!(findings(&[("6_i.sql", &up(other_rule))]).len(), 1);
+    }
+
+    #[test]
+    fn strings_function_bodies_and_do_blocks_are_not_statements() {
+        let function = r#"-- +migrate StatementBegin
+CREATE FUNCTION add_index(t text) RETURNS void LANGUAGE plpgsql AS $body$
+BEGIN
+    EXECUTE format('CREATE INDEX %I ON %I (n)', t || '_n', t);
+    EXECUTE 'ALTER TABLE ' || t || ' ALTER COLUMN n TYPE bigint';
+END
+$body$;
+-- +migrate StatementEnd"#;
+        let do_block = "-- +migrate StatementBegin\nDO $$\nBEGIN\n  ALTER TABLE t ADD COLUMN m int NOT NULL;\n  CREATE INDEX t_m ON t (m);\nEND\n$$;\n-- +migrate StatementEnd";
+        let literal = "INSERT INTO notes (body) VALUES ('CREATE INDEX x ON t (n); ALTER TABLE t ALTER n TYPE text'), (E'it\\'s ALTER TABLE t ADD CHECK (n > 0)');";
+        let commented = "/* CREATE INDEX t_n ON t (n); /* nested */ ALTER TABLE t ADD CHECK (n > 0) */ SELECT 1;";
+        for sql in [function, do_block, literal, commented] {
+            let f = findings(&[
+                (
+                    "1_t.sql",
+                    "-- +migrate Up\nCREATE TABLE t (n int);\n-- +migrate Down\nDROP TABLE t;\n",
+                ),
+                ("2_f.sql", &up(sql)),
+            ]);
+            assert!(f.is_empty(), "{sql}: {f:?}");
+        }
+        // The statements around them are still read.
+        let f = findings(&[(
+            "2_f.sql",
+            &up(&format!("{function}\nCREATE INDEX t_n ON t (n);")),
+        )]);
+        assert_eq!(f, [("2_f.sql".to_string(), 10, "index-not-concurrently")]);
+        // A quoted identifier that holds a keyword is one word.
+        assert_eq!(
+            code_only(r#"CREATE INDEX "my -- index" ON t ($1, a$b, 'x''y', $q$ $ $q$)"#),
+            r#"CREATE INDEX "my -- index" ON t ($1, a$b, '', $$)"#
+        );
     }
 
     #[test]
