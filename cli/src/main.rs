@@ -245,6 +245,11 @@ enum Tool {
         /// Its table.
         #[arg(long, default_value = skelly_db::migrate::GOOSE_TABLE)]
         table: String,
+        /// Also record the Go migrations (`00003_x.go` in the directory) goose applied as
+        /// applied: skelly-db cannot run Go, and without this flag they are listed and nothing
+        /// is written.
+        #[arg(long)]
+        go_applied: bool,
     },
 }
 
@@ -442,8 +447,21 @@ async fn migrate(action: Action, options: Options) -> Result<(), String> {
                     schema,
                     table,
                 ),
-                Tool::Goose { schema, table } => (
+                Tool::Goose {
+                    schema,
+                    table,
+                    go_applied: false,
+                } => (
                     migrator.adopt_goose(&pool, &schema, &table).await,
+                    schema,
+                    table,
+                ),
+                Tool::Goose {
+                    schema,
+                    table,
+                    go_applied: true,
+                } => (
+                    migrator.adopt_goose_with_go(&pool, &schema, &table).await,
                     schema,
                     table,
                 ),

@@ -1594,3 +1594,199 @@ async fn verify_proves_each_down_and_names_what_one_leaves() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// goose as it reads files today (v3.19.1 on): annotations in any case, `ENVSUB ON` expanded
+/// from the runner's environment (the child process's here), a missing required variable an
+/// error naming the file and line.
+#[tokio::test]
+async fn goose_annotations_in_any_case_and_envsub() {
+    let db = TestDb::new().await.unwrap();
+    let url = db.url();
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    write(
+        &dir,
+        "00001_tenant.sql",
+        "--+goose up\n-- +goose ENVSUB ON\nCREATE SCHEMA ${SKELLY_TENANT?name the tenant};\n\
+         CREATE TABLE ${SKELLY_TENANT}.t (n int DEFAULT ${SKELLY_START:-5}, s text DEFAULT '$$x');\n\
+         -- +goose envsub off\nCOMMENT ON SCHEMA \"${SKELLY_TENANT_RAW}\" IS 'kept';\n\
+         -- +goose down\n-- +goose envsub on\nDROP SCHEMA ${SKELLY_TENANT} CASCADE;\n",
+    );
+    let run = |args: &[&str], tenant: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_skelly-db"));
+        cmd.args(args)
+            .env("DATABASE_URL", &url)
+            .env_remove("SKELLY_TENANT")
+            .env_remove("SKELLY_START");
+        if let Some(t) = tenant {
+            cmd.env("SKELLY_TENANT", t);
+        }
+        cmd.output().unwrap()
+    };
+    // Outside ENVSUB nothing is expanded: the COMMENT names a schema literally called so.
+    db.pool()
+        .batch_execute("CREATE SCHEMA \"${SKELLY_TENANT_RAW}\"")
+        .await
+        .unwrap();
+    let out = run(&["migrate", "up", "--dir", d], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("00001_tenant.sql: line 3: variable substitution failed: $SKELLY_TENANT: name the tenant"),
+        "{stderr}"
+    );
+    let out = run(&["migrate", "up", "--dir", d], Some("acme"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let row = db
+        .pool()
+        .query_one(
+            "SELECT column_default FROM information_schema.columns \
+             WHERE table_schema = 'acme' AND table_name = 't' AND column_name = 'n'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("5"));
+    let s: Option<String> = db
+        .pool()
+        .query_one(
+            "SELECT column_default FROM information_schema.columns \
+             WHERE table_schema = 'acme' AND column_name = 's'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(s.as_deref(), Some("'$x'::text"));
+    let comment: Option<String> = db
+        .pool()
+        .query_one(
+            "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace \
+             WHERE nspname = '${SKELLY_TENANT_RAW}'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(comment.as_deref(), Some("kept"));
+    let out = run(&["migrate", "down", "--dir", d], Some("acme"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let left: i64 = db
+        .pool()
+        .query_one(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'acme'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A goose history with a Go migration: adoption lists it and writes nothing unless asked to
+/// record it; up and down stop before it, saying how to go on.
+#[tokio::test]
+async fn goose_go_migrations_are_listed_recorded_on_request_and_never_run() {
+    let db = TestDb::new().await.unwrap();
+    let url = db.url();
+    let dir = temp_dir();
+    let d = dir.to_str().unwrap();
+    write(
+        &dir,
+        "00001_a.sql",
+        "-- +goose Up\nCREATE TABLE a (n int);\n-- +goose Down\nDROP TABLE a;\n",
+    );
+    let go = "package migrations\n\nfunc init() { goose.AddMigrationContext(up, down) }\n";
+    write(&dir, "00002_backfill.go", go);
+    write(&dir, "00002_backfill_test.go", "package migrations\n");
+    write(
+        &dir,
+        "00003_c.sql",
+        "-- +goose Up\nCREATE TABLE c (n int);\n-- +goose Down\nDROP TABLE c;\n",
+    );
+    // A new database: up applies what comes before the Go migration and stops there.
+    let fresh = TestDb::new().await.unwrap();
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&fresh.url()));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("00002_backfill.go is a goose Go migration, and skelly-db runs SQL only")
+            && stderr.contains("skelly-db migrate mark-applied 00002_backfill.go"),
+        "{stderr}"
+    );
+    assert!(text(&out.stdout).contains("applied  00001_a.sql"));
+    let out = skelly(
+        &["migrate", "mark-applied", "00002_backfill.go", "--dir", d],
+        Some(&fresh.url()),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&fresh.url()));
+    assert!(
+        text(&out.stdout).contains("applied  00003_c.sql"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A database goose migrated, Go migration included.
+    db.pool()
+        .batch_execute(
+            "CREATE TABLE goose_db_version (id integer PRIMARY KEY GENERATED BY DEFAULT AS IDENTITY, \
+             version_id bigint NOT NULL, is_applied boolean NOT NULL, tstamp timestamp NOT NULL DEFAULT now());
+             INSERT INTO goose_db_version (version_id, is_applied) VALUES (0, true), (1, true), (2, true);
+             CREATE TABLE a (n int);",
+        )
+        .await
+        .unwrap();
+    let out = skelly(&["migrate", "adopt", "goose", "--dir", d], Some(&url));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("version 2 is a Go migration (00002_backfill.go)")
+            && stderr.contains("--go-applied"),
+        "{stderr}"
+    );
+    let written: i64 = db
+        .pool()
+        .query_one(
+            "SELECT count(*) FROM skelly_migrations WHERE to_regclass('skelly_migrations') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(0);
+    assert_eq!(
+        written, 0,
+        "nothing is written when a Go migration is listed"
+    );
+    let out = skelly(
+        &["migrate", "adopt", "goose", "--go-applied", "--dir", d],
+        Some(&url),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("adopted  00001_a.sql") && stdout.contains("adopted  00002_backfill.go"),
+        "{stdout}"
+    );
+    let out = skelly(&["migrate", "up", "--dir", d], Some(&url));
+    assert!(
+        text(&out.stdout).contains("applied  00003_c.sql"),
+        "{}",
+        text(&out.stderr)
+    );
+    // down reverts the SQL migration, then stops before the Go one.
+    let out = skelly(&["migrate", "down", "2", "--dir", d], Some(&url));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("reverted 00003_c.sql"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("00002_backfill.go is a goose Go migration"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

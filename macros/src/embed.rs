@@ -58,7 +58,10 @@ pub fn expand(input: &Input) -> syn::Result<TokenStream> {
     for file in files {
         skelly_db_migrate_format::check_file(&file.name, &file.source)
             .map_err(|e| err(describe(&given, e)))?;
-        let goose = usize::from(skelly_db_migrate_format::is_goose(&file.source));
+        let goose = usize::from(
+            skelly_db_migrate_format::is_goose(&file.source)
+                || skelly_db_migrate_format::is_go_migration(&file.name),
+        );
         first[goose].get_or_insert_with(|| file.name.clone());
         if let [Some(sql_migrate), Some(goose)] = &first {
             return Err(err(format!(

@@ -82,7 +82,9 @@ impl std::error::Error for LoadError {
     }
 }
 
-/// Every top-level `.sql` file of `dir` (symbolic links followed), read, in migration order.
+/// Every top-level `.sql` file of `dir` (symbolic links followed), and every goose Go
+/// migration (`00003_backfill.go`, see [`is_go_migration`](crate::is_go_migration)), read, in
+/// migration order.
 pub fn read_dir(dir: &Path) -> Result<Vec<MigrationFile>, LoadError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -92,7 +94,11 @@ pub fn read_dir(dir: &Path) -> Result<Vec<MigrationFile>, LoadError> {
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
         let entry = entry.map_err(io(dir))?;
         let path = entry.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("sql") || !path.is_file() {
+        let go = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(crate::is_go_migration);
+        if !(path.extension().and_then(|e| e.to_str()) == Some("sql") || go) || !path.is_file() {
             continue;
         }
         let name = entry
@@ -118,7 +124,13 @@ pub fn check_file(name: &str, source: &str) -> Result<ParsedMigration, LoadError
         line: e.line,
         message: e.message,
     };
-    let parsed = crate::parse_any(source).map_err(parse_error)?;
+    if crate::is_go_migration(name) {
+        return Ok(crate::go_migration());
+    }
+    // The environment is the one the migrations run in, not this one: goose's `ENVSUB ON`
+    // expansions are checked for their form here, with every variable set and empty.
+    let parsed =
+        crate::parse_any_with_env(source, &|_| Some(String::new())).map_err(parse_error)?;
     if crate::is_goose(source) {
         crate::check_goose_name(name).map_err(parse_error)?;
     }

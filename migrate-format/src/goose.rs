@@ -6,14 +6,62 @@ use super::{ends_with_semicolon, ParseError, ParsedMigration, Section};
 
 /// Whether a file is in goose's format: it has a `-- +goose` annotation.
 pub fn is_goose(source: &str) -> bool {
-    source.lines().any(|line| annotation(line).is_some())
+    source
+        .lines()
+        .any(|line| matches!(annotation(line), Ok(Some(_))))
 }
 
-// `-- +goose X` at column 0 (any spacing after `--`): `Some("X")`.
-fn annotation(line: &str) -> Option<&str> {
-    let rest = line.strip_prefix("--")?.trim();
-    let rest = rest.strip_prefix("+goose")?;
-    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim())
+/// An annotation goose knows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Annotation {
+    Up,
+    Down,
+    StatementBegin,
+    StatementEnd,
+    NoTransaction,
+    EnvsubOn,
+    EnvsubOff,
+}
+
+const ANNOTATIONS: [(&str, Annotation); 7] = [
+    ("Up", Annotation::Up),
+    ("Down", Annotation::Down),
+    ("StatementBegin", Annotation::StatementBegin),
+    ("StatementEnd", Annotation::StatementEnd),
+    ("NO TRANSACTION", Annotation::NoTransaction),
+    ("ENVSUB ON", Annotation::EnvsubOn),
+    ("ENVSUB OFF", Annotation::EnvsubOff),
+];
+
+// goose's rule (v3.19.1 on): a line starting with `--` that holds `+goose` is an annotation;
+// every `--` and the `+goose` are removed and the rest, trimmed, is matched in any case. An
+// annotation after leading whitespace, an empty one, an unknown one and text after it are
+// errors, as in goose.
+fn annotation(line: &str) -> Result<Option<Annotation>, String> {
+    if !(line.trim_start().starts_with("--") && line.contains("+goose")) {
+        return Ok(None);
+    }
+    if line.starts_with(char::is_whitespace) {
+        return Err(
+            "a goose annotation starts at the beginning of its line; remove the whitespace before `--`"
+                .into(),
+        );
+    }
+    let command = line.replace("--", "").replacen("+goose", "", 1);
+    if command.contains("+goose") {
+        return Err("more than one `+goose` on one line".into());
+    }
+    let command = command.trim();
+    let expected = "expected `Up`, `Down`, `StatementBegin`, `StatementEnd`, `NO TRANSACTION`, \
+                    `ENVSUB ON` or `ENVSUB OFF` (in any case), alone on the line";
+    if command.is_empty() {
+        return Err(format!("an empty goose annotation; {expected}"));
+    }
+    ANNOTATIONS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(command))
+        .map(|(_, a)| Some(*a))
+        .ok_or_else(|| format!("unknown goose annotation `{command}`; {expected}"))
 }
 
 /// goose orders migrations by the version number their names start with: a goose file named
@@ -39,36 +87,62 @@ enum State {
     DownBlock,
 }
 
-/// Splits a goose migration into its Up and Down statements, following goose's rules:
+/// Splits a goose migration into its Up and Down statements, following goose's rules (as of
+/// v3.19.1):
 ///
-/// - annotations are lines starting with `--` whose rest is `+goose Up`, `+goose Down`,
-///   `+goose StatementBegin`, `+goose StatementEnd` or `+goose NO TRANSACTION`; the file must
-///   start (blank lines and comments aside) with `-- +goose Up`, and `Down` comes after it;
+/// - an annotation is a line starting with `--` that holds `+goose`: `Up`, `Down`,
+///   `StatementBegin`, `StatementEnd`, `NO TRANSACTION`, `ENVSUB ON`, `ENVSUB OFF`, in any case
+///   and with any spacing (`--+goose up`); an unknown or empty one, one after leading
+///   whitespace, or text after it is an error naming its line, as in goose. The file starts
+///   (blank lines and comments aside) with `Up`, and `Down` comes after it;
 /// - a statement ends at a line whose last word before any `--` comment ends with `;`, and
 ///   is cut after its last `;`; a `StatementBegin` ... `StatementEnd` block is one statement;
 /// - comments and blank lines before a statement are dropped; once a statement has begun,
 ///   every line up to its end is kept;
 /// - `NO TRANSACTION` anywhere runs both directions statement by statement, outside a
-///   transaction.
-///
-/// Stricter than goose in one place, as for sql-migrate files: an unknown `-- +goose`
-/// annotation (`-- +goose DOWN`, `-- +goose ENVSUB ON`) is an error naming its line, where goose
-/// would take it for a comment.
+///   transaction;
+/// - from `ENVSUB ON` to `ENVSUB OFF` (or the end of the file, across Up and Down) every line
+///   of a statement has its `${VAR}` expansions replaced from the process environment, with
+///   goose's rules (see [`parse_goose_with_env`]).
 ///
 /// ```
 /// let parsed = skelly_db_migrate_format::parse_goose(
-///     "-- +goose Up\nCREATE TABLE t (id int);\n\n-- +goose Down\nDROP TABLE t;\n",
+///     "-- +goose Up\nCREATE TABLE t (id int);\n\n-- +goose down\nDROP TABLE t;\n",
 /// ).unwrap();
 /// assert_eq!(parsed.up.statements, ["CREATE TABLE t (id int);"]);
 /// assert_eq!(parsed.down.statements, ["DROP TABLE t;"]);
 /// ```
 pub fn parse_goose(source: &str) -> Result<ParsedMigration, ParseError> {
+    parse_goose_with_env(source, &|name| std::env::var(name).ok())
+}
+
+/// [`parse_goose`] with the variables of `ENVSUB ON` sections looked up in `env` (`None`:
+/// unset). The expansions are goose's (its interpolation library's): `$VAR` and `${VAR}` (empty
+/// when unset), `${VAR:-word}` (when unset or empty), `${VAR-word}` (when unset),
+/// `${VAR?message}` (an error naming the line when unset), `${VAR:offset[:length]}`, `$$` and
+/// `\$` for a `$`. A name starts with a letter, so `$1` in an `ENVSUB ON` section is an error,
+/// as in goose.
+///
+/// ```
+/// let source = "-- +goose Up\n-- +goose ENVSUB ON\nCREATE ROLE ${ROLE:-app};\n-- +goose Down\nDROP ROLE ${ROLE:-app};\n";
+/// let parsed = skelly_db_migrate_format::parse_goose_with_env(source, &|name| {
+///     (name == "ROLE").then(|| "reporting".to_string())
+/// })
+/// .unwrap();
+/// assert_eq!(parsed.up.statements, ["CREATE ROLE reporting;"]);
+/// assert_eq!(parsed.down.statements, ["DROP ROLE reporting;"]);
+/// ```
+pub fn parse_goose_with_env(
+    source: &str,
+    env: crate::envsub::Lookup<'_>,
+) -> Result<ParsedMigration, ParseError> {
     let mut parsed = ParsedMigration::default();
     let mut state = State::Start;
     let mut buf = String::new();
     let mut buf_line = 0;
     let mut block_line = 0;
     let mut no_transaction = false;
+    let mut envsub = false;
     let mut line_no = 0;
     let err = |line: usize, message: &str| ParseError {
         line,
@@ -83,15 +157,17 @@ pub fn parse_goose(source: &str) -> Result<ParsedMigration, ParseError> {
             continue;
         }
         let mut block_ended = false;
-        if let Some(name) = annotation(line) {
-            match (name, state) {
-                ("Up", State::Start) => {
+        if let Some(found) = annotation(line).map_err(|m| err(line_no, &m))? {
+            match (found, state) {
+                (Annotation::Up, State::Start) => {
                     state = State::Up;
                     parsed.up.present = true;
                     continue;
                 }
-                ("Up", _) => return Err(err(line_no, "a second `-- +goose Up` annotation")),
-                ("Down", State::Up) => {
+                (Annotation::Up, _) => {
+                    return Err(err(line_no, "a second `-- +goose Up` annotation"))
+                }
+                (Annotation::Down, State::Up) => {
                     if !buf.trim().is_empty() {
                         return Err(unfinished(buf_line));
                     }
@@ -100,13 +176,13 @@ pub fn parse_goose(source: &str) -> Result<ParsedMigration, ParseError> {
                     parsed.down.present = true;
                     continue;
                 }
-                ("Down", State::Start) => {
+                (Annotation::Down, State::Start) => {
                     return Err(err(line_no, "`-- +goose Down` before `-- +goose Up`; the file starts with `-- +goose Up`"))
                 }
-                ("Down", _) => {
+                (Annotation::Down, _) => {
                     return Err(err(line_no, "`-- +goose Down` inside a StatementBegin block or after another Down"))
                 }
-                ("StatementBegin", State::Up | State::Down) => {
+                (Annotation::StatementBegin, State::Up | State::Down) => {
                     state = if state == State::Up {
                         State::UpBlock
                     } else {
@@ -115,25 +191,26 @@ pub fn parse_goose(source: &str) -> Result<ParsedMigration, ParseError> {
                     block_line = line_no;
                     continue;
                 }
-                ("StatementBegin", _) => {
+                (Annotation::StatementBegin, _) => {
                     return Err(err(line_no, "`-- +goose StatementBegin` must follow `-- +goose Up` or `-- +goose Down`, outside another block"))
                 }
-                ("StatementEnd", State::UpBlock | State::DownBlock) => block_ended = true,
-                ("StatementEnd", _) => {
+                (Annotation::StatementEnd, State::UpBlock | State::DownBlock) => {
+                    block_ended = true
+                }
+                (Annotation::StatementEnd, _) => {
                     return Err(err(line_no, "`-- +goose StatementEnd` without a `-- +goose StatementBegin`"))
                 }
-                ("NO TRANSACTION", _) => {
+                (Annotation::NoTransaction, _) => {
                     no_transaction = true;
                     continue;
                 }
-                (other, _) => {
-                    return Err(err(
-                        line_no,
-                        &format!(
-                            "unknown goose annotation `+goose {other}`; expected `Up`, `Down`, \
-                             `StatementBegin`, `StatementEnd` or `NO TRANSACTION`"
-                        ),
-                    ))
+                (Annotation::EnvsubOn, _) => {
+                    envsub = true;
+                    continue;
+                }
+                (Annotation::EnvsubOff, _) => {
+                    envsub = false;
+                    continue;
                 }
             }
         }
@@ -157,7 +234,13 @@ pub fn parse_goose(source: &str) -> Result<ParsedMigration, ParseError> {
             if buf.is_empty() {
                 buf_line = line_no;
             }
-            buf.push_str(line);
+            if envsub {
+                let expanded = crate::envsub::interpolate(line, env)
+                    .map_err(|e| err(line_no, &format!("variable substitution failed: {e}")))?;
+                buf.push_str(&expanded);
+            } else {
+                buf.push_str(line);
+            }
             buf.push('\n');
         }
         let in_block = matches!(state, State::UpBlock | State::DownBlock);
@@ -296,14 +379,22 @@ mod tests {
             ),
             ("-- +goose Up\n-- +goose StatementEnd\n", 2, "without"),
             (
-                "-- +goose Up\n-- +goose DOWN\n",
+                "-- +goose Up\n-- +goose Down -- the revert\n",
                 2,
-                "unknown goose annotation `+goose DOWN`",
+                "unknown goose annotation `Down  the revert`",
+            ),
+            ("-- +goose Up\n  -- +goose Down\n", 2, "beginning of its line"),
+            ("-- +goose Up\n-- +goose\n", 2, "an empty goose annotation"),
+            ("-- +goose Up\n-- +goose +goose Down\n", 2, "more than one"),
+            (
+                "-- +goose Up\n-- +goose ENVSUB ON\nSELECT\n  $1;\n",
+                4,
+                "variable substitution failed: Expected identifier to start with a letter, got 1",
             ),
             (
-                "-- +goose Up\n-- +goose ENVSUB ON\n",
-                2,
-                "unknown goose annotation",
+                "-- +goose Up\n-- +goose envsub on\nSELECT 1;\n-- +goose Down\nSELECT '${SKELLY_SURELY_UNSET?set it}';\n",
+                5,
+                "variable substitution failed: $SKELLY_SURELY_UNSET: set it",
             ),
             ("-- just a comment\n", 1, "no `-- +goose Up`"),
         ];
@@ -312,6 +403,45 @@ mod tests {
             assert_eq!(e.line, line, "{source:?}: {e}");
             assert!(e.message.contains(text), "{source:?}: {e}");
         }
+    }
+
+    #[test]
+    fn annotations_in_any_case_and_spacing() {
+        let parsed = parse_goose(
+            "--+goose up\n-- +goose no transaction\nSELECT 1;\n-- +goose statementbegin\nSELECT 2;\n-- +GOOSE StatementEnd\nSELECT 3;\n--   +goose   STATEMENTEND  \n-- +goose DOWN\nSELECT 4;\n",
+        );
+        // `+GOOSE` is not an annotation (goose matches `+goose` as written): a comment in the
+        // block, kept.
+        let parsed = parsed.unwrap();
+        assert_eq!(
+            parsed.up.statements,
+            ["SELECT 1;", "SELECT 2;\n-- +GOOSE StatementEnd\nSELECT 3;"]
+        );
+        assert!(parsed.up.no_transaction && parsed.down.no_transaction);
+        assert_eq!(parsed.down.statements, ["SELECT 4;"]);
+    }
+
+    #[test]
+    fn envsub_on_to_off_across_up_and_down() {
+        let env = |name: &str| match name {
+            "SCHEMA" => Some("tenant_a".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let source = "-- +goose Up\nCREATE TABLE ${SCHEMA}.t (n int DEFAULT ${N:-3});\n-- +goose ENVSUB ON\n-- a leading ${comment} is dropped, not expanded: $1\nCREATE TABLE ${SCHEMA}.u (s text DEFAULT '${EMPTY-x}' -- ${SCHEMA}\n);\n-- +goose StatementBegin\nSELECT '$SCHEMA', $$ ;\n-- +goose StatementEnd\n-- +goose Down\nDROP TABLE ${SCHEMA}.u;\n-- +goose ENVSUB OFF\nDROP TABLE ${SCHEMA}.t;\n";
+        let parsed = parse_goose_with_env(source, &env).unwrap();
+        assert_eq!(
+            parsed.up.statements,
+            [
+                "CREATE TABLE ${SCHEMA}.t (n int DEFAULT ${N:-3});",
+                "CREATE TABLE tenant_a.u (s text DEFAULT '' -- tenant_a\n);",
+                "SELECT 'tenant_a', $ ;",
+            ]
+        );
+        assert_eq!(
+            parsed.down.statements,
+            ["DROP TABLE tenant_a.u;", "DROP TABLE ${SCHEMA}.t;"]
+        );
     }
 
     #[test]

@@ -294,16 +294,52 @@ pub fn leading_number(id: &str) -> Option<u128> {
 }
 
 mod dir;
+mod envsub;
 mod goose;
 
 pub use dir::{check_file, read_dir, LoadError, MigrationFile};
-pub use goose::{check_goose_name, is_goose, parse_goose};
+pub use envsub::Lookup;
+pub use goose::{check_goose_name, is_goose, parse_goose, parse_goose_with_env};
 
 /// Parses a file in whichever format it is written: goose's when it has a `-- +goose`
 /// annotation, sql-migrate's otherwise.
 pub fn parse_any(source: &str) -> Result<ParsedMigration, ParseError> {
     if is_goose(source) {
         parse_goose(source)
+    } else {
+        parse_migration(source)
+    }
+}
+
+/// Whether a file name is a goose Go migration: `<version>_<name>.go` (not a `_test.go`), as
+/// goose collects them. skelly-db runs SQL only: such a file is a migration it knows about and
+/// refuses to run (it can be recorded as applied).
+///
+/// ```
+/// use skelly_db_migrate_format::is_go_migration;
+///
+/// assert!(is_go_migration("00003_backfill_slugs.go"));
+/// assert!(!is_go_migration("00003_backfill_slugs_test.go"));
+/// assert!(!is_go_migration("main.go"));
+/// ```
+pub fn is_go_migration(name: &str) -> bool {
+    name.ends_with(".go")
+        && !name.ends_with("_test.go")
+        && leading_number(name).is_some_and(|n| n > 0)
+}
+
+/// What a Go migration parses to: both sections present, no statements.
+pub fn go_migration() -> ParsedMigration {
+    let mut parsed = ParsedMigration::default();
+    parsed.up.present = true;
+    parsed.down.present = true;
+    parsed
+}
+
+/// [`parse_any`] with goose's `ENVSUB ON` variables looked up in `env`.
+pub fn parse_any_with_env(source: &str, env: Lookup<'_>) -> Result<ParsedMigration, ParseError> {
+    if is_goose(source) {
+        parse_goose_with_env(source, env)
     } else {
         parse_migration(source)
     }

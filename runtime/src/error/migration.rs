@@ -72,6 +72,12 @@ pub enum MigrationError {
         /// How many migrations down reverted before stopping at it.
         reverted: usize,
     },
+    /// `up` or `down` met a goose Go migration: it ran the migrations before it and stopped.
+    #[error("{file} is a goose Go migration, and skelly-db runs SQL only: it was not run (up and down stop before it). Port it to SQL (`{}.sql` beside it, the .go file removed), or do its work by hand and record it with `skelly-db migrate mark-applied {file}`; on a database goose migrated, `skelly-db migrate adopt goose --go-applied` records it", file.trim_end_matches(".go"))]
+    GoMigration {
+        /// The `.go` file.
+        file: String,
+    },
     /// `down` would have to revert an applied migration whose file is gone.
     #[error("applied migration {id} has no file, so it cannot be reverted; restore the file")]
     MissingFile {

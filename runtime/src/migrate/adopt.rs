@@ -55,13 +55,43 @@ impl Migrator {
     /// newest row says `is_applied` (goose's own rule), and maps to the file whose name starts
     /// with that number. CLI: `skelly-db migrate adopt goose [--schema public] [--table
     /// goose_db_version]`.
+    ///
+    /// A version applied by goose whose file is a Go migration (`00003_backfill.go`) is a
+    /// problem listed with the others: skelly-db cannot run Go, so recording it is asked for
+    /// explicitly with [`Migrator::adopt_goose_with_go`].
     pub async fn adopt_goose(
         &self,
         db: &impl Executor,
         schema: &str,
         table: &str,
     ) -> Result<Vec<String>> {
-        self.adopt(db, schema, table, Tool::Goose).await
+        self.adopt(db, schema, table, Tool::Goose { go: false })
+            .await
+    }
+
+    /// As [`Migrator::adopt_goose`], also recording the Go migrations goose applied (their work
+    /// is done in this database) as applied, with their `.go` file's checksum. They stay
+    /// migrations skelly-db cannot run: on a new database `up` stops before the first one and
+    /// says how to go on (port it to SQL, or record it by hand). CLI: `skelly-db migrate adopt
+    /// goose --go-applied`.
+    ///
+    /// ```no_run
+    /// # async fn run(pool: skelly_db::Pool) -> skelly_db::Result<()> {
+    /// use skelly_db::migrate::Migrator;
+    ///
+    /// let migrator = Migrator::from_dir("db/migrations")?;
+    /// let adopted = migrator.adopt_goose_with_go(&pool, "public", "goose_db_version").await?;
+    /// migrator.up(&pool).await?;
+    /// # let _ = adopted; Ok(()) }
+    /// ```
+    pub async fn adopt_goose_with_go(
+        &self,
+        db: &impl Executor,
+        schema: &str,
+        table: &str,
+    ) -> Result<Vec<String>> {
+        self.adopt(db, schema, table, Tool::Goose { go: true })
+            .await
     }
 
     async fn adopt(
@@ -76,7 +106,7 @@ impl Migrator {
         self.locked(&client, |client| async move {
             let theirs = read_theirs(client, schema, table, tool).await?;
             let ours = self.history().read(client).await?;
-            let adopt = self.to_adopt(&shown, &theirs, &ours)?;
+            let adopt = self.to_adopt(tool, &shown, &theirs, &ours)?;
             for (id, applied_at) in &adopt {
                 let m = self.migrations().iter().find(|m| m.id() == id);
                 let checksum = m.map(|m| m.checksum()).unwrap_or_default();
@@ -92,6 +122,7 @@ impl Migrator {
     // The rows to write, or every reason not to.
     fn to_adopt(
         &self,
+        tool: Tool,
         table: &str,
         theirs: &[(Applied, DateTime<Utc>)],
         ours: &[HistoryRow],
@@ -104,9 +135,27 @@ impl Migrator {
                 Applied::Version(v) => leading_number(m.id()) == Some(*v as u128),
             });
             let Some(m) = found else {
-                problems.push(format!("{applied} is applied in {table} but has no file"));
+                let hint = match applied {
+                    Applied::Version(_) => {
+                        " (a Go migration registered in code? copy its .go file into the \
+                         directory: it is then recorded with --go-applied)"
+                    }
+                    Applied::Id(_) => "",
+                };
+                problems.push(format!(
+                    "{applied} is applied in {table} but has no file{hint}"
+                ));
                 continue;
             };
+            if m.is_go() && !matches!(tool, Tool::Goose { go: true }) {
+                problems.push(format!(
+                    "{applied} is a Go migration ({}), which skelly-db cannot run; goose \
+                     applied it here, so record it as applied with --go-applied \
+                     (Migrator::adopt_goose_with_go)",
+                    m.id()
+                ));
+                continue;
+            }
             let id = m.id();
             match ours.iter().find(|r| r.id == id) {
                 Some(row) if row.checksum != m.checksum() => problems.push(format!(
@@ -132,7 +181,10 @@ impl Migrator {
 #[derive(Debug, Clone, Copy)]
 enum Tool {
     SqlMigrate,
-    Goose,
+    /// `go`: record goose's Go migrations as applied.
+    Goose {
+        go: bool,
+    },
 }
 
 /// An applied migration as the other tool records it: sql-migrate by file name, goose by
@@ -168,7 +220,7 @@ async fn read_theirs(
     if !exists {
         let which = match tool {
             Tool::SqlMigrate => "sql-migrate",
-            Tool::Goose => "goose",
+            Tool::Goose { .. } => "goose",
         };
         return Err(MigrationError::Adopt {
             table: format!("{schema}.{table}"),
@@ -182,7 +234,7 @@ async fn read_theirs(
         Tool::SqlMigrate => {
             format!("SELECT id::text, coalesce(applied_at, now()) FROM {name} ORDER BY id")
         }
-        Tool::Goose => format!(
+        Tool::Goose { .. } => format!(
             "SELECT version_id, coalesce(tstamp::timestamptz, now()) FROM (\
                SELECT DISTINCT ON (version_id) version_id, is_applied, tstamp FROM {name} \
                ORDER BY version_id, id DESC) newest \
@@ -194,7 +246,7 @@ async fn read_theirs(
         .map(|r| {
             let applied = match tool {
                 Tool::SqlMigrate => Applied::Id(r.try_get(0)?),
-                Tool::Goose => Applied::Version(r.try_get(0)?),
+                Tool::Goose { .. } => Applied::Version(r.try_get(0)?),
             };
             Ok((applied, r.try_get(1)?))
         })

@@ -152,7 +152,7 @@ pub(crate) fn plan<'m>(
                 }
             }
             check_diverged(migrations, history)?;
-            let steps: Vec<Step<'m>> = migrations
+            let mut steps: Vec<Step<'m>> = migrations
                 .iter()
                 .take_while(|m| target.is_none_or(|t| compare_ids(m.id(), t) != Ordering::Greater))
                 // Not applied, or claimed by a runner that has not finished: the step waits
@@ -164,6 +164,12 @@ pub(crate) fn plan<'m>(
                 })
                 .map(|m| step(m, Direction::Up))
                 .collect();
+            // A Go migration cannot run: the ones before it do, then up stops there.
+            let stop = steps.iter().position(|s| s.migration.is_go()).map(|at| {
+                let file = steps[at].migration.id().to_string();
+                steps.truncate(at);
+                MigrationError::GoMigration { file }
+            });
             if let Some(empty) = steps
                 .iter()
                 .find(|s| s.migration.parsed().up.statements.is_empty())
@@ -172,7 +178,7 @@ pub(crate) fn plan<'m>(
                     file: empty.migration.id().to_string(),
                 });
             }
-            Ok(all(steps))
+            Ok(Plan { steps, stop })
         }
         Request::Down(steps) => {
             let (targets, stop) = down_targets(migrations, history, steps, allow_empty_down);
@@ -269,6 +275,12 @@ fn down_targets<'m>(
             let stop = MigrationError::MissingFile { id: row.id.clone() };
             return (targets, Some(stop));
         };
+        if m.is_go() {
+            let stop = MigrationError::GoMigration {
+                file: row.id.clone(),
+            };
+            return (targets, Some(stop));
+        }
         if m.is_irreversible() && !allow_empty_down {
             let stop = MigrationError::Irreversible {
                 id: row.id.clone(),

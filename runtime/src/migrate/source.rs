@@ -2,7 +2,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use skelly_db_migrate_format::{
-    check_goose_name, compare_ids, is_goose, parse_any, LoadError, ParsedMigration,
+    check_goose_name, compare_ids, is_go_migration, is_goose, parse_any, LoadError, ParsedMigration,
 };
 
 use super::MigrationError;
@@ -14,6 +14,7 @@ pub struct Migration {
     checksum: String,
     parsed: ParsedMigration,
     goose: bool,
+    go: bool,
     source: String,
 }
 
@@ -22,6 +23,16 @@ impl Migration {
     /// refuses to run it unless empty Downs are allowed
     /// ([`Migrator::allow_empty_down`](super::Migrator::allow_empty_down)).
     pub fn new(id: &str, source: &str) -> Result<Migration, MigrationError> {
+        if is_go_migration(id) {
+            return Ok(Migration {
+                id: id.to_string(),
+                checksum: checksum(source),
+                parsed: skelly_db_migrate_format::go_migration(),
+                goose: true,
+                go: true,
+                source: source.to_string(),
+            });
+        }
         let goose = is_goose(source);
         let parsed = parse_any(source).map_err(|e| MigrationError::Parse {
             file: Some(id.to_string()),
@@ -40,6 +51,7 @@ impl Migration {
             checksum: checksum(source),
             parsed,
             goose,
+            go: false,
             source: source.to_string(),
         })
     }
@@ -73,6 +85,13 @@ impl Migration {
     /// Whether the file is in goose's format (`-- +goose Up`), parsed with goose's rules.
     pub fn is_goose(&self) -> bool {
         self.goose
+    }
+
+    /// Whether it is a goose Go migration (`00003_backfill.go`): skelly-db cannot run it; `up`
+    /// and `down` refuse to pass it, and it can be recorded as applied
+    /// ([`Migrator::adopt_goose_with_go`](super::Migrator::adopt_goose_with_go), `mark_applied`).
+    pub fn is_go(&self) -> bool {
+        self.go
     }
 
     /// Whether the file has a Down marker at all (`-- +migrate Down` or `-- +goose Down`).
