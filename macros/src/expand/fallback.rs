@@ -63,6 +63,9 @@ pub fn fallback(cont: &Container) -> TokenStream {
                 }
             }
             impl #krate::query::TableId<#table_id> for #ident {}
+
+            #[automatically_derived]
+            impl #krate::query::TableOf<#ident> for #krate::query::TableRef<#table_id> {}
             impl #ident {
                 #(#constants)*
                 #(#foreign_keys)*

@@ -121,6 +121,9 @@ fn expand(cont: &Container) -> TokenStream {
             impl #krate::query::TableId<#table_id> for #ident {}
 
             #[automatically_derived]
+            impl #krate::query::TableOf<#ident> for #krate::query::TableRef<#table_id> {}
+
+            #[automatically_derived]
             impl #ident {
                 #(#constants)*
                 #(#foreign_keys)*

@@ -6,7 +6,7 @@ use std::hash::Hash;
 
 use tokio_postgres::types::ToSql;
 
-use super::join::{ForeignKey, TableId};
+use super::join::ForeignKey;
 use crate::error::Result;
 use crate::executor::Executor;
 use crate::sql::{push_ident, quote_ident};
@@ -61,8 +61,9 @@ pub trait Relation<T, P> {
     fn value<'r>(&self, child: &'r T) -> &'r Self::Value;
 }
 
-impl<T: Table, V: KeyValue, P: TableId<TARGET>, const TARGET: u64> Relation<T, P>
-    for ForeignKey<T, V, TARGET>
+impl<T: Table, V: KeyValue, P: Table, const TARGET: u64> Relation<T, P> for ForeignKey<T, V, TARGET>
+where
+    super::join::TableRef<TARGET>: super::join::TableOf<P>,
 {
     type Value = V;
 

@@ -298,6 +298,19 @@ pub(crate) enum Node {
         column: &'static ColumnDef,
         values: Value,
     },
+    /// `[NOT] EXISTS (SELECT 1 FROM ...)` along a relation.
+    Exists {
+        negated: bool,
+        sub: super::relation::Subquery,
+    },
+    /// `column IN (SELECT ...)`.
+    InSubquery {
+        column: &'static str,
+        table: &'static str,
+        inner_column: &'static str,
+        scope: Option<(&'static str, &'static str)>,
+        filter: Option<Box<Node>>,
+    },
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
     Not(Box<Node>),
@@ -384,6 +397,28 @@ impl Node {
                     sql.push_str("[]");
                 }
                 sql.push(')');
+            }
+            Node::Exists { negated, sub } => {
+                sql.push_str(if *negated { "NOT EXISTS " } else { "EXISTS " });
+                sub.render_in(sql, params, alias);
+            }
+            Node::InSubquery {
+                column,
+                table,
+                inner_column,
+                scope,
+                filter,
+            } => {
+                push_column(sql, alias, column);
+                sql.push_str(" IN ");
+                super::relation::render_column_subquery(
+                    sql,
+                    params,
+                    alias,
+                    (table, inner_column),
+                    *scope,
+                    filter.as_deref(),
+                );
             }
             Node::And(a, b) | Node::Or(a, b) => {
                 let op = if matches!(self, Node::And(..)) {

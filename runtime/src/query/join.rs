@@ -60,6 +60,19 @@ impl<T, V, const TARGET: u64> ForeignKey<T, V, TARGET> {
 )]
 pub trait TableId<const ID: u64>: Table {}
 
+/// The table whose id is `ID`, as a type: the derive implements [`TableOf<User>`] for
+/// `TableRef<{id of user.users}>`, which is how a foreign key names its parent's struct, so
+/// that `where_parent`, eager loading and joins infer it.
+pub struct TableRef<const ID: u64>;
+
+/// Implemented by the derive: `TableRef<ID>` is the table `T`.
+#[diagnostic::on_unimplemented(
+    message = "`{T}` is not the table this foreign key references",
+    label = "the foreign key references another table",
+    note = "use the struct of the table the foreign key names"
+)]
+pub trait TableOf<T> {}
+
 /// A foreign key of table `T` over several columns (`#[table(foreign_key(columns(a, b),
 /// references = "..."))]`), typed by the table it references (`TARGET`) and by the tuple of
 /// its fields' types (`V`). The derive makes one per such key, named after its fields with
@@ -106,16 +119,19 @@ pub trait References<T, P> {
     fn pairs(&self) -> Vec<(&'static str, &'static str)>;
 }
 
-impl<T: Table, V, P: TableId<TARGET>, const TARGET: u64> References<T, P>
-    for ForeignKey<T, V, TARGET>
+impl<T: Table, V, P: Table, const TARGET: u64> References<T, P> for ForeignKey<T, V, TARGET>
+where
+    TableRef<TARGET>: TableOf<P>,
 {
     fn pairs(&self) -> Vec<(&'static str, &'static str)> {
         vec![(self.column.name(), target_column::<P>(self.target_column))]
     }
 }
 
-impl<T: Table, V, P: TableId<TARGET>, const TARGET: u64> References<T, P>
+impl<T: Table, V, P: Table, const TARGET: u64> References<T, P>
     for CompositeForeignKey<T, V, TARGET>
+where
+    TableRef<TARGET>: TableOf<P>,
 {
     fn pairs(&self) -> Vec<(&'static str, &'static str)> {
         composite_pairs(self.columns, self.target_columns, P::COLUMNS)

@@ -7,11 +7,17 @@ mod eager;
 mod expr;
 mod join;
 mod page;
+mod relation;
 mod select;
 
 pub use columns::{SelectColumns, Selection};
 pub use eager::{load_children, load_parents, Key, KeyValue, Relation};
 pub use expr::{Column, Expr, IntoValue, Order};
-pub use join::{CompositeForeignKey, ForeignKey, Inner, Join, Left, References, TableId};
+pub use join::{
+    CompositeForeignKey, ForeignKey, Inner, Join, Left, References, TableId, TableOf, TableRef,
+};
 pub use page::{Cursor, Page};
+pub use relation::{
+    has_child, has_no_child, parent_matches, Related, RelatedRows, SubSelect, SubqueryOf,
+};
 pub use select::Select;

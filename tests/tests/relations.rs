@@ -1,0 +1,370 @@
+//! Reads a web backend needs in one statement (issue 25), on a real server: filters along
+//! relations (`EXISTS`, `NOT EXISTS`, a parent's condition, `IN (SELECT ...)`), with the
+//! soft-delete scopes inside the subqueries.
+
+mod common;
+
+use common::models::User;
+use skelly_db::query::{has_child, parent_matches};
+use skelly_db::{Executor, Table};
+
+/// An article; soft delete.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "articles")]
+pub struct Article {
+    pub id: uuid::Uuid,
+    #[table(unique)]
+    pub slug: String,
+    #[table(references = "user.users")]
+    pub author_id: uuid::Uuid,
+    pub title: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A user's favorite article; soft delete (an unfavorite).
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "favorites")]
+pub struct Favorite {
+    pub id: i64,
+    #[table(references = "blog.articles", on_delete = "cascade")]
+    pub article_id: uuid::Uuid,
+    #[table(references = "user.users")]
+    pub user_id: uuid::Uuid,
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A tag.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "tags")]
+pub struct Tag {
+    pub id: i32,
+    #[table(unique)]
+    pub name: String,
+}
+
+/// An article's tag: a composite key of two foreign keys.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "article_tags")]
+pub struct ArticleTag {
+    #[table(primary_key, references = "blog.articles", on_delete = "cascade")]
+    pub article_id: uuid::Uuid,
+    #[table(primary_key, references = "blog.tags")]
+    pub tag_id: i32,
+}
+
+/// Who follows whom.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "follows")]
+pub struct Follow {
+    #[table(primary_key, references = "user.users")]
+    pub follower_id: uuid::Uuid,
+    #[table(primary_key, references = "user.users")]
+    pub followee_id: uuid::Uuid,
+}
+
+struct Blog {
+    db: skelly_db::testing::TestDb,
+    ada: User,
+    bob: User,
+    cy: User,
+    articles: Vec<Article>,
+}
+
+impl Blog {
+    fn article(&self, slug: &str) -> &Article {
+        self.articles.iter().find(|a| a.slug == slug).unwrap()
+    }
+}
+
+fn slugs(articles: &[Article]) -> Vec<&str> {
+    let mut out: Vec<&str> = articles.iter().map(|a| a.slug.as_str()).collect();
+    out.sort();
+    out
+}
+
+/// ada wrote a1, a2 and a3 (deleted); bob wrote b1; cy wrote nothing and is deleted later.
+/// ada favorites b1, bob favorites a1 and a3 (deleted article) and unfavorited a2; cy
+/// favorites a2. Tags: rust on a1 and b1, sql on a2. ada follows bob; bob follows ada and cy.
+async fn blog() -> Blog {
+    let db = common::reference_db().await;
+    for sql in [
+        Article::create_table_sql(),
+        Favorite::create_table_sql(),
+        Tag::create_table_sql(),
+        ArticleTag::create_table_sql(),
+        Follow::create_table_sql(),
+    ] {
+        db.batch_execute(&sql).await.unwrap();
+    }
+    let user = |email: &str| User::insert(&db, common::new_user(email));
+    let (ada, bob, cy) = (
+        user("ada@example.com").await.unwrap(),
+        user("bob@example.com").await.unwrap(),
+        user("cy@example.com").await.unwrap(),
+    );
+    let mut articles = Vec::new();
+    for (slug, author) in [("a1", &ada), ("a2", &ada), ("a3", &ada), ("b1", &bob)] {
+        let article = Article::insert(
+            &db,
+            NewArticle {
+                slug: slug.into(),
+                author_id: author.id,
+                title: format!("Title {slug}"),
+            },
+        )
+        .await
+        .unwrap();
+        articles.push(article);
+    }
+    let blog = Blog {
+        db,
+        ada,
+        bob,
+        cy,
+        articles,
+    };
+    let db = &blog.db;
+    for (user, slug) in [
+        (&blog.ada, "b1"),
+        (&blog.bob, "a1"),
+        (&blog.bob, "a2"),
+        (&blog.bob, "a3"),
+        (&blog.cy, "a2"),
+    ] {
+        Favorite::insert(
+            db,
+            NewFavorite {
+                article_id: blog.article(slug).id,
+                user_id: user.id,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    Favorite::query()
+        .filter(Favorite::USER_ID.eq(blog.bob.id))
+        .filter(Favorite::ARTICLE_ID.eq(blog.article("a2").id))
+        .delete(db)
+        .await
+        .unwrap();
+    Article::delete(db, blog.article("a3").id).await.unwrap();
+    for name in ["rust", "sql"] {
+        Tag::insert(db, NewTag { name: name.into() }).await.unwrap();
+    }
+    let tag = |name: &str| {
+        let name = name.to_string();
+        async move {
+            Tag::query()
+                .filter(Tag::NAME.eq(name))
+                .fetch_one(db)
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    for (slug, name) in [("a1", "rust"), ("b1", "rust"), ("a2", "sql")] {
+        ArticleTag::insert(
+            db,
+            NewArticleTag {
+                article_id: blog.article(slug).id,
+                tag_id: tag(name).await,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    for (from, to) in [
+        (&blog.ada, &blog.bob),
+        (&blog.bob, &blog.ada),
+        (&blog.bob, &blog.cy),
+    ] {
+        Follow::insert(
+            db,
+            NewFollow {
+                follower_id: from.id,
+                followee_id: to.id,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    blog
+}
+
+#[tokio::test]
+async fn favorited_by_in_one_statement_with_soft_deletes_inside() {
+    let b = blog().await;
+    let db = &b.db;
+    // bob's live favorites of live articles: a1 (a2 unfavorited, a3 deleted).
+    let favorited = Article::query()
+        .having_child(Favorite::ARTICLE_ID_FK, Favorite::USER_ID.eq(b.bob.id))
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(slugs(&favorited), ["a1"]);
+    // The unfavorite counts when the child query asks for deleted rows too.
+    let ever = Article::query()
+        .having_child(
+            Favorite::ARTICLE_ID_FK,
+            Favorite::query()
+                .with_deleted()
+                .filter(Favorite::USER_ID.eq(b.bob.id)),
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(slugs(&ever), ["a1", "a2"]);
+    // And the deleted article when the outer query asks.
+    let all = Article::query()
+        .with_deleted()
+        .having_child(Favorite::ARTICLE_ID_FK, Favorite::USER_ID.eq(b.bob.id))
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(all, 2);
+    // NOT EXISTS: live articles nobody (live) favorites.
+    let unloved = Article::query()
+        .having_no_child(Favorite::ARTICLE_ID_FK, Favorite::query())
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(slugs(&unloved), Vec::<&str>::new());
+    let unloved_by_cy = Article::query()
+        .having_no_child(Favorite::ARTICLE_ID_FK, Favorite::USER_ID.eq(b.cy.id))
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(slugs(&unloved_by_cy), ["a1", "b1"]);
+    // One statement, every value bound.
+    let sql = Article::query()
+        .having_child(Favorite::ARTICLE_ID_FK, Favorite::USER_ID.eq(b.bob.id))
+        .to_sql();
+    assert!(
+        sql.contains(r#"WHERE EXISTS (SELECT 1 FROM "blog"."favorites" AS "s1" WHERE "s1"."article_id" = "blog"."articles"."id" AND "s1"."deleted_at" IS NULL AND "s1"."user_id" = $1)"#),
+        "{sql}"
+    );
+}
+
+#[tokio::test]
+async fn list_by_tag_feed_and_parent_conditions() {
+    let b = blog().await;
+    let db = &b.db;
+    // By tag, through the join table: EXISTS of a tag link whose tag is named rust.
+    let rust = Article::query()
+        .having_child(
+            ArticleTag::ARTICLE_ID_FK,
+            parent_matches(ArticleTag::TAG_ID_FK, Tag::NAME.eq("rust")),
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(slugs(&rust), ["a1", "b1"]);
+    // The feed: articles whose author ada follows.
+    let feed = Article::query()
+        .where_parent(
+            Article::AUTHOR_ID_FK,
+            has_child(Follow::FOLLOWEE_ID_FK, Follow::FOLLOWER_ID.eq(b.ada.id)),
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(slugs(&feed), ["b1"]);
+    // A parent's condition: articles by an author whose email starts with a.
+    let by_a = Article::query()
+        .where_parent(Article::AUTHOR_ID_FK, User::EMAIL.like("a%"))
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(slugs(&by_a), ["a1", "a2"]);
+    // A soft-deleted parent does not match unless the parent query asks: cy is deleted, and
+    // bob's followees (ada, cy) are then ada alone.
+    User::delete(db, b.cy.id).await.unwrap();
+    let followed_by_bob = User::query()
+        .having_child(Follow::FOLLOWEE_ID_FK, Follow::FOLLOWER_ID.eq(b.bob.id))
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(followed_by_bob, std::slice::from_ref(&b.ada));
+    let follows_of_live_users = Follow::query()
+        .where_parent(Follow::FOLLOWEE_ID_FK, User::query())
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(follows_of_live_users, 2);
+    let follows_of_any = Follow::query()
+        .where_parent(Follow::FOLLOWEE_ID_FK, User::query().with_deleted())
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(follows_of_any, 3);
+    // Combined with or / not as any expression.
+    let either = Article::query()
+        .filter(
+            has_child(Favorite::ARTICLE_ID_FK, Favorite::USER_ID.eq(b.ada.id))
+                .or(Article::SLUG.eq("a2")),
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(slugs(&either), ["a2", "b1"]);
+}
+
+#[tokio::test]
+async fn in_a_typed_subquery() {
+    let b = blog().await;
+    let db = &b.db;
+    let favorited_by_cy = Article::query()
+        .filter(
+            Article::ID.in_subquery(
+                Favorite::query()
+                    .filter(Favorite::USER_ID.eq(b.cy.id))
+                    .subquery(Favorite::ARTICLE_ID),
+            ),
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(slugs(&favorited_by_cy), ["a2"]);
+    // Soft deletes apply inside: bob's unfavorite of a2 is not there.
+    let bobs = Favorite::query()
+        .filter(Favorite::USER_ID.eq(b.bob.id))
+        .subquery(Favorite::ARTICLE_ID);
+    let found = Article::query()
+        .with_deleted()
+        .filter(Article::ID.in_subquery(bobs.clone()))
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(slugs(&found), ["a1", "a3"]);
+    // Empty: nobody's favorites.
+    let none = Article::query()
+        .filter(
+            Article::ID.in_subquery(
+                Favorite::query()
+                    .filter(Favorite::USER_ID.eq(uuid::Uuid::nil()))
+                    .subquery(Favorite::ARTICLE_ID),
+            ),
+        )
+        .count(db)
+        .await
+        .unwrap();
+    assert_eq!(none, 0);
+    // Users with an article tagged sql, two levels of subquery, parameters in order.
+    let writers = User::query()
+        .filter(User::EMAIL.like("%@example.com"))
+        .filter(
+            User::ID.in_subquery(
+                Article::query()
+                    .having_child(
+                        ArticleTag::ARTICLE_ID_FK,
+                        parent_matches(ArticleTag::TAG_ID_FK, Tag::NAME.eq("sql")),
+                    )
+                    .subquery(Article::AUTHOR_ID),
+            ),
+        )
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(writers, std::slice::from_ref(&b.ada));
+}
