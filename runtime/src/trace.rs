@@ -255,11 +255,11 @@ pub(crate) fn checkout_done<T>(span: CheckoutSpan, got: &crate::Result<T>) {
 /// Runs a [`Pool::transaction`](crate::Pool::transaction) (all its attempts) inside an INFO
 /// span that records the attempts made.
 #[cfg(feature = "tracing")]
-pub(crate) async fn transaction<T>(
+pub(crate) async fn transaction<T, E>(
     isolation: &'static str,
     read_only: bool,
-    work: impl Future<Output = (crate::Result<T>, u32)>,
-) -> crate::Result<T> {
+    work: impl Future<Output = (Result<T, E>, u32, Option<&'static str>)>,
+) -> Result<T, E> {
     use tracing::field::Empty;
     use tracing::Instrument as _;
 
@@ -271,10 +271,10 @@ pub(crate) async fn transaction<T>(
         db.transaction.attempts = Empty,
         error.type = Empty,
     );
-    let (result, attempts) = work.instrument(span.clone()).await;
+    let (result, attempts, code) = work.instrument(span.clone()).await;
     span.record("db.transaction.attempts", attempts);
-    if let Err(e) = &result {
-        span.record("error.type", e.code());
+    if let (Err(_), Some(code)) = (&result, code) {
+        span.record("error.type", code);
     }
     result
 }
@@ -305,11 +305,11 @@ pub(crate) async fn migration<T>(
 
 /// Without the `tracing` feature: the transaction alone.
 #[cfg(not(feature = "tracing"))]
-pub(crate) async fn transaction<T>(
+pub(crate) async fn transaction<T, E>(
     _isolation: &'static str,
     _read_only: bool,
-    work: impl Future<Output = (crate::Result<T>, u32)>,
-) -> crate::Result<T> {
+    work: impl Future<Output = (Result<T, E>, u32, Option<&'static str>)>,
+) -> Result<T, E> {
     work.await.0
 }
 

@@ -46,7 +46,7 @@ async fn reads_go_to_the_replica_writes_to_the_primary_and_reads_fall_back_while
     assert!(!in_recovery(&pool).await);
     let in_tx = pool
         .transaction(Default::default(), |tx| {
-            Box::pin(async move { Ok(in_recovery(tx).await) })
+            Box::pin(async move { Ok::<_, skelly_db::Error>(in_recovery(tx).await) })
         })
         .await
         .unwrap();

@@ -272,7 +272,9 @@ async fn transactions_and_migrations_have_spans_of_their_own() {
     let n: i64 = pool
         .transaction(TxOptions::serializable(), |tx| {
             Box::pin(async move {
-                Ok(tx.query_one("SELECT 41 + 1", &[]).await?.get::<_, i32>(0) as i64)
+                Ok::<_, skelly_db::Error>(
+                    tx.query_one("SELECT 41 + 1", &[]).await?.get::<_, i32>(0) as i64,
+                )
             })
         })
         .await

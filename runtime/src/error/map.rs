@@ -8,6 +8,16 @@ use super::{
 /// The one SQLSTATE -> variant mapping.
 impl From<tokio_postgres::Error> for Error {
     fn from(err: tokio_postgres::Error) -> Error {
+        let error = map(err);
+        // A transaction closure may turn it into its own error type: what the database said
+        // is kept beside, for the retry decision and the span.
+        crate::pool::note_failure(&error);
+        error
+    }
+}
+
+fn map(err: tokio_postgres::Error) -> Error {
+    {
         let Some(db) = err.as_db_error() else {
             if err.is_closed() {
                 return Error::Connection {

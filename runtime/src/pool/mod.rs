@@ -21,6 +21,7 @@ pub use connection::{Connection, DetachedConnection, Transaction};
 pub(crate) use manager::Conn;
 pub use metrics::{PoolMetrics, ReplicaMetrics};
 pub use replica::{Replica, ReplicaHealth};
+pub(crate) use retry::note_failure;
 pub use retry::{Isolation, TxFuture, TxOptions};
 pub use tls::{RootCert, SslMode};
 
