@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::executor::{with_session, Executor, Param};
 use crate::op::Op;
-use crate::table::Table;
+use crate::table::{annotate, Table};
 
 /// Runs a row-returning statement of table `T` and decodes every row.
 pub(crate) async fn rows<T: Table>(
@@ -19,7 +19,8 @@ pub(crate) async fn rows<T: Table>(
             return scripted_rows::<T>(mock, op, sql, params);
         }
         session.query(sql, params).await
-    })?;
+    })
+    .map_err(annotate::<T>)?;
     let _ = op;
     rows.iter().map(T::from_row).collect()
 }
@@ -38,7 +39,8 @@ pub(crate) async fn row<T: Table>(
                 .next());
         }
         session.query_opt(sql, params).await
-    })?;
+    })
+    .map_err(annotate::<T>)?;
     let _ = op;
     match row {
         Some(row) => T::from_row(&row).map(Some),
@@ -60,6 +62,7 @@ pub(crate) async fn affected<T: Table>(
         }
         session.execute(sql, params).await
     })
+    .map_err(annotate::<T>)
 }
 
 /// Runs `SELECT count(*)` (op `Count`) or `SELECT EXISTS` (op `Exists`) on table `T`.

@@ -106,7 +106,10 @@ pub use query::{Column, Expr, IntoValue, Order, Select};
 pub use row::{query_as, query_optional_as, FromRow};
 pub use skelly_db_macros::*;
 pub use sql_type::SqlType;
-pub use table::{ddl, ColumnDef, ColumnRole, Insert, Patch, Table, TableConstraint};
+pub use table::{
+    ddl, ColumnDef, ColumnRole, ConstraintRef, Insert, NamedConstraint, Patch, Table,
+    TableConstraint,
+};
 pub use text_enum::{TextEnum, UnknownVariant};
 
 /// Re-exported so that users and generated code name the same tokio-postgres.

@@ -37,6 +37,7 @@ pub struct Favorite {
 /// A tag.
 #[derive(Table, Debug, Clone, PartialEq)]
 #[table(schema = "blog", name = "tags")]
+#[table(check(name = "tags_name_short", expr = "length(name) <= 20"))]
 pub struct Tag {
     pub id: i32,
     #[table(unique)]
@@ -367,4 +368,73 @@ async fn in_a_typed_subquery() {
         .await
         .unwrap();
     assert_eq!(writers, std::slice::from_ref(&b.ada));
+}
+
+#[tokio::test]
+async fn violations_match_the_structs_constraint_constants_and_name_their_columns() {
+    let b = blog().await;
+    let db = &b.db;
+    // A unique: the server names no column; the struct does.
+    let err = Article::insert(
+        db,
+        NewArticle {
+            slug: "a1".into(),
+            author_id: b.ada.id,
+            title: "again".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.violates(Article::SLUG_KEY), "{err}");
+    assert!(!err.violates(Article::PKEY));
+    assert!(!err.violates(Tag::NAME_KEY), "another table's constraint");
+    let v = err.as_constraint().unwrap();
+    assert_eq!(v.columns, ["slug"]);
+    assert_eq!(Article::SLUG_KEY.columns(), ["slug"]);
+    // A foreign key, matched by its join constant.
+    let err = Favorite::insert(
+        db,
+        NewFavorite {
+            article_id: uuid::Uuid::nil(),
+            user_id: b.ada.id,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.violates(Favorite::ARTICLE_ID_FK), "{err}");
+    assert!(!err.violates(Favorite::USER_ID_FK));
+    assert_eq!(err.as_constraint().unwrap().columns, ["article_id"]);
+    // A composite primary key.
+    let err = Follow::insert(
+        db,
+        NewFollow {
+            follower_id: b.ada.id,
+            followee_id: b.bob.id,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.violates(Follow::PKEY), "{err}");
+    assert_eq!(
+        err.as_constraint().unwrap().columns,
+        ["follower_id", "followee_id"]
+    );
+    // A table-level check: its columns are the ones its condition names.
+    let err = Tag::insert(
+        db,
+        NewTag {
+            name: "x".repeat(30),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.violates(Tag::NAME_SHORT), "{err}");
+    assert_eq!(err.as_constraint().unwrap().columns, ["name"]);
+    // Hand-written SQL: the columns come from the server's detail.
+    let err = db
+        .execute("INSERT INTO blog.tags (name) VALUES ('rust')", &[])
+        .await
+        .unwrap_err();
+    assert!(err.violates(Tag::NAME_KEY), "{err}");
+    assert_eq!(err.as_constraint().unwrap().columns, ["name"]);
 }

@@ -164,14 +164,118 @@ pub(super) fn foreign_keys(cont: &Container) -> Vec<TokenStream> {
                 "The foreign key `{}` to `{target_text}`, for `query().join(...)`.",
                 f.column
             );
+            let constraint = format!("{}_{}_fkey", cont.name, f.column);
             Some(quote! {
                 #[doc = #doc]
                 #vis const #name: #p::ForeignKey<#ident, #ty, #target> =
-                    #p::ForeignKey::new(#column, #target_column);
+                    #p::ForeignKey::new(#column, #target_column, #constraint);
             })
         })
         .chain(table_foreign_keys(cont))
+        .chain(named_constraints(cont))
         .collect()
+}
+
+// `User::PKEY`, `User::EMAIL_KEY`, `Product::PRICE_CHECK`: the constraints a violation can name,
+// with their columns, for `err.violates(...)`. A name another constant has is left out.
+fn named_constraints(cont: &Container) -> Vec<TokenStream> {
+    let ident = cont.ident;
+    let krate = &cont.krate;
+    let vis = cont.vis;
+    let table = &cont.name;
+    let upper = |f: &crate::ast::Field| f.ident.to_string().trim_start_matches("r#").to_uppercase();
+    let column_of = |part: &str| cont.fields.iter().find(|f| f.column == part);
+    // (constant, constraint name, columns)
+    let mut found: Vec<(String, String, Vec<String>)> = Vec::new();
+    let key: Vec<String> = cont
+        .fields
+        .iter()
+        .filter(|f| f.role == Role::PrimaryKey)
+        .map(|f| f.column.clone())
+        .collect();
+    if !key.is_empty() && cont.attrs.no_primary_key.get().is_none() {
+        found.push(("PKEY".into(), format!("{table}_pkey"), key));
+    }
+    for f in &cont.fields {
+        if f.attrs.unique.get().is_some() {
+            found.push((
+                format!("{}_KEY", upper(f)),
+                format!("{table}_{}_key", f.column),
+                vec![f.column.clone()],
+            ));
+        }
+    }
+    // A table-level name without the table's prefix, as a constant: `users_org_email_key` is
+    // `ORG_EMAIL_KEY`.
+    let constant = |name: &str| -> String {
+        let stem = name
+            .strip_prefix(&format!("{table}_"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or(name);
+        stem.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    for c in &cont.constraints {
+        match c {
+            Constraint::Index {
+                name,
+                parts,
+                unique: true,
+                ..
+            } => {
+                let columns = parts
+                    .iter()
+                    .filter_map(|p| column_of(p).map(|f| f.column.clone()))
+                    .collect();
+                found.push((constant(name), name.clone(), columns));
+            }
+            Constraint::Check { name, expression } => {
+                let mut columns: Vec<String> = Vec::new();
+                for word in expression.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+                    if let Some(f) = column_of(word) {
+                        if !columns.contains(&f.column) {
+                            columns.push(f.column.clone());
+                        }
+                    }
+                }
+                found.push((constant(name), name.clone(), columns));
+            }
+            _ => {}
+        }
+    }
+    let mut taken: Vec<String> = cont.fields.iter().map(upper).collect();
+    for f in &cont.fields {
+        taken.push(format!("{}_FK", upper(f)));
+    }
+    let mut out = Vec::new();
+    for (constant, name, columns) in found {
+        let valid = constant
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic());
+        if !valid || taken.contains(&constant) {
+            continue;
+        }
+        taken.push(constant.clone());
+        let constant = format_ident!("{}", constant);
+        let doc = format!(
+            "The constraint `{name}` ({}), for `err.violates(...)`.",
+            columns.join(", ")
+        );
+        out.push(quote! {
+            #[doc = #doc]
+            #vis const #constant: #krate::NamedConstraint<#ident> =
+                #krate::NamedConstraint::new(#name, &[#(#columns),*]);
+        });
+    }
+    out
 }
 
 // `#[table(foreign_key(columns(a, b), ...))]`: `A_B_FK`, a `CompositeForeignKey` typed by the
@@ -184,6 +288,7 @@ fn table_foreign_keys(cont: &Container) -> Vec<TokenStream> {
     let mut made: Vec<syn::Ident> = Vec::new();
     for c in &cont.constraints {
         let Constraint::ForeignKey {
+            name: constraint,
             columns,
             target_schema,
             target_table,
@@ -250,14 +355,18 @@ fn table_foreign_keys(cont: &Container) -> Vec<TokenStream> {
                 let target_column = target_columns.first().cloned().unwrap_or_default();
                 quote! {
                     #vis const #name: #p::ForeignKey<#ident, #ty, #target> =
-                        #p::ForeignKey::new(#column, #target_column);
+                        #p::ForeignKey::new(#column, #target_column, #constraint);
                 }
             }
             _ => {
                 let types = fields.iter().map(|(_, f)| f.ty);
                 quote! {
                     #vis const #name: #p::CompositeForeignKey<#ident, (#(#types,)*), #target> =
-                        #p::CompositeForeignKey::new(&[#(#columns),*], &[#(#target_columns),*]);
+                        #p::CompositeForeignKey::new(
+                            &[#(#columns),*],
+                            &[#(#target_columns),*],
+                            #constraint,
+                        );
                 }
             }
         };

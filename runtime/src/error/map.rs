@@ -96,12 +96,18 @@ fn map(err: tokio_postgres::Error) -> Error {
             _ => None,
         };
         if let Some(kind) = kind {
+            let columns = match (db.column(), db.detail()) {
+                (Some(column), _) => vec![column.to_string()],
+                (None, Some(detail)) => key_columns(detail),
+                (None, None) => Vec::new(),
+            };
             return Error::Constraint(ConstraintViolation {
                 kind,
                 constraint: db.constraint().map(Into::into),
                 schema: db.schema().map(Into::into),
                 table: db.table().map(Into::into),
                 column: db.column().map(Into::into),
+                columns,
                 detail: db.detail().map(Into::into),
                 source: Some(err),
             });
@@ -164,6 +170,24 @@ fn map(err: tokio_postgres::Error) -> Error {
             }),
         }
     }
+}
+
+/// The columns of a `Key (a, b)=(...)` detail (unique, foreign-key and exclusion violations);
+/// none when the key is an expression (`Key (lower(email))=...`).
+pub(crate) fn key_columns(detail: &str) -> Vec<String> {
+    let Some(rest) = detail.strip_prefix("Key (") else {
+        return Vec::new();
+    };
+    let Some((inside, _)) = rest.split_once(")=(") else {
+        return Vec::new();
+    };
+    if inside.contains('(') {
+        return Vec::new();
+    }
+    inside
+        .split(", ")
+        .map(|c| c.trim_matches('"').to_string())
+        .collect()
 }
 
 impl From<deadpool::managed::PoolError<Error>> for Error {

@@ -23,16 +23,32 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// HTTP-style status) to turn it into a response:
 ///
 /// ```
-/// use skelly_db::{ConstraintKind, Error};
+/// use skelly_db::{ConstraintKind, ConstraintViolation, Error, Table};
+///
+/// #[derive(Table)]
+/// #[table(schema = "user")]
+/// pub struct User {
+///     pub id: uuid::Uuid,
+///     #[table(unique)]
+///     pub email: String,
+/// }
 ///
 /// fn to_response(err: &Error) -> (u16, String) {
 ///     match err {
+///         // A constraint of the struct, by its constant.
+///         e if e.violates(User::EMAIL_KEY) => (409, "this email is taken".into()),
+///         // Any other unique: the columns it covers (from the struct, or the server's detail).
 ///         Error::Constraint(v) if v.kind == ConstraintKind::Unique => {
-///             (409, format!("{} is taken", v.column.as_deref().unwrap_or("value")))
+///             (409, format!("{} is taken", v.columns.join(", ")))
 ///         }
 ///         other => (other.status(), other.code().to_string()),
 ///     }
 /// }
+/// let taken = Error::Constraint(ConstraintViolation::new(ConstraintKind::Unique, "users_email_key"));
+/// assert_eq!(to_response(&taken), (409, "this email is taken".to_string()));
+/// let mut other = ConstraintViolation::new(ConstraintKind::Unique, "users_handle_key");
+/// other.columns = vec!["handle".into()];
+/// assert_eq!(to_response(&Error::Constraint(other)), (409, "handle is taken".to_string()));
 /// # let e = Error::NotFound { table: "users".into() };
 /// # assert_eq!(to_response(&e), (404, "not_found".to_string()));
 /// ```

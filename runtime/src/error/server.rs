@@ -98,6 +98,11 @@ pub struct ConstraintViolation {
     pub table: Option<Box<str>>,
     /// The column, where the server names one (not-null violations do).
     pub column: Option<Box<str>>,
+    /// The columns the constraint covers: for a constraint of a `#[derive(Table)]` struct
+    /// violated by its own operations, the struct's (a check's: the columns its condition
+    /// names); otherwise the server's `Key (a, b)=(...)` detail of a unique, foreign-key or
+    /// exclusion violation; the not-null column. Empty when none is known.
+    pub columns: Vec<String>,
     /// The server's DETAIL line, e.g. `Key (email)=(a@b.c) already exists.`
     pub detail: Option<Box<str>>,
     // None for a violation made up in code (e.g. scripted on a MockDb).
@@ -125,6 +130,7 @@ impl ConstraintViolation {
             schema: None,
             table: None,
             column: None,
+            columns: Vec::new(),
             detail: None,
             source: None,
         }

@@ -18,6 +18,8 @@ use crate::table::Table;
 pub struct ForeignKey<T, V, const TARGET: u64> {
     pub(super) column: Column<T, V>,
     pub(super) target_column: &'static str,
+    /// The constraint's name, for [`Error::violates`](crate::Error::violates).
+    pub(super) constraint: &'static str,
 }
 
 impl<T, V, const TARGET: u64> Clone for ForeignKey<T, V, TARGET> {
@@ -43,10 +45,15 @@ pub(super) fn target_column<P: Table>(named: &'static str) -> &'static str {
 impl<T, V, const TARGET: u64> ForeignKey<T, V, TARGET> {
     /// Made by the derive; `target_column` is empty for the referenced table's key.
     #[doc(hidden)]
-    pub const fn new(column: Column<T, V>, target_column: &'static str) -> Self {
+    pub const fn new(
+        column: Column<T, V>,
+        target_column: &'static str,
+        constraint: &'static str,
+    ) -> Self {
         ForeignKey {
             column,
             target_column,
+            constraint,
         }
     }
 }
@@ -80,6 +87,7 @@ pub trait TableOf<T> {}
 pub struct CompositeForeignKey<T, V, const TARGET: u64> {
     columns: &'static [&'static str],
     target_columns: &'static [&'static str],
+    constraint: &'static str,
     _marker: PhantomData<fn() -> (T, V)>,
 }
 
@@ -97,12 +105,34 @@ impl<T, V, const TARGET: u64> CompositeForeignKey<T, V, TARGET> {
     pub const fn new(
         columns: &'static [&'static str],
         target_columns: &'static [&'static str],
+        constraint: &'static str,
     ) -> Self {
         CompositeForeignKey {
             columns,
             target_columns,
+            constraint,
             _marker: PhantomData,
         }
+    }
+}
+
+impl<T: Table, V, const TARGET: u64> crate::table::ConstraintRef for ForeignKey<T, V, TARGET> {
+    fn constraint_name(&self) -> &'static str {
+        self.constraint
+    }
+    fn table_name(&self) -> &'static str {
+        T::NAME
+    }
+}
+
+impl<T: Table, V, const TARGET: u64> crate::table::ConstraintRef
+    for CompositeForeignKey<T, V, TARGET>
+{
+    fn constraint_name(&self) -> &'static str {
+        self.constraint
+    }
+    fn table_name(&self) -> &'static str {
+        T::NAME
     }
 }
 

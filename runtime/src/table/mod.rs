@@ -2,9 +2,12 @@
 //! once per table from it, and the DDL it implies.
 
 mod ddl;
+mod named;
 pub(crate) mod statements;
 
 pub use ddl::ddl;
+pub(crate) use named::annotate;
+pub use named::{ConstraintRef, NamedConstraint};
 pub(crate) use statements::Statements;
 
 use tokio_postgres::types::ToSql;
