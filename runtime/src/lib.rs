@@ -94,6 +94,7 @@ mod trace;
 #[doc(hidden)]
 pub mod __private;
 
+pub use crud::{BulkInsert, OnConflict};
 pub use error::{
     ConnectionKind, ConstraintKind, ConstraintViolation, Error, Result, ServerError, TimeoutKind,
 };

@@ -438,3 +438,172 @@ async fn violations_match_the_structs_constraint_constants_and_name_their_column
     assert!(err.violates(Tag::NAME_KEY), "{err}");
     assert_eq!(err.as_constraint().unwrap().columns, ["name"]);
 }
+
+/// A label: unique name among live labels (a partial unique: soft delete).
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "labels")]
+pub struct Label {
+    pub id: i64,
+    #[table(unique)]
+    pub name: String,
+    pub color: String,
+    pub hits: i32,
+    pub aliases: Option<Vec<String>>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The same table without the array column: its bulk writes go as one UNNEST statement.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "labels")]
+pub struct LabelRow {
+    pub id: i64,
+    #[table(unique)]
+    pub name: String,
+    pub color: String,
+    pub hits: i32,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn label_rows(range: std::ops::Range<usize>, color: &str) -> Vec<NewLabelRow> {
+    range
+        .map(|i| NewLabelRow {
+            name: format!("label-{i}"),
+            color: color.into(),
+            hits: i as i32,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn bulk_insert_or_ignore_and_bulk_upsert_in_one_statement() {
+    let db = common::empty_db().await;
+    db.batch_execute("CREATE SCHEMA blog").await.unwrap();
+    db.batch_execute(&Label::create_table_sql()).await.unwrap();
+    // Empty input: nothing sent.
+    assert_eq!(
+        LabelRow::bulk_insert(vec![])
+            .on_conflict_do_nothing()
+            .execute(&db)
+            .await
+            .unwrap(),
+        0
+    );
+    LabelRow::insert_many(&db, label_rows(0..500, "red"))
+        .await
+        .unwrap();
+    // 1,000 rows, half of them conflicting: 500 written, counted.
+    let added = LabelRow::bulk_insert(label_rows(250..1250, "blue"))
+        .on_conflict_do_nothing()
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(added, 750, "250..500 conflict, 500..1250 are new");
+    assert_eq!(LabelRow::query().count(&db).await.unwrap(), 1250);
+    // The returning form gives only the new rows; the existing keep their color.
+    let new = LabelRow::bulk_insert(label_rows(1200..1300, "green"))
+        .on_conflict(LabelRow::NAME_KEY)
+        .do_nothing()
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 50);
+    assert!(new.iter().all(|l| l.color == "green" && l.hits >= 1250));
+    // Bulk upsert of the chosen column: every row back, colors changed, hits kept.
+    let before = LabelRow::query()
+        .filter(LabelRow::NAME.eq("label-10"))
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    let rows = || {
+        let mut rows = label_rows(0..20, "black");
+        for r in &mut rows {
+            r.hits = -1;
+        }
+        rows
+    };
+    let sql = LabelRow::bulk_insert(rows())
+        .on_conflict(LabelRow::NAME_KEY)
+        .do_update(LabelRow::COLOR)
+        .to_sql()
+        .unwrap();
+    assert!(
+        sql.contains(r#"FROM UNNEST("#)
+            && sql.contains(r#"ON CONFLICT ("name") WHERE "deleted_at" IS NULL DO UPDATE SET "color" = EXCLUDED."color", "updated_at" = now() RETURNING"#),
+        "{sql}"
+    );
+    let upserted = LabelRow::bulk_insert(rows())
+        .on_conflict(LabelRow::NAME_KEY)
+        .do_update(LabelRow::COLOR)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(upserted.len(), 20);
+    let after = upserted.iter().find(|l| l.name == "label-10").unwrap();
+    assert_eq!(
+        (after.id, after.color.as_str(), after.hits),
+        (before.id, "black", 10)
+    );
+    assert!(after.updated_at > before.updated_at);
+    // Every inserted column but the key.
+    let all = LabelRow::bulk_insert(label_rows(0..3, "white"))
+        .on_conflict(LabelRow::NAME_KEY)
+        .do_update_all()
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(all, 3);
+    // A soft-deleted row's name is free again: the unique is over live rows.
+    LabelRow::delete(&db, before.id).await.unwrap();
+    let again = LabelRow::bulk_insert(label_rows(10..11, "pink"))
+        .on_conflict(LabelRow::NAME_KEY)
+        .do_update(LabelRow::COLOR)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_ne!(again[0].id, before.id);
+    // Two rows of one batch with one key: the server's error, nothing written.
+    let err = LabelRow::bulk_insert(
+        label_rows(5..6, "a")
+            .into_iter()
+            .chain(label_rows(5..6, "b"))
+            .collect(),
+    )
+    .on_conflict(LabelRow::NAME_KEY)
+    .do_update(LabelRow::COLOR)
+    .execute(&db)
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot affect row a second time"),
+        "{err}"
+    );
+    // By the primary key.
+    let by_key = LabelRow::bulk_insert(label_rows(2000..2001, "x"))
+        .on_conflict(LabelRow::PKEY)
+        .do_nothing()
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(by_key, 1);
+    // A table with an array column goes by multi-row VALUES; same outcome.
+    let with_arrays: Vec<NewLabel> = (0..3)
+        .map(|i| NewLabel {
+            name: format!("label-{i}"),
+            color: "teal".into(),
+            hits: 0,
+            aliases: Some(vec![format!("l{i}")]),
+        })
+        .collect();
+    let written = Label::bulk_insert(with_arrays)
+        .on_conflict(Label::NAME_KEY)
+        .do_update((Label::COLOR, Label::ALIASES))
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 3);
+    assert!(written
+        .iter()
+        .all(|l| l.color == "teal" && l.aliases.as_ref().is_some_and(|a| a.len() == 1)));
+}

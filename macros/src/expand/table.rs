@@ -734,6 +734,12 @@ pub(super) fn functions(
 
         #by_key
 
+        /// Rows to insert with one statement and a conflict clause: `.on_conflict_do_nothing()`
+        /// or `.on_conflict(KEY).do_update(columns)`, then `.fetch_all(db)` or `.execute(db)`.
+        #vis fn bulk_insert(rows: ::std::vec::Vec<#new_ident>) -> #krate::BulkInsert<#ident> {
+            #krate::BulkInsert::new(rows)
+        }
+
         /// Inserts the row unless it conflicts with a unique constraint (`ON CONFLICT DO
         /// NOTHING`); `None` when it existed already. For idempotent seeds.
         #vis async fn insert_or_ignore(

@@ -2,10 +2,12 @@
 //! `User::find`, ...). Not public: generated code reaches them through `__private`, where the
 //! derive's typed signatures (the key's own type, the table's insert struct) stand in front.
 
+mod bulk;
 mod copy;
 mod read;
 mod write;
 
+pub use bulk::{BulkInsert, OnConflict};
 pub use copy::copy_in;
 pub use read::{find, find_with_deleted, get};
 pub use write::{

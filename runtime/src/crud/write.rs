@@ -13,7 +13,7 @@ use crate::sql::{push_ident, push_placeholder};
 use crate::table::{Insert, Patch, Table};
 
 /// PostgreSQL's limit on bind parameters in one statement.
-const MAX_PARAMS: usize = 65_535;
+pub(super) const MAX_PARAMS: usize = 65_535;
 
 /// Inserts one row; the database fills in the id and the timestamps.
 pub async fn insert<T: Table>(db: &impl Executor, new: &T::New) -> Result<T> {

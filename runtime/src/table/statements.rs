@@ -14,6 +14,8 @@ use crate::sql::{push_ident, push_param, push_read_column, qualified, quote_iden
 #[derive(Debug)]
 pub struct Statements {
     columns_def: &'static [ColumnDef],
+    /// The table's name, without its schema.
+    name: String,
     /// `"schema"."table"`.
     pub(crate) table: String,
     /// Every column, quoted, in field order: what SELECT and RETURNING list.
@@ -181,6 +183,7 @@ impl Statements {
         let copy_types = inserted.iter().map(|c| builtin_type(c.sql_type)).collect();
         let insert_many_count = insert_many.as_ref().map(without_returning);
         Statements {
+            name: name.to_string(),
             version,
             copy_in,
             copy_types,
@@ -205,6 +208,16 @@ impl Statements {
     }
 
     /// `Error::NotFound` naming this table.
+    /// The table's name, without its schema.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What every update also sets (`updated_at`, the version), comma-joined.
+    pub(crate) fn touch(&self) -> Option<&str> {
+        self.touch.as_deref()
+    }
+
     pub(crate) fn not_found(&self) -> Error {
         Error::NotFound {
             table: self.table.clone(),
