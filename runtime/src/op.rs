@@ -41,6 +41,10 @@ pub enum Op {
     UpdateWhere,
     /// `T::query()` ... `.delete()`.
     DeleteWhere,
+    /// `T::query()` ... `.join(..)` (and the other joins) ... `.fetch_*`, `.stream`: rows of
+    /// the join's tuple, scripted on its first table with `returns_joined`; `count` and
+    /// `exists` of a join answer as `Count` and `Exists`.
+    Join,
     /// A raw `Executor::execute` or `batch_execute`.
     Execute,
     /// A raw `Executor::query*` (a mock cannot build driver rows; use typed calls).
@@ -59,6 +63,7 @@ impl Op {
                 | Op::Find
                 | Op::Update
                 | Op::Select
+                | Op::Join
                 | Op::Query
         )
     }

@@ -54,6 +54,19 @@ pub struct ArticleTag {
     pub tag_id: i32,
 }
 
+/// A comment on an article, by a user; soft delete.
+#[derive(Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "comments")]
+pub struct Comment {
+    pub id: i64,
+    #[table(references = "blog.articles", on_delete = "cascade")]
+    pub article_id: uuid::Uuid,
+    #[table(references = "user.users")]
+    pub author_id: uuid::Uuid,
+    pub body: String,
+    pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Who follows whom.
 #[derive(Table, Debug, Clone, PartialEq)]
 #[table(schema = "blog", name = "follows")]
@@ -95,6 +108,7 @@ async fn blog() -> Blog {
         Tag::create_table_sql(),
         ArticleTag::create_table_sql(),
         Follow::create_table_sql(),
+        Comment::create_table_sql(),
     ] {
         db.batch_execute(&sql).await.unwrap();
     }
@@ -606,4 +620,207 @@ async fn bulk_insert_or_ignore_and_bulk_upsert_in_one_statement() {
     assert!(written
         .iter()
         .all(|l| l.color == "teal" && l.aliases.as_ref().is_some_and(|a| a.len() == 1)));
+}
+
+async fn with_comments(b: &Blog) {
+    // bob on a1 twice, cy on a1, ada on b1, bob on a2 (then deleted).
+    for (who, slug, body) in [
+        (&b.bob, "a1", "first"),
+        (&b.bob, "a1", "second"),
+        (&b.cy, "a1", "third"),
+        (&b.ada, "b1", "fourth"),
+        (&b.bob, "a2", "gone"),
+    ] {
+        Comment::insert(
+            &b.db,
+            NewComment {
+                article_id: b.article(slug).id,
+                author_id: who.id,
+                body: body.into(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    Comment::query()
+        .filter(Comment::BODY.eq("gone"))
+        .delete(&b.db)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn joins_both_ways_and_three_deep_with_every_terminal() {
+    let b = blog().await;
+    with_comments(&b).await;
+    let db = &b.db;
+    // Parent to children: each live article of each user; users without one are left out.
+    let rows = User::query()
+        .join_children(Article::AUTHOR_ID_FK)
+        .order_by(User::EMAIL.asc())
+        .order_by_joined(Article::SLUG.asc())
+        .fetch_all(db)
+        .await
+        .unwrap();
+    let pairs: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|(u, a)| (u.email.as_str(), a.slug.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("ada@example.com", "a1"),
+            ("ada@example.com", "a2"),
+            ("bob@example.com", "b1")
+        ]
+    );
+    // Left: cy has none (None); the deleted a3 shows only when asked.
+    let rows = User::query()
+        .left_join_children(Article::AUTHOR_ID_FK)
+        .order_by(User::EMAIL.asc())
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().any(|(u, a)| u.id == b.cy.id && a.is_none()));
+    let with_deleted = User::query()
+        .left_join_children(Article::AUTHOR_ID_FK)
+        .with_deleted_joined()
+        .filter_joined(Article::SLUG.eq("a3"))
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(with_deleted.len(), 1);
+    assert_eq!(with_deleted[0].1.as_ref().unwrap().slug, "a3");
+
+    // Three deep: a comment, its article and the article's author; filters and order on each.
+    let rows: Vec<(Comment, Article, User)> = Comment::query()
+        .join(Comment::ARTICLE_ID_FK)
+        .then_join(Article::AUTHOR_ID_FK)
+        .filter(Comment::AUTHOR_ID.eq(b.bob.id))
+        .filter_parent(Article::SLUG.like("a%"))
+        .filter_third(User::EMAIL.eq("ada@example.com"))
+        .order_by_third(User::EMAIL.asc())
+        .order_by_joined(Article::SLUG.asc())
+        .order_by(Comment::ID.desc())
+        .fetch_all(db)
+        .await
+        .unwrap();
+    let got: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|(c, a, u)| (c.body.as_str(), a.slug.as_str(), u.email.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("second", "a1", "ada@example.com"),
+            ("first", "a1", "ada@example.com")
+        ]
+    );
+    // Users with their articles and each article's comments (children of children).
+    let tree: Vec<(User, Article, Option<Comment>)> = User::query()
+        .join_children(Article::AUTHOR_ID_FK)
+        .then_left_join_children(Comment::ARTICLE_ID_FK)
+        .filter(User::ID.eq(b.ada.id))
+        .fetch_all(db)
+        .await
+        .unwrap();
+    // a1 has three comments, a2 none live.
+    assert_eq!(tree.len(), 4);
+    assert_eq!(tree.iter().filter(|(_, a, c)| a.slug == "a2" && c.is_none()).count(), 1);
+
+    // Every terminal of a single-table query, on joins.
+    let one = Article::query()
+        .filter(Article::SLUG.eq("a1"))
+        .join(Article::AUTHOR_ID_FK)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    assert_eq!((one.0.slug.as_str(), one.1.id), ("a1", b.ada.id));
+    let none = Article::query()
+        .filter(Article::SLUG.eq("nope"))
+        .join(Article::AUTHOR_ID_FK)
+        .fetch_optional(db)
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    let missing = Article::query()
+        .filter(Article::SLUG.eq("nope"))
+        .join(Article::AUTHOR_ID_FK)
+        .fetch_one(db)
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), "not_found");
+    let join = Comment::query().join(Comment::ARTICLE_ID_FK).then_join(Article::AUTHOR_ID_FK);
+    assert_eq!(join.count(db).await.unwrap(), 4);
+    assert!(join.exists(db).await.unwrap());
+    assert!(!join
+        .clone()
+        .filter_third(User::EMAIL.eq("nobody"))
+        .exists(db)
+        .await
+        .unwrap());
+    assert_eq!(join.clone().limit(2).count(db).await.unwrap(), 2);
+    use futures_util::TryStreamExt;
+    let streamed: Vec<(Comment, Article, User)> =
+        join.stream(db).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(streamed.len(), 4);
+
+    // Pages by keyset over the joined ordering: (article slug, comment id).
+    let paged = Comment::query()
+        .join(Comment::ARTICLE_ID_FK)
+        .order_by_parent(Article::SLUG.asc());
+    let first = paged.page(db, 3, None).await.unwrap();
+    assert_eq!(first.rows.len(), 3);
+    let cursor: skelly_db::query::Cursor = first.next.clone().unwrap().to_string().parse().unwrap();
+    // A comment added on a1 before the next page neither repeats nor shifts it.
+    Comment::insert(
+        db,
+        NewComment {
+            article_id: b.article("a1").id,
+            author_id: b.cy.id,
+            body: "late".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let second = paged.page(db, 3, Some(&cursor)).await.unwrap();
+    let bodies: Vec<&str> = first
+        .rows
+        .iter()
+        .chain(&second.rows)
+        .map(|(c, _)| c.body.as_str())
+        .collect();
+    assert_eq!(bodies, ["first", "second", "third", "late", "fourth"]);
+    assert!(second.next.is_none());
+    // A cursor of another query is refused.
+    let err = User::query()
+        .join_children(Article::AUTHOR_ID_FK)
+        .page(db, 3, Some(&cursor))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_cursor");
+    // Pages of a join to children break ties by both keys.
+    let users_articles = User::query().join_children(Article::AUTHOR_ID_FK);
+    let p1 = users_articles.page(db, 2, None).await.unwrap();
+    let p2 = users_articles
+        .page(db, 2, p1.next.as_ref())
+        .await
+        .unwrap();
+    let mut slugs: Vec<&str> = p1.rows.iter().chain(&p2.rows).map(|(_, a)| a.slug.as_str()).collect();
+    slugs.sort();
+    assert_eq!(slugs, ["a1", "a2", "b1"]);
+
+    // A soft-deleted parent in a left join is None; in an inner join the child is left out.
+    User::delete(db, b.cy.id).await.unwrap();
+    let by_author: Vec<(Comment, Option<User>)> = Comment::query()
+        .left_join(Comment::AUTHOR_ID_FK)
+        .order_by(Comment::ID.asc())
+        .fetch_all(db)
+        .await
+        .unwrap();
+    let third = by_author.iter().find(|(c, _)| c.body == "third").unwrap();
+    assert!(third.1.is_none());
+    let inner = Comment::query().join(Comment::AUTHOR_ID_FK).count(db).await.unwrap();
+    assert_eq!(inner, 3);
 }

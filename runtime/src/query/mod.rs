@@ -6,6 +6,7 @@ mod columns;
 mod eager;
 mod expr;
 mod join;
+mod joined;
 mod page;
 mod relation;
 mod select;
@@ -14,8 +15,9 @@ pub use columns::{SelectColumns, Selection};
 pub use eager::{load_children, load_parents, Key, KeyValue, Relation};
 pub use expr::{Column, Expr, IntoValue, Order};
 pub use join::{
-    CompositeForeignKey, ForeignKey, Inner, Join, Left, References, TableId, TableOf, TableRef,
+    CompositeForeignKey, ForeignKey, References, TableId, TableOf, TableRef,
 };
+pub use joined::{Inner, Join, Join3, JoinKind, Left};
 pub use page::{Cursor, Page};
 pub use relation::{
     has_child, has_no_child, parent_matches, Related, RelatedRows, SubSelect, SubqueryOf,

@@ -292,6 +292,16 @@ impl<T: Table> Expect<'_, T> {
     }
 }
 
+impl<T: Table> Expect<'_, T> {
+    /// Answers a join whose first table is `T` (`Op::Join`) with these rows: the join's tuples,
+    /// `(Post, User)`, `(User, Option<Post>)`, `(Comment, Article, User)`.
+    pub fn returns_joined<R: Send + 'static>(self, rows: impl IntoIterator<Item = R>) {
+        let rows: Vec<R> = rows.into_iter().collect();
+        self.mock
+            .push(self.table, self.op, Answer::Rows(Box::new(rows)));
+    }
+}
+
 impl<T> Expect<'_, T> {
     /// Answers with a number: rows affected (`delete`, `restore`, `hard_delete`, bulk
     /// `update` / `delete`, `execute`), the count of `query().count()`, or for
