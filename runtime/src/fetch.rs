@@ -92,6 +92,46 @@ where
     }
 }
 
+/// Runs a statement on table `table` whose rows are not the table's own (joins, chosen columns,
+/// grouped counts) and decodes each with `decode`; on a `MockDb`, takes the `Vec<R>` scripted
+/// for `op` on that table.
+pub(crate) async fn typed_rows<R: Send + 'static>(
+    db: &impl Executor,
+    table: &str,
+    op: Op,
+    sql: &str,
+    params: &[Param<'_>],
+    decode: impl Fn(&tokio_postgres::Row) -> Result<R>,
+) -> Result<Vec<R>> {
+    let rows = with_session!(db, |session| {
+        if let Some(mock) = session.as_mock() {
+            return scripted_values::<R>(mock, table, op, sql, params);
+        }
+        session.query(sql, params).await
+    })?;
+    rows.iter().map(decode).collect()
+}
+
+/// The rows of type `R` a mock's script gives for `op` on `table`.
+pub(crate) fn scripted_values<R: 'static>(
+    mock: &dyn crate::op::Scripted,
+    table: &str,
+    op: Op,
+    sql: &str,
+    params: &[Param<'_>],
+) -> Result<Vec<R>> {
+    mock.answer_rows(table, op, sql, params)?
+        .downcast::<Vec<R>>()
+        .map(|rows| *rows)
+        .map_err(|_| {
+            crate::error::Error::Mock(format!(
+                "the rows scripted for {op:?} on {table} are of another type than {}; script \
+                 them with mock.expect::<T>(Op::{op:?}).returns_rows(rows)",
+                std::any::type_name::<R>()
+            ))
+        })
+}
+
 /// The rows a mock's script gives for `op` on `T`.
 pub(crate) fn scripted_rows<T: Table>(
     mock: &dyn crate::op::Scripted,

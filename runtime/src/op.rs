@@ -45,6 +45,14 @@ pub enum Op {
     /// the join's tuple, scripted on its first table with `returns_joined`; `count` and
     /// `exists` of a join answer as `Count` and `Exists`.
     Join,
+    /// `T::query()` ... `.columns(..)` ... `.fetch_*`: the chosen columns' values, scripted with
+    /// `returns_rows`.
+    Columns,
+    /// `T::query()` ... `.count_by(..)`: `(value, count)` pairs, scripted with `returns_rows`.
+    CountBy,
+    /// `T::query()` ... `.group_by(..)` ... `.fetch_all`: the grouped rows, scripted with
+    /// `returns_rows`.
+    Aggregate,
     /// A raw `Executor::execute` or `batch_execute`.
     Execute,
     /// A raw `Executor::query*` (a mock cannot build driver rows; use typed calls).
@@ -64,6 +72,9 @@ impl Op {
                 | Op::Update
                 | Op::Select
                 | Op::Join
+                | Op::Columns
+                | Op::CountBy
+                | Op::Aggregate
                 | Op::Query
         )
     }

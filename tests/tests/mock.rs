@@ -377,3 +377,170 @@ async fn a_service_behaves_the_same_on_the_mock_and_on_the_database() {
     assert_eq!(mock.calls().last().unwrap().sql, query.to_sql());
     assert!(query.fetch_all(pool).await.unwrap().is_empty());
 }
+
+/// A post of a user, for the reads across tables.
+#[derive(skelly_db::Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "posts")]
+pub struct Post {
+    pub id: i64,
+    #[table(references = "user.users")]
+    pub author_id: uuid::Uuid,
+    pub title: String,
+}
+
+/// A comment on a post.
+#[derive(skelly_db::Table, Debug, Clone, PartialEq)]
+#[table(schema = "blog", name = "comments")]
+pub struct Comment {
+    pub id: i64,
+    #[table(references = "blog.posts")]
+    pub post_id: i64,
+    pub body: String,
+}
+
+// A list service as users write them: a page of posts with their authors.
+async fn feed(db: &impl Executor) -> Result<Vec<(String, String)>, Error> {
+    let rows = Post::query()
+        .join(Post::AUTHOR_ID_FK)
+        .order_by(Post::ID.desc())
+        .page(db, 20, None)
+        .await?;
+    Ok(rows
+        .rows
+        .into_iter()
+        .map(|(p, u)| (p.title, u.email))
+        .collect())
+}
+
+#[tokio::test]
+async fn every_read_is_answered_from_the_script() {
+    let db = MockDb::new();
+    let ada = user("ada@example.com");
+    let post = Post {
+        id: 1,
+        author_id: ada.id,
+        title: "Hello".into(),
+    };
+    let comment = Comment {
+        id: 7,
+        post_id: 1,
+        body: "hi".into(),
+    };
+
+    // Chosen columns and count_by: typed values.
+    db.expect::<User>(Op::Columns)
+        .returns_rows([("ada@example.com".to_string(), Role::Member)]);
+    let pairs = User::query()
+        .columns((User::EMAIL, User::ROLE))
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    assert_eq!(pairs, [("ada@example.com".to_string(), Role::Member)]);
+    db.expect::<User>(Op::CountBy)
+        .returns_rows([(Role::Member, 3_i64)]);
+    assert_eq!(
+        User::query().count_by(&db, User::ROLE).await.unwrap(),
+        [(Role::Member, 3)]
+    );
+
+    // Joins both ways and three deep, with their terminals.
+    db.expect::<Post>(Op::Join)
+        .returns_rows([(post.clone(), ada.clone())]);
+    assert_eq!(
+        feed(&db).await.unwrap(),
+        [("Hello".to_string(), "ada@example.com".to_string())]
+    );
+    db.expect::<User>(Op::Join)
+        .returns_rows([(ada.clone(), Some(post.clone()))]);
+    let with_posts = User::query()
+        .left_join_children(Post::AUTHOR_ID_FK)
+        .fetch_optional(&db)
+        .await
+        .unwrap();
+    assert_eq!(with_posts, Some((ada.clone(), Some(post.clone()))));
+    db.expect::<Comment>(Op::Join)
+        .returns_rows([(comment.clone(), post.clone(), ada.clone())]);
+    let deep: Vec<(Comment, Post, User)> = Comment::query()
+        .join(Comment::POST_ID_FK)
+        .then_join(Post::AUTHOR_ID_FK)
+        .stream(&db)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(deep, [(comment.clone(), post.clone(), ada.clone())]);
+    db.expect::<Post>(Op::Count).count(2);
+    assert_eq!(
+        Post::query()
+            .join(Post::AUTHOR_ID_FK)
+            .count(&db)
+            .await
+            .unwrap(),
+        2
+    );
+    db.expect::<Post>(Op::Exists).count(0);
+    assert!(!Post::query()
+        .join(Post::AUTHOR_ID_FK)
+        .exists(&db)
+        .await
+        .unwrap());
+
+    // Eager loading: the parents (or children) are the rows scripted for Select on them.
+    db.expect::<User>(Op::Select).returns([ada.clone()]);
+    let loaded = skelly_db::query::load_parents(&db, vec![post.clone()], Post::AUTHOR_ID_FK)
+        .await
+        .unwrap();
+    assert_eq!(loaded, [(post.clone(), Some(ada.clone()))]);
+    db.expect::<Post>(Op::Select).returns([post.clone()]);
+    let children = skelly_db::query::load_children(&db, vec![ada.clone()], Post::AUTHOR_ID_FK)
+        .await
+        .unwrap();
+    assert_eq!(children, [(ada.clone(), vec![post.clone()])]);
+
+    // Pages and relation filters are Select reads.
+    db.expect::<User>(Op::Select).returns([ada.clone()]);
+    let page = User::query()
+        .having_child(Post::AUTHOR_ID_FK, Post::TITLE.eq("Hello"))
+        .order_by(User::EMAIL.asc())
+        .page(&db, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(page.rows, std::slice::from_ref(&ada));
+    assert!(page.next.is_none());
+    let calls = db.calls();
+    let last = calls.last().unwrap();
+    assert!(
+        last.sql
+            .contains("EXISTS (SELECT 1 FROM \"blog\".\"posts\""),
+        "{}",
+        last.sql
+    );
+    assert_eq!(last.params[0], "\"Hello\"");
+    db.assert_all_used();
+
+    // Unscripted: the error names the call that would script it.
+    let err = Post::query()
+        .join(Post::AUTHOR_ID_FK)
+        .fetch_all(&db)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unexpected Join on \"blog\".\"posts\"")
+            && err.to_string().contains("mock.expect::<T>(Op::Join)"),
+        "{err}"
+    );
+    // Rows of another type than the call's: named.
+    db.expect::<User>(Op::Columns).returns_rows([1_i32]);
+    let err = User::query()
+        .columns(User::EMAIL)
+        .fetch_all(&db)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("another type than alloc::string::String"),
+        "{err}"
+    );
+}

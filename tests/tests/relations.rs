@@ -727,7 +727,12 @@ async fn joins_both_ways_and_three_deep_with_every_terminal() {
         .unwrap();
     // a1 has three comments, a2 none live.
     assert_eq!(tree.len(), 4);
-    assert_eq!(tree.iter().filter(|(_, a, c)| a.slug == "a2" && c.is_none()).count(), 1);
+    assert_eq!(
+        tree.iter()
+            .filter(|(_, a, c)| a.slug == "a2" && c.is_none())
+            .count(),
+        1
+    );
 
     // Every terminal of a single-table query, on joins.
     let one = Article::query()
@@ -751,7 +756,9 @@ async fn joins_both_ways_and_three_deep_with_every_terminal() {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), "not_found");
-    let join = Comment::query().join(Comment::ARTICLE_ID_FK).then_join(Article::AUTHOR_ID_FK);
+    let join = Comment::query()
+        .join(Comment::ARTICLE_ID_FK)
+        .then_join(Article::AUTHOR_ID_FK);
     assert_eq!(join.count(db).await.unwrap(), 4);
     assert!(join.exists(db).await.unwrap());
     assert!(!join
@@ -803,11 +810,13 @@ async fn joins_both_ways_and_three_deep_with_every_terminal() {
     // Pages of a join to children break ties by both keys.
     let users_articles = User::query().join_children(Article::AUTHOR_ID_FK);
     let p1 = users_articles.page(db, 2, None).await.unwrap();
-    let p2 = users_articles
-        .page(db, 2, p1.next.as_ref())
-        .await
-        .unwrap();
-    let mut slugs: Vec<&str> = p1.rows.iter().chain(&p2.rows).map(|(_, a)| a.slug.as_str()).collect();
+    let p2 = users_articles.page(db, 2, p1.next.as_ref()).await.unwrap();
+    let mut slugs: Vec<&str> = p1
+        .rows
+        .iter()
+        .chain(&p2.rows)
+        .map(|(_, a)| a.slug.as_str())
+        .collect();
     slugs.sort();
     assert_eq!(slugs, ["a1", "a2", "b1"]);
 
@@ -821,6 +830,10 @@ async fn joins_both_ways_and_three_deep_with_every_terminal() {
         .unwrap();
     let third = by_author.iter().find(|(c, _)| c.body == "third").unwrap();
     assert!(third.1.is_none());
-    let inner = Comment::query().join(Comment::AUTHOR_ID_FK).count(db).await.unwrap();
+    let inner = Comment::query()
+        .join(Comment::AUTHOR_ID_FK)
+        .count(db)
+        .await
+        .unwrap();
     assert_eq!(inner, 3);
 }

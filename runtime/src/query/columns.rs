@@ -8,6 +8,8 @@ use super::expr::Column;
 use super::select::Select;
 use crate::error::{Error, Result};
 use crate::executor::Executor;
+use crate::fetch::typed_rows;
+use crate::op::Op;
 use crate::sql::push_ident;
 use crate::table::Table;
 
@@ -112,23 +114,31 @@ impl<T: Table, S: Selection<T>> SelectColumns<T, S> {
     }
 
     /// Every matching row's values.
-    pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<S::Output>> {
+    pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<S::Output>>
+    where
+        S::Output: Send + 'static,
+    {
         let (sql, params) = self.render();
-        let rows = db.query(&sql, &params).await?;
-        rows.iter().map(|r| self.selection.decode(r)).collect()
+        let table = &T::statements().table;
+        typed_rows(db, table, Op::Columns, &sql, &params, |r| {
+            self.selection.decode(r)
+        })
+        .await
     }
 
     /// The first matching row's values, if any.
-    pub async fn fetch_optional(&self, db: &impl Executor) -> Result<Option<S::Output>> {
-        let (sql, params) = self.render();
-        match db.query(&sql, &params).await?.first() {
-            Some(row) => Ok(Some(self.selection.decode(row)?)),
-            None => Ok(None),
-        }
+    pub async fn fetch_optional(&self, db: &impl Executor) -> Result<Option<S::Output>>
+    where
+        S::Output: Send + 'static,
+    {
+        Ok(self.fetch_all(db).await?.into_iter().next())
     }
 
     /// The first matching row's values, or [`Error::NotFound`].
-    pub async fn fetch_one(&self, db: &impl Executor) -> Result<S::Output> {
+    pub async fn fetch_one(&self, db: &impl Executor) -> Result<S::Output>
+    where
+        S::Output: Send + 'static,
+    {
         self.fetch_optional(db)
             .await?
             .ok_or_else(|| T::statements().not_found())

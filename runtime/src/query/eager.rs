@@ -99,8 +99,8 @@ async fn rows_where_in<X: Table, K: Key>(
         sql.push_str(&quote_ident(deleted));
         sql.push_str(" IS NULL");
     }
-    let rows = db.query(&sql, &[&keys]).await?;
-    rows.iter().map(X::from_row).collect()
+    // On a MockDb: the rows scripted for `Op::Select` on `X`.
+    crate::fetch::rows::<X>(db, crate::op::Op::Select, &sql, &[&keys]).await
 }
 
 // Where column `name` is in `X::COLUMNS`; an error when the struct has no field for it.

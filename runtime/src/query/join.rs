@@ -179,4 +179,3 @@ fn composite_pairs(
     };
     columns.iter().copied().zip(key).collect()
 }
-

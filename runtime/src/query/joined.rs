@@ -61,6 +61,9 @@ impl JoinKind for Left {
 
 const ALIASES: [&str; 3] = ["c", "p", "g"];
 
+/// The tables and kinds a join is typed by, holding nothing.
+type Marker<T> = PhantomData<fn() -> T>;
+
 /// One table of a join, with no type left.
 #[derive(Clone)]
 struct Part {
@@ -134,7 +137,10 @@ impl Core {
 
     // Joins `part` meeting part `to` on `(part column, to column)` pairs.
     fn push(&mut self, mut part: Part, to: usize, pairs: Vec<(&'static str, &'static str)>) {
-        part.on = pairs.into_iter().map(|(mine, theirs)| (mine, to, theirs)).collect();
+        part.on = pairs
+            .into_iter()
+            .map(|(mine, theirs)| (mine, to, theirs))
+            .collect();
         self.parts.push(part);
     }
 
@@ -340,7 +346,9 @@ impl Core {
             }
         }
         if self.offset.is_some() {
-            return Err(Error::Config("page() goes by cursor; remove offset()".into()));
+            return Err(Error::Config(
+                "page() goes by cursor; remove offset()".into(),
+            ));
         }
         Ok(terms)
     }
@@ -436,7 +444,11 @@ impl Core {
         let map = (offsets[i]..offsets[i] + part.columns.len()).collect();
         let probe = part.left.then(|| {
             let first = part.on.first().map_or("", |(mine, _, _)| *mine);
-            let at = part.columns.iter().position(|c| c.name == first).unwrap_or(0);
+            let at = part
+                .columns
+                .iter()
+                .position(|c| c.name == first)
+                .unwrap_or(0);
             offsets[i] + at
         });
         (map, probe)
@@ -462,25 +474,6 @@ fn decode_part<P: Table>(row: &Row, map: &(Vec<usize>, Option<usize>)) -> Result
     }
 }
 
-/// The rows a `MockDb` script gives a join (`Op::Join` on its first table).
-fn scripted<R: 'static>(
-    mock: &dyn crate::op::Scripted,
-    table: &str,
-    sql: &str,
-    params: &[Param<'_>],
-) -> Result<Vec<R>> {
-    mock.answer_rows(table, Op::Join, sql, params)?
-        .downcast::<Vec<R>>()
-        .map(|rows| *rows)
-        .map_err(|_| {
-            Error::Mock(format!(
-                "the rows scripted for Join on {table} are of another type than {}; script \
-                 them with mock.expect::<T>(Op::Join).returns_joined(rows)",
-                std::any::type_name::<R>()
-            ))
-        })
-}
-
 /// Runs a join's statement and decodes its rows (or takes a `MockDb`'s scripted rows).
 async fn fetch<R: Send + 'static>(
     db: &impl Executor,
@@ -489,13 +482,7 @@ async fn fetch<R: Send + 'static>(
     params: &[Param<'_>],
     decode: impl Fn(&Row) -> Result<R>,
 ) -> Result<Vec<R>> {
-    let rows = with_session!(db, |session| {
-        if let Some(mock) = session.as_mock() {
-            return scripted::<R>(mock, table, sql, params);
-        }
-        session.query(sql, params).await
-    })?;
-    rows.iter().map(decode).collect()
+    crate::fetch::typed_rows(db, table, Op::Join, sql, params, decode).await
 }
 
 async fn fetch_all<R: Send + 'static>(
@@ -565,13 +552,22 @@ async fn page<R: Send + 'static>(
     }
     let limit = size.saturating_add(1);
     let (sql, params, terms) = core.render_page(&limit, after)?;
-    let rows = db.query(&sql, &params).await.map_err(|e| {
-        match (after, e.sqlstate()) {
-            (Some(_), Some(state)) if state.starts_with("22") => {
-                Error::InvalidCursor(format!("a value does not fit its column: {e}"))
-            }
-            _ => e,
+    let table = core.first_table();
+    let rows = with_session!(db, |session| {
+        // A MockDb answers a page with the rows scripted for `Op::Join`, and no next.
+        if let Some(mock) = session.as_mock() {
+            let mut rows =
+                crate::fetch::scripted_values::<R>(mock, table, Op::Join, &sql, &params)?;
+            rows.truncate(size as usize);
+            return Ok(Page { rows, next: None });
         }
+        session.query(&sql, &params).await
+    })
+    .map_err(|e| match (after, e.sqlstate()) {
+        (Some(_), Some(state)) if state.starts_with("22") => {
+            Error::InvalidCursor(format!("a value does not fit its column: {e}"))
+        }
+        _ => e,
     })?;
     let width: usize = core.parts.iter().map(|p| p.columns.len()).sum();
     let mut out = Vec::with_capacity(rows.len().min(size as usize));
@@ -609,7 +605,8 @@ where
     let table = core.first_table();
     let rows = with_session!(db, |session| {
         if let Some(mock) = session.as_mock() {
-            let scripted = scripted::<R>(mock, table, &sql, &params)?;
+            let scripted =
+                crate::fetch::scripted_values::<R>(mock, table, Op::Join, &sql, &params)?;
             return Ok(futures_util::future::Either::Left(
                 futures_util::stream::iter(scripted.into_iter().map(Ok)),
             ));
@@ -626,7 +623,7 @@ where
 /// for a left join.
 pub struct Join<A, B, K> {
     core: Core,
-    _marker: PhantomData<fn() -> (A, B, K)>,
+    _marker: Marker<(A, B, K)>,
 }
 
 impl<A, B, K> Clone for Join<A, B, K> {
@@ -642,7 +639,7 @@ impl<A, B, K> Clone for Join<A, B, K> {
 /// back as `(A, B, C)`, each joined one `Option`al where it was left-joined.
 pub struct Join3<A, B, C, K1, K2> {
     core: Core,
-    _marker: PhantomData<fn() -> (A, B, C, K1, K2)>,
+    _marker: Marker<(A, B, C, K1, K2)>,
 }
 
 impl<A, B, C, K1, K2> Clone for Join3<A, B, C, K1, K2> {
@@ -656,7 +653,10 @@ impl<A, B, C, K1, K2> Clone for Join3<A, B, C, K1, K2> {
 
 // `(joined column, earlier column)` pairs from a key's `(child, parent)` pairs.
 fn towards_parent(pairs: Vec<(&'static str, &'static str)>) -> Vec<(&'static str, &'static str)> {
-    pairs.into_iter().map(|(child, parent)| (parent, child)).collect()
+    pairs
+        .into_iter()
+        .map(|(child, parent)| (parent, child))
+        .collect()
 }
 
 fn joined_part<P: Table>(left: bool, to_many: bool) -> Part {
@@ -737,7 +737,11 @@ impl<T: Table> Select<T> {
         self.join_part(joined_part::<C>(true, true), key.pairs())
     }
 
-    fn join_part<B, K>(self, part: Part, pairs: Vec<(&'static str, &'static str)>) -> Join<T, B, K> {
+    fn join_part<B, K>(
+        self,
+        part: Part,
+        pairs: Vec<(&'static str, &'static str)>,
+    ) -> Join<T, B, K> {
         let mut core = Core::from_select(self);
         core.push(part, 0, pairs);
         Join {
@@ -822,7 +826,11 @@ impl<A: Table, B: Table, K> Join<A, B, K> {
         self.with_deleted_parents()
     }
 
-    fn third<C, K2>(mut self, part: Part, pairs: Vec<(&'static str, &'static str)>) -> Join3<A, B, C, K, K2> {
+    fn third<C, K2>(
+        mut self,
+        part: Part,
+        pairs: Vec<(&'static str, &'static str)>,
+    ) -> Join3<A, B, C, K, K2> {
         self.core.push(part, 1, pairs);
         Join3 {
             core: self.core,
@@ -861,12 +869,18 @@ impl<A: Table, B: Table, K> Join<A, B, K> {
 
     /// Joins the rows of `C` whose foreign key `key` references the joined table's rows:
     /// `User::query().join_children(Post::AUTHOR_ID_FK).then_join_children(Comment::POST_ID_FK)`.
-    pub fn then_join_children<C: Table>(self, key: impl References<C, B>) -> Join3<A, B, C, K, Inner> {
+    pub fn then_join_children<C: Table>(
+        self,
+        key: impl References<C, B>,
+    ) -> Join3<A, B, C, K, Inner> {
         self.third(joined_part::<C>(false, true), key.pairs())
     }
 
     /// As [`Join::then_join_children`], keeping rows without a (live) child: `Option<C>`.
-    pub fn then_left_join_children<C: Table>(self, key: impl References<C, B>) -> Join3<A, B, C, K, Left> {
+    pub fn then_left_join_children<C: Table>(
+        self,
+        key: impl References<C, B>,
+    ) -> Join3<A, B, C, K, Left> {
         self.third(joined_part::<C>(true, true), key.pairs())
     }
 }

@@ -14,9 +14,7 @@ mod select;
 pub use columns::{SelectColumns, Selection};
 pub use eager::{load_children, load_parents, Key, KeyValue, Relation};
 pub use expr::{Column, Expr, IntoValue, Order};
-pub use join::{
-    CompositeForeignKey, ForeignKey, References, TableId, TableOf, TableRef,
-};
+pub use join::{CompositeForeignKey, ForeignKey, References, TableId, TableOf, TableRef};
 pub use joined::{Inner, Join, Join3, JoinKind, Left};
 pub use page::{Cursor, Page};
 pub use relation::{

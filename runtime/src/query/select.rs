@@ -308,7 +308,7 @@ impl<T: Table> Select<T> {
     /// let per_role: Vec<(Role, i64)> = User::query().count_by(&pool, User::ROLE).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn count_by<V: for<'a> tokio_postgres::types::FromSql<'a>>(
+    pub async fn count_by<V: for<'a> tokio_postgres::types::FromSql<'a> + Send + 'static>(
         &self,
         db: &impl Executor,
         column: Column<T, V>,
@@ -321,13 +321,12 @@ impl<T: Table> Select<T> {
         let mut params = Vec::new();
         self.render_where(&mut sql, &mut params);
         sql.push_str(" GROUP BY 1 ORDER BY 1");
-        let rows = db.query(&sql, &params).await?;
-        rows.iter()
-            .map(|r| {
-                let value = r.try_get(0).map_err(|e| crate::Error::decode(name, e))?;
-                Ok((value, r.get(1)))
-            })
-            .collect()
+        let table = &T::statements().table;
+        crate::fetch::typed_rows(db, table, Op::CountBy, &sql, &params, |r| {
+            let value = r.try_get(0).map_err(|e| crate::Error::decode(name, e))?;
+            Ok((value, r.get(1)))
+        })
+        .await
     }
 
     /// The SELECT statement this builds, with `$n` placeholders.
@@ -398,7 +397,16 @@ impl<T: Table> Select<T> {
         }
         let limit = size.saturating_add(1);
         let (sql, params, terms) = self.render_page(&limit, after)?;
-        let rows = db.query(&sql, &params).await.map_err(|e| {
+        let rows = with_session!(db, |session| {
+            // A MockDb answers a page with the rows scripted for `Op::Select`, and no next.
+            if let Some(mock) = session.as_mock() {
+                let mut rows = scripted_rows::<T>(mock, Op::Select, &sql, &params)?;
+                rows.truncate(size as usize);
+                return Ok(Page { rows, next: None });
+            }
+            session.query(&sql, &params).await
+        })
+        .map_err(|e| {
             // A cursor value the column's type refuses (22xxx: data exception) was forged.
             match (after, e.sqlstate()) {
                 (Some(_), Some(state)) if state.starts_with("22") => {

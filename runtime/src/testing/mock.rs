@@ -293,9 +293,12 @@ impl<T: Table> Expect<'_, T> {
 }
 
 impl<T: Table> Expect<'_, T> {
-    /// Answers a join whose first table is `T` (`Op::Join`) with these rows: the join's tuples,
-    /// `(Post, User)`, `(User, Option<Post>)`, `(Comment, Article, User)`.
-    pub fn returns_joined<R: Send + 'static>(self, rows: impl IntoIterator<Item = R>) {
+    /// Answers a read whose rows are not `T`'s with these rows: a join whose first table is
+    /// `T` (`Op::Join`: the join's tuples, `(Post, User)`, `(User, Option<Post>)`, `(Comment,
+    /// Article, User)`), chosen columns (`Op::Columns`: the column's type or the tuple),
+    /// `count_by` (`Op::CountBy`: `(value, count)`), grouped aggregates (`Op::Aggregate`: the
+    /// row tuple). A type other than the call's is an error naming both.
+    pub fn returns_rows<R: Send + 'static>(self, rows: impl IntoIterator<Item = R>) {
         let rows: Vec<R> = rows.into_iter().collect();
         self.mock
             .push(self.table, self.op, Answer::Rows(Box::new(rows)));
