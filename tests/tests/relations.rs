@@ -837,3 +837,112 @@ async fn joins_both_ways_and_three_deep_with_every_terminal() {
         .unwrap();
     assert_eq!(inner, 3);
 }
+
+#[tokio::test]
+async fn grouped_aggregates_on_a_table_and_over_a_join() {
+    use skelly_db::query::{avg, count, count_distinct, max, min, sum};
+    let b = blog().await;
+    let db = &b.db;
+    // Live articles per author, most first; the deleted a3 does not count.
+    let per_author = Article::query()
+        .group_by(Article::AUTHOR_ID)
+        .aggregate((count(), min(Article::SLUG)))
+        .order_by(count().desc())
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        per_author,
+        [
+            (b.ada.id, (2, Some("a1".to_string()))),
+            (b.bob.id, (1, Some("b1".to_string())))
+        ]
+    );
+    let prolific = Article::query()
+        .group_by(Article::AUTHOR_ID)
+        .aggregate(count())
+        .having(count().gt(1))
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(prolific, [(b.ada.id, 2)]);
+    // Tags by the number of live articles, most used first, top 20: over a join.
+    let popular = || {
+        Tag::query()
+            .join_children(ArticleTag::TAG_ID_FK)
+            .then_join(ArticleTag::ARTICLE_ID_FK)
+            .group_by(Tag::NAME)
+            .aggregate(count())
+            .order_by(count().desc())
+            .order_by(Tag::NAME.asc())
+            .limit(20)
+    };
+    let sql = popular().to_sql();
+    assert!(
+        sql.contains(r#"GROUP BY "c"."name" ORDER BY count(*) DESC, "c"."name" ASC LIMIT $1"#),
+        "{sql}"
+    );
+    assert_eq!(
+        popular().fetch_all(db).await.unwrap(),
+        [("rust".to_string(), 2), ("sql".to_string(), 1)]
+    );
+    Article::delete(db, b.article("a1").id).await.unwrap();
+    assert_eq!(
+        popular().fetch_all(db).await.unwrap(),
+        [("rust".to_string(), 1), ("sql".to_string(), 1)]
+    );
+    // One row over everything; empty groups.
+    let (n, newest) = Article::query()
+        .aggregate_one(db, (count(), max(Article::CREATED_AT)))
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert!(newest.is_some());
+    let none = Article::query()
+        .filter(Article::SLUG.eq("nope"))
+        .group_by(Article::AUTHOR_ID)
+        .aggregate(count())
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    // Types as PostgreSQL returns them: sum(integer) is bigint, avg(integer) numeric.
+    db.batch_execute(&Label::create_table_sql()).await.unwrap();
+    LabelRow::insert_many(db, label_rows(0..4, "red"))
+        .await
+        .unwrap();
+    LabelRow::insert_many(db, label_rows(4..6, "blue"))
+        .await
+        .unwrap();
+    type PerColor = (
+        String,
+        (Option<i64>, Option<rust_decimal::Decimal>, i64, Option<i32>),
+    );
+    let per_color: Vec<PerColor> = LabelRow::query()
+        .group_by(LabelRow::COLOR)
+        .aggregate((
+            sum(LabelRow::HITS),
+            avg(LabelRow::HITS),
+            count_distinct(LabelRow::NAME),
+            max(LabelRow::HITS),
+        ))
+        .having(sum(LabelRow::HITS).ge(6_i64))
+        .order_by(LabelRow::COLOR.asc())
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(
+        per_color,
+        [
+            (
+                "blue".to_string(),
+                (Some(9), Some(rust_decimal::Decimal::new(45, 1)), 2, Some(5))
+            ),
+            (
+                "red".to_string(),
+                (Some(6), Some(rust_decimal::Decimal::new(15, 1)), 4, Some(3))
+            ),
+        ]
+    );
+}

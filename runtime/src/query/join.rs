@@ -130,7 +130,7 @@ impl<T: Table, V, const TARGET: u64> crate::table::ConstraintRef
     }
 }
 
-/// What [`Select::join`] takes: a foreign key of `T` (one column or several) that references
+/// What [`Select::join`](super::Select::join) takes: a foreign key of `T` (one column or several) that references
 /// `P`'s table.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a foreign key of `{T}` that references `{P}`",

@@ -1025,3 +1025,21 @@ terminals!(
         K2::wrap(decode_part::<C>(row, &maps[2])?)?,
     ))
 );
+
+impl<A, B, K> super::aggregate::JoinSource for Join<A, B, K> {
+    fn render_from_where<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
+        self.core.render_from_where(sql, params);
+    }
+    fn first_table(&self) -> &'static str {
+        self.core.first_table()
+    }
+}
+
+impl<A, B, C, K1, K2> super::aggregate::JoinSource for Join3<A, B, C, K1, K2> {
+    fn render_from_where<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
+        self.core.render_from_where(sql, params);
+    }
+    fn first_table(&self) -> &'static str {
+        self.core.first_table()
+    }
+}

@@ -1,6 +1,7 @@
 //! The typed query builder: [`Select`] (`User::query()`), typed [`Column`]s
 //! (`User::EMAIL`) and the [`Expr`]essions and [`Order`]s built from them.
 
+mod aggregate;
 mod array;
 mod columns;
 mod eager;
@@ -11,6 +12,10 @@ mod page;
 mod relation;
 mod select;
 
+pub use aggregate::{
+    avg, count, count_distinct, max, min, sum, Agg, AggOrder, Aggregated, Aggregates, Averaged,
+    GroupOrder, Grouped, Having, Scalar, Summable,
+};
 pub use columns::{SelectColumns, Selection};
 pub use eager::{load_children, load_parents, Key, KeyValue, Relation};
 pub use expr::{Column, Expr, IntoValue, Order};

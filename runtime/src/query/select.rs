@@ -200,7 +200,7 @@ impl<T: Table> Select<T> {
     }
 
     /// The WHERE clause (with the soft-delete scope), appended to `sql`.
-    fn render_where<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
+    pub(super) fn render_where<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
         let scope = T::statements().soft_delete.and_then(|c| match self.scope {
             Scope::Live => Some((c, " IS NULL")),
             Scope::OnlyDeleted => Some((c, " IS NOT NULL")),
