@@ -274,9 +274,9 @@ async fn eager_loading_is_one_statement_per_relation() {
         .fetch_all(&db)
         .await
         .unwrap();
-    let with_authors = load_parents::<Post, User, _>(&db, posts, Post::AUTHOR_ID_FK)
-        .await
-        .unwrap();
+    // The parent type is inferred from the key; a NOT NULL key gives the parent itself.
+    let with_authors: Vec<(Post, User)> =
+        load_parents(&db, posts, Post::AUTHOR_ID_FK).await.unwrap();
     let posts: Vec<Post> = with_authors.iter().map(|(p, _)| p.clone()).collect();
     let with_comments = load_children(&db, posts, Comment::POST_ID_FK)
         .await
@@ -290,7 +290,7 @@ async fn eager_loading_is_one_statement_per_relation() {
 
     assert_eq!(with_authors.len(), 500);
     for (post, author) in &with_authors {
-        assert_eq!(author.as_ref().map(|a| a.id), Some(post.author_id));
+        assert_eq!(author.id, post.author_id);
     }
     let total: usize = with_comments.iter().map(|(_, c)| c.len()).sum();
     let expected = Comment::query().count(&db).await.unwrap();
@@ -317,4 +317,36 @@ async fn eager_loading_is_one_statement_per_relation() {
         .await
         .unwrap();
     assert!(none.is_empty());
+
+    // Two relations of one list, composed: one statement each, looked up while iterating.
+    let posts = Post::query()
+        .order_by(Post::ID.asc())
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    let (count, guard) = counting::start();
+    let authors = skelly_db::query::parents_of(&db, &posts, Post::AUTHOR_ID_FK)
+        .await
+        .unwrap();
+    let editors = skelly_db::query::parents_of(&db, &posts, Post::EDITOR_ID_FK)
+        .await
+        .unwrap();
+    let comments = skelly_db::query::children_of(&db, &posts, Comment::POST_ID_FK)
+        .await
+        .unwrap();
+    drop(guard);
+    // No post here has an editor: that relation sends no statement.
+    assert_eq!(count.load(Ordering::Relaxed), 2);
+    assert!(posts.iter().all(|p| p.editor_id.is_none()));
+    let mut total = 0;
+    for post in &posts {
+        let author: &User = authors.of(post);
+        assert_eq!(author.id, post.author_id);
+        let editor: Option<&User> = editors.of(post);
+        assert_eq!(editor.map(|e| e.id), post.editor_id);
+        let mine: &[Comment] = comments.of(post);
+        assert!(mine.iter().all(|c| c.post_id == post.id));
+        total += mine.len();
+    }
+    assert_eq!(total as i64, expected);
 }

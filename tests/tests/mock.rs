@@ -491,7 +491,7 @@ async fn every_read_is_answered_from_the_script() {
     let loaded = skelly_db::query::load_parents(&db, vec![post.clone()], Post::AUTHOR_ID_FK)
         .await
         .unwrap();
-    assert_eq!(loaded, [(post.clone(), Some(ada.clone()))]);
+    assert_eq!(loaded, [(post.clone(), ada.clone())]);
     db.expect::<Post>(Op::Select).returns([post.clone()]);
     let children = skelly_db::query::load_children(&db, vec![ada.clone()], Post::AUTHOR_ID_FK)
         .await

@@ -36,6 +36,18 @@ pub mod shared {
         pub updated_at: chrono::DateTime<chrono::Utc>,
     }
 
+    /// The README's comments: on a post, by a user; soft delete.
+    #[derive(Table, Debug, Clone, PartialEq)]
+    pub struct Comment {
+        pub id: i64,
+        #[table(references = "public.posts", on_delete = "cascade")]
+        pub post_id: Uuid,
+        #[table(references = "user.users")]
+        pub author_id: Uuid,
+        pub body: String,
+        pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
     /// The README's job queue.
     #[derive(Table, Debug, Clone, PartialEq)]
     pub struct Job {
@@ -90,6 +102,8 @@ async fn readme_database() -> skelly_db::Result<TestDb> {
         .await?;
     db.batch_execute(&shared::Post::create_table_sql()).await?;
     db.batch_execute(&shared::Job::create_table_sql()).await?;
+    db.batch_execute(&shared::Comment::create_table_sql())
+        .await?;
     db.batch_execute(
         "CREATE TABLE counters (id int PRIMARY KEY, n bigint NOT NULL);
          INSERT INTO counters VALUES (1, 0);
@@ -97,7 +111,9 @@ async fn readme_database() -> skelly_db::Result<TestDb> {
              VALUES ('ada@example.com', 'Ada', 'admin'), ('grace@example.com', 'Grace', 'member');
          INSERT INTO posts (author_id, title)
              SELECT id, 'rust for ' || display_name FROM \"user\".users;
-         INSERT INTO jobs (kind) VALUES ('mail'), ('mail');",
+         INSERT INTO jobs (kind) VALUES ('mail'), ('mail');
+         INSERT INTO comments (post_id, author_id, body)
+             SELECT p.id, u.id, 'nice' FROM posts p CROSS JOIN \"user\".users u;",
     )
     .await?;
     Ok(db)

@@ -17,7 +17,10 @@ pub use aggregate::{
     GroupOrder, Grouped, Having, Scalar, Summable,
 };
 pub use columns::{SelectColumns, Selection};
-pub use eager::{load_children, load_parents, Key, KeyValue, Relation};
+pub use eager::{
+    children_of, load_children, load_parents, parents_of, Children, Key, KeyValue, Parents,
+    Relation,
+};
 pub use expr::{Column, Expr, IntoValue, Order};
 pub use join::{CompositeForeignKey, ForeignKey, References, TableId, TableOf, TableRef};
 pub use joined::{Inner, Join, Join3, JoinKind, Left};
