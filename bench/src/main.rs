@@ -412,6 +412,10 @@ async fn main() -> skelly_db::Result<()> {
         joins(&conn, client, &ids, quick, smoke, &mut report).await?;
     }
 
+    if wants("web") {
+        web_reads(&conn, client, &ids, quick, smoke, &mut report).await?;
+    }
+
     if wants("find") {
         // 1. find by primary key
         let find_sql =
@@ -1405,5 +1409,372 @@ async fn joins(
         m,
     );
     client.batch_execute("DROP SCHEMA bench CASCADE").await?;
+    Ok(())
+}
+
+/// An article of the web-backend workloads.
+#[derive(skelly_db::Table, Debug, Clone)]
+#[table(schema = "web", name = "articles")]
+pub struct Article {
+    pub id: i64,
+    #[table(references = "user.users")]
+    pub author_id: Uuid,
+    pub title: String,
+}
+
+/// A user's favorite article.
+#[derive(skelly_db::Table, Debug, Clone)]
+#[table(schema = "web", name = "favorites")]
+pub struct Favorite {
+    pub id: i64,
+    #[table(references = "web.articles")]
+    pub article_id: i64,
+    pub user_id: Uuid,
+}
+
+/// A comment on an article.
+#[derive(skelly_db::Table, Debug, Clone)]
+#[table(schema = "web", name = "comments")]
+pub struct Comment {
+    pub id: i64,
+    #[table(references = "web.articles")]
+    pub article_id: i64,
+    pub body: String,
+}
+
+/// A tag, unique by name.
+#[derive(skelly_db::Table, Debug, Clone)]
+#[table(schema = "web", name = "tags")]
+pub struct Tag {
+    pub id: i64,
+    #[table(unique)]
+    pub name: String,
+}
+
+fn iterations(smoke: bool, quick: bool, full: usize) -> usize {
+    match (smoke, quick) {
+        (true, _) => 2,
+        (_, true) => (full / 10).max(20),
+        _ => full,
+    }
+}
+
+/// Issue 25's reads of a web backend, each one statement on both sides: a semi-join list, a
+/// parent with its children (left join), a three-table join, a grouped aggregate over a join,
+/// and a bulk insert-or-ignore with half the rows conflicting.
+async fn web_reads(
+    conn: &Connection,
+    client: &Client,
+    authors: &[Uuid],
+    quick: bool,
+    smoke: bool,
+    report: &mut Report,
+) -> skelly_db::Result<()> {
+    client.batch_execute("CREATE SCHEMA web").await?;
+    for sql in [
+        Article::create_table_sql(),
+        Favorite::create_table_sql(),
+        Comment::create_table_sql(),
+        Tag::create_table_sql(),
+    ] {
+        client.batch_execute(&sql).await?;
+    }
+    let articles: Vec<NewArticle> = (0..10_000)
+        .map(|i| NewArticle {
+            author_id: authors[i % authors.len()],
+            title: format!("article {i}"),
+        })
+        .collect();
+    Article::insert_many_count(conn, articles).await?;
+    let me = authors[0];
+    // I favorite every 50th article (200 of 10,000); others favorite others.
+    let favorites: Vec<NewFavorite> = (1..=10_000)
+        .filter(|i| i % 7 == 0 || i % 50 == 0)
+        .map(|i| NewFavorite {
+            article_id: i,
+            user_id: if i % 50 == 0 { me } else { authors[1] },
+        })
+        .collect();
+    Favorite::insert_many_count(conn, favorites).await?;
+    let comments: Vec<NewComment> = (1..=10_000)
+        .flat_map(|i| {
+            (0..(i % 3)).map(move |k| NewComment {
+                article_id: i,
+                body: format!("c{k}"),
+            })
+        })
+        .collect();
+    Comment::insert_many_count(conn, comments).await?;
+    client
+        .batch_execute("VACUUM ANALYZE web.articles, web.favorites, web.comments")
+        .await?;
+
+    // 1. Articles favorited by a user: 20 of 10,000, one statement (EXISTS).
+    let semi = client
+        .prepare(
+            "SELECT a.id, a.author_id, a.title FROM web.articles a WHERE EXISTS \
+             (SELECT 1 FROM web.favorites f WHERE f.article_id = a.id AND f.user_id = $1) \
+             ORDER BY a.id ASC LIMIT 20",
+        )
+        .await?;
+    let m = interleave(
+        iterations(smoke, quick, 1_000),
+        |_| async move {
+            let rows = Article::query()
+                .having_child(Favorite::ARTICLE_ID_FK, Favorite::USER_ID.eq(me))
+                .order_by(Article::ID.asc())
+                .limit(20)
+                .fetch_all(conn)
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 20);
+        },
+        |_| {
+            let semi = &semi;
+            async move {
+                let rows: Vec<Article> = client
+                    .query(semi, &[&me])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| Article {
+                        id: r.get(0),
+                        author_id: r.get(1),
+                        title: r.get(2),
+                    })
+                    .collect();
+                assert_eq!(rows.len(), 20);
+            }
+        },
+        nothing,
+    )
+    .await;
+    report.add("favorited by (20 of 10,000)", "EXISTS + map", m);
+
+    // 2. 100 users with their articles: users LEFT JOIN articles.
+    let some: Vec<Uuid> = authors[..100].to_vec();
+    let parent_children = client
+        .prepare(&format!(
+            "SELECT {users}, a.id, a.author_id, a.title FROM \"user\".users AS u \
+             LEFT JOIN web.articles AS a ON a.author_id = u.id \
+             WHERE u.id = ANY($1) AND u.deleted_at IS NULL ORDER BY u.id ASC, a.id ASC",
+            users = COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .await?;
+    let m = interleave(
+        iterations(smoke, quick, 300),
+        |_| {
+            let some = some.clone();
+            async move {
+                let rows = User::query()
+                    .filter(User::ID.is_in(some))
+                    .left_join_children(Article::AUTHOR_ID_FK)
+                    .order_by(User::ID.asc())
+                    .order_by_joined(Article::ID.asc())
+                    .fetch_all(conn)
+                    .await
+                    .unwrap();
+                assert!(rows.len() >= 100);
+            }
+        },
+        |_| {
+            let (some, stmt) = (some.clone(), &parent_children);
+            async move {
+                let rows: Vec<(User, Option<Article>)> = client
+                    .query(stmt, &[&some])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        let article = r.get::<_, Option<i64>>(8).map(|id| Article {
+                            id,
+                            author_id: r.get(9),
+                            title: r.get(10),
+                        });
+                        (map_user(r), article)
+                    })
+                    .collect();
+                assert!(rows.len() >= 100);
+            }
+        },
+        nothing,
+    )
+    .await;
+    report.add(
+        "users LEFT JOIN articles (100 users)",
+        "LEFT JOIN + map both",
+        m,
+    );
+
+    // 3. Three tables: 100 comments with their article and its author.
+    let three = client
+        .prepare(&format!(
+            "SELECT c.id, c.article_id, c.body, a.id, a.author_id, a.title, {users} \
+             FROM web.comments AS c JOIN web.articles AS a ON a.id = c.article_id \
+             JOIN \"user\".users AS u ON u.id = a.author_id \
+             WHERE u.deleted_at IS NULL ORDER BY c.id ASC LIMIT $1",
+            users = COLUMNS
+                .split(", ")
+                .map(|c| format!("u.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .await?;
+    let m = interleave(
+        iterations(smoke, quick, 500),
+        |_| async move {
+            let rows = Comment::query()
+                .join(Comment::ARTICLE_ID_FK)
+                .then_join(Article::AUTHOR_ID_FK)
+                .order_by(Comment::ID.asc())
+                .limit(100)
+                .fetch_all(conn)
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 100);
+        },
+        |_| {
+            let three = &three;
+            async move {
+                let rows: Vec<(Comment, Article, User)> = client
+                    .query(three, &[&100_i64])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        let comment = Comment {
+                            id: r.get(0),
+                            article_id: r.get(1),
+                            body: r.get(2),
+                        };
+                        let article = Article {
+                            id: r.get(3),
+                            author_id: r.get(4),
+                            title: r.get(5),
+                        };
+                        let user = User {
+                            id: r.get(6),
+                            email: r.get(7),
+                            display_name: r.get(8),
+                            role: r.get(9),
+                            bio: r.get(10),
+                            created_at: r.get(11),
+                            updated_at: r.get(12),
+                            deleted_at: r.get(13),
+                        };
+                        (comment, article, user)
+                    })
+                    .collect();
+                assert_eq!(rows.len(), 100);
+            }
+        },
+        nothing,
+    )
+    .await;
+    report.add("comment, article, author (100)", "two JOINs + map three", m);
+
+    // 4. A grouped aggregate over a join: authors by number of comments, top 20.
+    let grouped = client
+        .prepare(
+            "SELECT u.email, count(*) FROM \"user\".users AS u \
+             JOIN web.articles AS a ON a.author_id = u.id \
+             JOIN web.comments AS c ON c.article_id = a.id \
+             WHERE u.deleted_at IS NULL GROUP BY u.email HAVING count(*) >= $1 \
+             ORDER BY count(*) DESC, u.email ASC LIMIT $2",
+        )
+        .await?;
+    let m = interleave(
+        iterations(smoke, quick, 200),
+        |_| async move {
+            use skelly_db::query::count;
+            let rows = User::query()
+                .join_children(Article::AUTHOR_ID_FK)
+                .then_join_children(Comment::ARTICLE_ID_FK)
+                .group_by(User::EMAIL)
+                .aggregate(count())
+                .having(count().ge(1_i64))
+                .order_by(count().desc())
+                .order_by(User::EMAIL.asc())
+                .limit(20)
+                .fetch_all(conn)
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 20);
+        },
+        |_| {
+            let grouped = &grouped;
+            async move {
+                let rows: Vec<(String, i64)> = client
+                    .query(grouped, &[&1_i64, &20_i64])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1)))
+                    .collect();
+                assert_eq!(rows.len(), 20);
+            }
+        },
+        nothing,
+    )
+    .await;
+    report.add(
+        "comments per author, top 20 (join)",
+        "GROUP BY over JOINs + map",
+        m,
+    );
+
+    // 5. insert_many or-ignore of 1,000 tags, half conflicting; the new half is removed
+    // between turns, so each side meets the same 500 existing names.
+    let existing: Vec<NewTag> = (0..500)
+        .map(|i| NewTag {
+            name: format!("tag-{i}"),
+        })
+        .collect();
+    Tag::insert_many_count(conn, existing).await?;
+    let names: Vec<String> = (250..1_250).map(|i| format!("tag-{i}")).collect();
+    let ignore = client
+        .prepare(
+            "INSERT INTO web.tags (name) SELECT u.* FROM UNNEST($1::text[]) AS u \
+             ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    let m = interleave(
+        iterations(smoke, quick, 200),
+        |_| {
+            let rows: Vec<NewTag> = names.iter().map(|n| NewTag { name: n.clone() }).collect();
+            async move {
+                let n = Tag::bulk_insert(rows)
+                    .on_conflict_do_nothing()
+                    .execute(conn)
+                    .await
+                    .unwrap();
+                assert_eq!(n, 750);
+            }
+        },
+        |_| {
+            let (names, ignore) = (names.clone(), &ignore);
+            async move {
+                let n = client.execute(ignore, &[&names]).await.unwrap();
+                assert_eq!(n, 750);
+            }
+        },
+        || async {
+            client
+                .batch_execute("DELETE FROM web.tags WHERE id > 500")
+                .await
+                .unwrap();
+        },
+    )
+    .await;
+    report.add(
+        "insert or ignore 1,000 (half conflict)",
+        "UNNEST ON CONFLICT DO NOTHING",
+        m,
+    );
+    client.batch_execute("DROP SCHEMA web CASCADE").await?;
     Ok(())
 }

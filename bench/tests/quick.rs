@@ -39,13 +39,18 @@ fn quick_mode_measures_every_workload() {
         "join 100 rows",
         "join 10000 rows",
         "eager: 100 parents, 11 children each",
+        "favorited by (20 of 10,000)",
+        "users LEFT JOIN articles (100 users)",
+        "comment, article, author (100)",
+        "comments per author, top 20 (join)",
+        "insert or ignore 1,000 (half conflict)",
     ] {
         assert!(
             stdout.contains(workload),
             "missing {workload:?} in:\n{stdout}"
         );
     }
-    assert!(stdout.contains("33 workloads measured"), "{stdout}");
+    assert!(stdout.contains("38 workloads measured"), "{stdout}");
     assert!(
         stdout.contains("allocations, list 10000 rows: skelly-db "),
         "{stdout}"
