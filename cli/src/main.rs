@@ -75,6 +75,21 @@ enum SchemaAction {
         #[arg(long = "schema")]
         schemas: Vec<String>,
     },
+    /// Print a diagram of the tables: their key and foreign-key columns and the relations
+    /// with their cardinality, as Mermaid (renders in GitHub and GitLab markdown) or Graphviz
+    /// DOT. From the `#[derive(Table)]` structs under --src, or with --from-database from the
+    /// tables of the DATABASE_URL database (a schema not yet described by structs).
+    Diagram {
+        /// mermaid or dot.
+        #[arg(long, default_value = "mermaid", value_parser = ["mermaid", "dot"])]
+        format: String,
+        /// Draw the tables of the DATABASE_URL database instead of the structs.
+        #[arg(long)]
+        from_database: bool,
+        /// With --from-database: only the tables of these schemas.
+        #[arg(long = "schema")]
+        schemas: Vec<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -295,6 +310,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             action: SchemaAction::Pull { schemas },
             options,
         } => schema::pull(&options, &schemas).await,
+        Command::Schema {
+            action:
+                SchemaAction::Diagram {
+                    format,
+                    from_database,
+                    schemas,
+                },
+            options,
+        } => schema::diagram(&options, &format, from_database, &schemas).await,
     }
 }
 

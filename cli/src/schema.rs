@@ -7,8 +7,11 @@ use skelly_db::{Executor, PoolConfig};
 use crate::scratch::{load_migrations, read_structs, server_url, Scratch};
 use crate::{chain, SchemaOptions};
 
-/// `skelly-db schema pull`: structs for the tables of the database itself, on stdout.
-pub async fn pull(options: &SchemaOptions, schemas: &[String]) -> Result<(), String> {
+/// The tables of the DATABASE_URL database itself (schemas filtered), as shapes.
+async fn live_shapes(
+    options: &SchemaOptions,
+    schemas: &[String],
+) -> Result<Vec<TableShape>, String> {
     let url = options
         .database_url
         .as_deref()
@@ -40,6 +43,38 @@ pub async fn pull(options: &SchemaOptions, schemas: &[String]) -> Result<(), Str
             shapes.push(shape);
         }
     }
+    pool.close().await;
+    Ok(shapes)
+}
+
+/// `skelly-db schema diagram`: the structs' tables (or the database's) as Mermaid or DOT.
+pub async fn diagram(
+    options: &SchemaOptions,
+    format: &str,
+    from_database: bool,
+    schemas: &[String],
+) -> Result<(), String> {
+    let shapes = match from_database {
+        true => live_shapes(options, schemas).await?,
+        false => read_structs(&options.src)?
+            .into_iter()
+            .map(|t| t.shape)
+            .collect(),
+    };
+    if shapes.is_empty() {
+        return Err("no tables found".into());
+    }
+    let format = match format {
+        "dot" => schema::DiagramFormat::Dot,
+        _ => schema::DiagramFormat::Mermaid,
+    };
+    print!("{}", schema::diagram(&shapes, format));
+    Ok(())
+}
+
+/// `skelly-db schema pull`: structs for the tables of the database itself, on stdout.
+pub async fn pull(options: &SchemaOptions, schemas: &[String]) -> Result<(), String> {
+    let shapes = live_shapes(options, schemas).await?;
     if shapes.is_empty() {
         return Err("no tables found".into());
     }

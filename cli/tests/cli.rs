@@ -1790,3 +1790,63 @@ async fn goose_go_migrations_are_listed_recorded_on_request_and_never_run() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `schema diagram` from the structs and from a live database, in both formats.
+#[tokio::test]
+async fn schema_diagram_from_structs_and_from_a_database() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let src = root.join("tests/src");
+    let out = skelly(&["schema", "diagram", "--src", src.to_str().unwrap()], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(
+            "erDiagram\n    user_users {\n        uuid id PK\n        text email UK\n"
+        ),
+        "{stdout}"
+    );
+    // The README shows the reference schema's diagram as the command prints it.
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```mermaid\n{stdout}```")),
+        "README's diagram differs from:\n{stdout}"
+    );
+
+    let db = TestDb::new().await.unwrap();
+    db.pool()
+        .batch_execute(
+            "CREATE SCHEMA hr;
+             CREATE TABLE hr.employees (id bigint PRIMARY KEY, manager_id bigint REFERENCES hr.employees);
+             CREATE TABLE hr.teams (org text, code text, PRIMARY KEY (org, code));
+             CREATE TABLE hr.members (id bigint PRIMARY KEY, org text NOT NULL, code text NOT NULL,
+                 employee_id bigint NOT NULL UNIQUE REFERENCES hr.employees,
+                 FOREIGN KEY (org, code) REFERENCES hr.teams);",
+        )
+        .await
+        .unwrap();
+    let out = skelly(
+        &["schema", "diagram", "--from-database", "--schema", "hr"],
+        Some(&db.url()),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mermaid = text(&out.stdout);
+    for line in [
+        r#"hr_employees |o--o{ hr_employees : "manager_id""#,
+        r#"hr_employees ||--o| hr_members : "employee_id""#,
+        r#"hr_teams ||--o{ hr_members : "org, code""#,
+    ] {
+        assert!(mermaid.contains(line), "missing {line} in:\n{mermaid}");
+    }
+    let out = skelly(
+        &["schema", "diagram", "--from-database", "--format", "dot"],
+        Some(&db.url()),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dot = text(&out.stdout);
+    assert!(
+        dot.contains(r#""hr.members":"org" -> "hr.teams":"org" [label="org, code", taillabel="*", headlabel="1"];"#),
+        "{dot}"
+    );
+    let out = skelly(&["schema", "diagram", "--format", "svg"], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

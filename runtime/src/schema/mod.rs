@@ -28,6 +28,7 @@
 //! reads the structs from the sources and checks them against the migrations.
 
 mod compare;
+mod diagram;
 mod draft;
 mod inspect;
 mod normalize;
@@ -37,6 +38,7 @@ mod shape;
 mod source;
 
 pub use compare::{compare, Finding, SchemaReport, Severity};
+pub use diagram::{diagram, DiagramFormat};
 pub use draft::{draft, Draft, DraftOptions, DraftQuestions};
 pub use normalize::canonical_type;
 pub use render::{render_structs, Rendered};
