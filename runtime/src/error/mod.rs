@@ -6,10 +6,12 @@ mod connection;
 mod map;
 mod migration;
 mod server;
+mod web;
 
 pub use connection::ConnectionKind;
 pub use migration::MigrationError;
 pub use server::{ConstraintKind, ConstraintViolation, ServerError};
+pub use web::Problem;
 
 /// The boxed source of an error, kept so that nothing the server or driver said is lost.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -75,6 +75,46 @@ impl fmt::Display for Cursor {
     }
 }
 
+/// A cursor is its string: `?after=...` in a query string deserializes into `Option<Cursor>`
+/// (axum's `Query`, serde_urlencoded), and it serializes back to the same string.
+///
+/// ```
+/// # fn f(cursor: skelly_db::query::Cursor) {
+/// use serde::de::value::{Error, StrDeserializer};
+/// use serde::Deserialize;
+///
+/// let text = cursor.to_string();
+/// let again = skelly_db::query::Cursor::deserialize(StrDeserializer::<Error>::new(&text)).unwrap();
+/// assert_eq!(again, cursor);
+/// # }
+/// ```
+impl<'de> serde::Deserialize<'de> for Cursor {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Cursor;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a page cursor (the `next` of a page, as a string)")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<Cursor, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+impl serde::Serialize for Cursor {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl FromStr for Cursor {
     type Err = Error;
 
