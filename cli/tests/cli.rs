@@ -1805,11 +1805,11 @@ async fn schema_diagram_from_structs_and_from_a_database() {
         ),
         "{stdout}"
     );
-    // The README shows the reference schema's diagram as the command prints it.
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    // The guide shows the reference schema's diagram as the command prints it.
+    let guide = std::fs::read_to_string(root.join("docs/schema-check.md")).unwrap();
     assert!(
-        readme.contains(&format!("```mermaid\n{stdout}```")),
-        "README's diagram differs from:\n{stdout}"
+        guide.contains(&format!("```mermaid\n{stdout}```")),
+        "docs/schema-check.md's diagram differs from:\n{stdout}"
     );
 
     let db = TestDb::new().await.unwrap();

@@ -23,7 +23,8 @@ fn the_walkthrough_runs() {
 #[test]
 fn the_readme_shows_the_example_as_it_is() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("../README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(root.join("../docs/keys-and-existing-schemas.md")).unwrap();
     let example = std::fs::read_to_string(root.join("examples/existing_table.rs")).unwrap();
     // The example from its first `use` on, between the README's markers.
     let code = &example[example.find("use ").unwrap()..];
@@ -35,6 +36,6 @@ fn the_readme_shows_the_example_as_it_is() {
     let block = &block[..block.find("```\n<!-- existing-table:end -->").unwrap()];
     assert_eq!(
         block, code,
-        "README.md's walkthrough differs from examples/existing_table.rs"
+        "docs/keys-and-existing-schemas.md's walkthrough differs from examples/existing_table.rs"
     );
 }

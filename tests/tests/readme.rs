@@ -1,7 +1,7 @@
-//! Every Rust block of the README, compiled (tests/build.rs turns each into a module here), and
-//! the blocks marked `run` run on a fresh database. A README snippet that stops compiling
-//! fails `cargo test` with an error in `readme.rs` under the build's `OUT_DIR`, whose module
-//! names the README line.
+//! Every Rust block of the README and the guide (docs/), compiled (tests/build.rs turns each into
+//! a module here), and the blocks marked `run` run on a fresh database. A snippet that stops
+//! compiling fails `cargo test` with an error in `readme.rs` under the build's `OUT_DIR`, whose
+//! module names the file and line.
 
 use skelly_db::testing::TestDb;
 use skelly_db::Executor;
@@ -125,10 +125,10 @@ async fn readme_blocks_marked_run_succeed() -> skelly_db::Result<()> {
         blocks::RUN.len() >= 8,
         "the README's runnable blocks are marked `<!-- compiled: body, run -->`"
     );
-    for (line, block) in blocks::RUN {
+    for (file, line, block) in blocks::RUN {
         let db = readme_database().await?;
         if let Err(err) = block(db.pool().clone()).await {
-            panic!("README.md line {line}: the block failed: {err}");
+            panic!("{file} line {line}: the block failed: {err}");
         }
     }
     Ok(())
