@@ -225,9 +225,10 @@ impl PoolConfig {
         self
     }
 
-    /// A rustls client configuration of your own (client certificates, pinned keys, another
+    /// (Feature `tls`.) A rustls client configuration of your own (client certificates, pinned keys, another
     /// verifier): used as it is for every TLS connection; `sslmode` still decides whether TLS
     /// is tried (`disable`), optional (`prefer`) or required.
+    #[cfg(feature = "tls")]
     pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> PoolConfig {
         self.tls.custom = Some(config);
         self
@@ -264,12 +265,7 @@ impl PoolConfig {
     }
 
     /// The driver's configuration and the TLS connector for one connection.
-    pub(crate) fn connect_parts(
-        &self,
-    ) -> Result<(
-        tokio_postgres::Config,
-        tokio_postgres_rustls::MakeRustlsConnect,
-    )> {
+    pub(crate) fn connect_parts(&self) -> Result<(tokio_postgres::Config, super::tls::Connector)> {
         let mut pg = self.pg.clone();
         pg.ssl_mode(self.tls.driver_mode());
         if pg.get_connect_timeout().is_none() {
@@ -329,6 +325,7 @@ impl PoolConfig {
             tls: TlsSettings {
                 mode: parsed.tls.mode,
                 root: parsed.tls.root.or_else(|| self.tls.root.clone()),
+                #[cfg(feature = "tls")]
                 custom: self.tls.custom.clone(),
             },
             replicas: Vec::new(),

@@ -44,7 +44,7 @@ impl Conn {
     /// Connects with `config` and `connector`, outside any pool.
     pub(crate) async fn connect(
         pg: &tokio_postgres::Config,
-        connector: tokio_postgres_rustls::MakeRustlsConnect,
+        connector: super::tls::Connector,
         cache_size: usize,
         peer: std::sync::Arc<crate::trace::Peer>,
     ) -> Result<Conn> {
@@ -134,7 +134,7 @@ pub(crate) struct Counters {
 
 pub(crate) struct Manager {
     pub(crate) pg: tokio_postgres::Config,
-    pub(crate) connector: tokio_postgres_rustls::MakeRustlsConnect,
+    pub(crate) connector: super::tls::Connector,
     pub(crate) cache_size: usize,
     /// How long one connection may take to be ready, startup and login included (the
     /// driver's own timeout covers only the TCP connect, so a host that accepts and never
@@ -183,7 +183,7 @@ impl Drop for ProbeGuard<'_> {
 impl Manager {
     pub(crate) fn new(
         pg: tokio_postgres::Config,
-        connector: tokio_postgres_rustls::MakeRustlsConnect,
+        connector: super::tls::Connector,
         cache_size: usize,
         slow: Option<Duration>,
         connect_timeout: Duration,
@@ -249,12 +249,10 @@ impl deadpool::managed::Manager for Manager {
             .counters
             .attempts
             .fetch_add(1, Ordering::Relaxed);
-        let connect = Conn::connect(
-            &self.pg,
-            self.connector.clone(),
-            self.cache_size,
-            self.peer.clone(),
-        );
+        // A rustls connector is shared by reference count; without TLS it is `NoTls` (Copy).
+        #[allow(clippy::clone_on_copy)]
+        let connector = self.connector.clone();
+        let connect = Conn::connect(&self.pg, connector, self.cache_size, self.peer.clone());
         let connected = match tokio::time::timeout(self.connect_timeout, connect).await {
             Ok(connected) => connected,
             Err(_) => Err(Error::Timeout {

@@ -6,17 +6,32 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 
+#[cfg(feature = "tls")]
 mod verify;
 
+#[cfg(feature = "tls")]
 use rustls::client::danger::ServerCertVerifier;
+#[cfg(feature = "tls")]
 use rustls::client::WebPkiServerVerifier;
+#[cfg(feature = "tls")]
 use rustls::pki_types::pem::PemObject;
+#[cfg(feature = "tls")]
 use rustls::pki_types::CertificateDer;
+#[cfg(feature = "tls")]
 use rustls::{ClientConfig, RootCertStore};
 
+#[cfg(feature = "tls")]
 use verify::{ChainOnly, NoVerifier};
+
+/// What a connection's TLS goes through: rustls, or (without the `tls` feature) nothing.
+#[cfg(feature = "tls")]
+pub(crate) type Connector = tokio_postgres_rustls::MakeRustlsConnect;
+/// What a connection's TLS goes through: rustls, or (without the `tls` feature) nothing.
+#[cfg(not(feature = "tls"))]
+pub(crate) type Connector = tokio_postgres::NoTls;
 
 use crate::error::{Error, Result};
 
@@ -106,6 +121,7 @@ impl RootCert {
 pub(crate) struct TlsSettings {
     pub(crate) mode: SslMode,
     pub(crate) root: Option<RootCert>,
+    #[cfg(feature = "tls")]
     pub(crate) custom: Option<Arc<ClientConfig>>,
 }
 
@@ -114,7 +130,7 @@ impl fmt::Debug for TlsSettings {
         f.debug_struct("Tls")
             .field("sslmode", &self.mode)
             .field("sslrootcert", &self.root)
-            .field("custom", &self.custom.is_some())
+            .field("custom", &self.has_custom())
             .finish()
     }
 }
@@ -130,8 +146,16 @@ impl TlsSettings {
         }
     }
 
+    fn has_custom(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.custom.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
     /// The connector for these settings: a rustls client configured for the mode.
-    pub(crate) fn connector(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    #[cfg(feature = "tls")]
+    pub(crate) fn connector(&self) -> Result<Connector> {
         let config = match &self.custom {
             Some(custom) => (**custom).clone(),
             None => self.client_config()?,
@@ -139,11 +163,25 @@ impl TlsSettings {
         Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
     }
 
+    /// Without the `tls` feature: plaintext, which `disable` and `prefer` accept; the modes that
+    /// require TLS are refused before anything is sent.
+    #[cfg(not(feature = "tls"))]
+    pub(crate) fn connector(&self) -> Result<Connector> {
+        match self.mode {
+            SslMode::Disable | SslMode::Prefer => Ok(tokio_postgres::NoTls),
+            mode => Err(Error::Config(format!(
+                "sslmode={mode} needs TLS, and skelly-db was built without its `tls` feature \
+                 (on by default); enable it, or connect with sslmode=disable or prefer"
+            ))),
+        }
+    }
+
     // rustls 0.23.48 deprecates the ring provider ("no support for post-quantum algorithms");
     // its only other one, aws-lc-rs, builds a C library into every application. ring's X25519
     // and ECDHE key exchange is what PostgreSQL servers negotiate today, so ring stays, and the
     // deprecation is not passed on to every downstream build (a path dependency shows it).
     #[allow(deprecated)]
+    #[cfg(feature = "tls")]
     fn client_config(&self) -> Result<ClientConfig> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
@@ -176,6 +214,7 @@ impl TlsSettings {
             .with_no_client_auth())
     }
 
+    #[cfg(feature = "tls")]
     fn roots(&self) -> Result<RootCertStore> {
         let mut store = RootCertStore::empty();
         let root = match &self.root {
@@ -367,6 +406,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tls")]
     fn verify_modes_need_readable_roots() {
         let settings = TlsSettings {
             mode: SslMode::VerifyFull,
@@ -384,5 +424,20 @@ mod tests {
             custom: None,
         };
         assert!(settings.connector().is_ok());
+    }
+
+    #[test]
+    #[cfg(not(feature = "tls"))]
+    fn without_tls_plaintext_modes_connect_and_tls_modes_are_refused() {
+        for mode in [SslMode::Disable, SslMode::Prefer] {
+            let settings = TlsSettings { mode, root: None };
+            assert!(settings.connector().is_ok());
+        }
+        let settings = TlsSettings {
+            mode: SslMode::Require,
+            root: None,
+        };
+        let err = settings.connector().err().unwrap().to_string();
+        assert!(err.contains("without its `tls` feature"), "{err}");
     }
 }
