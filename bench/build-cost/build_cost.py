@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Build cost of skelly-db per table (issue 28).
+
+Generates a schema crate of N tables the way an application uses the derive (each table:
+11 columns, a foreign key to the one before, a text enum; and a function per table that inserts,
+finds, patches, runs a filtered query, a join and a page), then times, with the dependencies
+already built and shared between runs:
+
+- full: the crate alone built from clean (`cargo clean -p gen; cargo build`),
+- check: `cargo check` after touching its source,
+- touch: `cargo build` after touching its source (incremental),
+
+at each N given (default 10 50 100), three rounds each, median; and, when cargo-llvm-lines is
+installed, its LLVM IR lines and monomorphised copies per table. The per-table cost is the slope
+between the smallest and the largest N.
+
+    python3 bench/build-cost/build_cost.py [N ...] [--rounds 3] [--work /tmp/skelly-build-cost]
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def table(i):
+    prev = f'    #[table(references = "app.t{i - 1}s")]\n    pub parent_id: Option<uuid::Uuid>,\n' if i > 0 else \
+        "    pub parent_id: Option<uuid::Uuid>,\n"
+    return f'''
+#[derive(Table, Debug, Clone)]
+#[table(schema = "app", name = "t{i}s")]
+pub struct T{i} {{
+    pub id: uuid::Uuid,
+{prev}    #[table(unique)]
+    pub name: String,
+    pub title: String,
+    pub count: i32,
+    pub total: i64,
+    pub active: bool,
+    pub kind: Kind,
+    pub note: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}}
+
+pub async fn use_t{i}(db: &skelly_db::Pool) -> skelly_db::Result<usize> {{
+    let row = T{i}::insert(db, NewT{i} {{
+        parent_id: None,
+        name: "n".into(),
+        title: "t".into(),
+        count: 1,
+        total: 2,
+        active: true,
+        kind: Kind::A,
+        note: None,
+    }})
+    .await?;
+    let found = T{i}::find(db, row.id).await?;
+    T{i}::patch(db, row.id, T{i}Patch {{ title: Some("u".into()), ..Default::default() }}).await?;
+    let list = T{i}::query()
+        .filter(T{i}::COUNT.gt(0).and(T{i}::NAME.like("n%")))
+        .order_by(T{i}::CREATED_AT.desc())
+        .limit(20)
+        .fetch_all(db)
+        .await?;
+    let page = T{i}::query().order_by(T{i}::NAME.asc()).page(db, 10, None).await?;
+    {"let joined = T%d::query().join(T%d::PARENT_ID_FK).fetch_all(db).await?.len();" % (i, i) if i > 0 else "let joined = 0;"}
+    Ok(list.len() + page.rows.len() + usize::from(found.is_some()) + joined)
+}}
+'''
+
+
+def generate(work, n):
+    crate = os.path.join(work, "gen")
+    os.makedirs(os.path.join(crate, "src"), exist_ok=True)
+    with open(os.path.join(crate, "Cargo.toml"), "w") as f:
+        f.write(f'''[package]
+name = "gen"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+skelly-db = {{ path = "{ROOT}/runtime" }}
+uuid = {{ version = "1", default-features = false, features = ["std", "v4"] }}
+chrono = {{ version = "0.4", default-features = false, features = ["std", "clock"] }}
+
+[workspace]
+''')
+    body = ["use skelly_db::{Table, TextEnum};\n",
+            "#[derive(TextEnum, Debug, Clone, Copy, PartialEq, Eq)]\npub enum Kind { A, B, C }\n"]
+    body += [table(i) for i in range(n)]
+    with open(os.path.join(crate, "src", "lib.rs"), "w") as f:
+        f.write("\n".join(body))
+    return crate
+
+
+def run(crate, *args, env=None):
+    start = time.monotonic()
+    out = subprocess.run(["cargo", *args], cwd=crate, env=env, capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    if out.returncode != 0:
+        sys.exit(f"cargo {' '.join(args)} failed:\n{out.stderr[-4000:]}")
+    return elapsed, out.stdout
+
+
+def touch(crate):
+    os.utime(os.path.join(crate, "src", "lib.rs"))
+
+
+def measure(work, n, rounds):
+    crate = generate(work, n)
+    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(work, "target"))
+    run(crate, "build", env=env)  # dependencies, not timed
+    run(crate, "check", env=env)
+    full, check, rebuild = [], [], []
+    for _ in range(rounds):
+        run(crate, "clean", "-p", "gen", env=env)
+        full.append(run(crate, "build", env=env)[0])
+        touch(crate)
+        check.append(run(crate, "check", env=env)[0])
+        touch(crate)
+        rebuild.append(run(crate, "build", env=env)[0])
+    lines = copies = None
+    if shutil.which("cargo-llvm-lines"):
+        _, text = run(crate, "llvm-lines", "--lib", env=env)
+        total = next(l for l in text.splitlines() if "(TOTAL)" in l).split()
+        lines, copies = int(total[0]), int(total[1])
+    return statistics.median(full), statistics.median(check), statistics.median(rebuild), lines, copies
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sizes", nargs="*", type=int, default=[10, 50, 100])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--work", default="/tmp/skelly-build-cost")
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    results = {}
+    print(f"{'tables':>6} {'full s':>8} {'check s':>8} {'touch s':>8} {'IR lines':>10} {'copies':>8}")
+    for n in args.sizes:
+        full, check, rebuild, lines, copies = measure(args.work, n, args.rounds)
+        results[n] = (full, check, rebuild, lines, copies)
+        print(f"{n:>6} {full:>8.2f} {check:>8.2f} {rebuild:>8.2f} {lines or '-':>10} {copies or '-':>8}", flush=True)
+    if len(args.sizes) >= 2:
+        lo, hi = min(args.sizes), max(args.sizes)
+        d = hi - lo
+        a, b = results[lo], results[hi]
+        print(f"per table ({lo} -> {hi}): full {1000 * (b[0] - a[0]) / d:.0f} ms, "
+              f"check {1000 * (b[1] - a[1]) / d:.0f} ms, touch {1000 * (b[2] - a[2]) / d:.0f} ms"
+              + (f", {(b[3] - a[3]) / d:.0f} IR lines, {(b[4] - a[4]) / d:.0f} copies" if a[3] and b[3] else ""))
+
+
+if __name__ == "__main__":
+    main()
