@@ -199,82 +199,38 @@ impl<T: Table> Select<T> {
         self
     }
 
+    /// The parts of this query, untyped.
+    pub(super) fn parts(&self) -> Parts<'_> {
+        Parts {
+            statements: T::statements(),
+            columns: T::COLUMNS,
+            filter: self.filter.as_ref(),
+            order: &self.order,
+            limit: self.limit.as_ref(),
+            offset: self.offset.as_ref(),
+            scope: self.scope,
+            lock: self.lock,
+            wait: self.wait,
+        }
+    }
+
     /// The WHERE clause (with the soft-delete scope), appended to `sql`.
     pub(super) fn render_where<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
-        let scope = T::statements().soft_delete.and_then(|c| match self.scope {
-            Scope::Live => Some((c, " IS NULL")),
-            Scope::OnlyDeleted => Some((c, " IS NOT NULL")),
-            Scope::WithDeleted => None,
-        });
-        if self.filter.is_none() && scope.is_none() {
-            return;
-        }
-        sql.push_str(" WHERE ");
-        if let Some(filter) = &self.filter {
-            filter.render(sql, params);
-            if scope.is_some() {
-                sql.push_str(" AND ");
-            }
-        }
-        if let Some((column, test)) = scope {
-            push_ident(sql, column);
-            sql.push_str(test);
-        }
+        self.parts().render_where(sql, params);
     }
 
     fn render_tail<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
-        for (i, (column, descending)) in self.order.iter().enumerate() {
-            sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
-            // Qualified: the table's column, not a select-list entry of the same name (a native
-            // enum is read as text, and must still sort in its type's order).
-            sql.push_str(&T::statements().table);
-            sql.push('.');
-            push_ident(sql, column);
-            sql.push_str(if *descending { " DESC" } else { " ASC" });
-        }
-        if let Some(limit) = &self.limit {
-            params.push(limit);
-            sql.push_str(" LIMIT ");
-            push_placeholder(sql, params.len());
-        }
-        if let Some(offset) = &self.offset {
-            params.push(offset);
-            sql.push_str(" OFFSET ");
-            push_placeholder(sql, params.len());
-        }
+        self.parts().render_tail(sql, params);
     }
 
     fn render_select(&self) -> (String, Vec<Param<'_>>) {
-        self.render_with_head(&["SELECT ", &T::statements().columns])
+        self.parts().render_select()
     }
 
     /// `head` (`SELECT`, the columns) then this query's FROM, WHERE, ORDER BY, LIMIT, OFFSET
     /// and lock.
     pub(crate) fn render_with_head(&self, head: &[&str]) -> (String, Vec<Param<'_>>) {
-        let statements = T::statements();
-        let head_len: usize = head.iter().map(|h| h.len()).sum();
-        // Room for the fixed part and a typical filter: rendering then rarely reallocates.
-        let mut sql = String::with_capacity(head_len + statements.table.len() + 128);
-        for part in head {
-            sql.push_str(part);
-        }
-        sql.push_str(" FROM ");
-        sql.push_str(&statements.table);
-        let mut params = Vec::new();
-        self.render_where(&mut sql, &mut params);
-        self.render_tail(&mut sql, &mut params);
-        self.render_lock(&mut sql);
-        (sql, params)
-    }
-
-    // FOR UPDATE and friends; SKIP LOCKED / NOWAIT only with a lock.
-    fn render_lock(&self, sql: &mut String) {
-        if let Some(lock) = self.lock {
-            sql.push_str(lock);
-            if let Some(wait) = self.wait {
-                sql.push_str(wait);
-            }
-        }
+        self.parts().render_with_head(head)
     }
 
     /// Chosen columns instead of whole rows: one typed column, or a tuple of up to eight.
@@ -396,7 +352,7 @@ impl<T: Table> Select<T> {
             )));
         }
         let limit = size.saturating_add(1);
-        let (sql, params, terms) = self.render_page(&limit, after)?;
+        let (sql, params, terms) = self.parts().render_page(&limit, after)?;
         let rows = with_session!(db, |session| {
             // A MockDb answers a page with the rows scripted for `Op::Select`, and no next.
             if let Some(mock) = session.as_mock() {
@@ -432,7 +388,7 @@ impl<T: Table> Select<T> {
                             .map_err(|e| crate::Error::decode(name, e))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                next = Some(Cursor::new(self.shape(&terms), values));
+                next = Some(Cursor::new(self.parts().shape(&terms), values));
             }
         }
         Ok(Page { rows: out, next })
@@ -446,140 +402,13 @@ impl<T: Table> Select<T> {
         after: Option<&Cursor>,
     ) -> Result<String> {
         let limit = size.max(1).saturating_add(1);
-        let (sql, params, _) = self.render_page(&limit, after)?;
+        let (sql, params, _) = self.parts().render_page(&limit, after)?;
         let rows = db.query(&format!("EXPLAIN {sql}"), &params).await?;
         Ok(rows
             .iter()
             .map(|r| r.get::<_, String>(0))
             .collect::<Vec<_>>()
             .join("\n"))
-    }
-
-    // The ordering terms of a page: the query's, then the key's columns not among them.
-    fn page_terms(&self) -> Result<Vec<(&'static str, bool)>> {
-        let mut terms = self.order.clone();
-        let last = terms.last().map(|t| t.1).unwrap_or(false);
-        let key: Vec<&'static str> = T::COLUMNS
-            .iter()
-            .filter(|c| c.role == crate::ColumnRole::PrimaryKey)
-            .map(|c| c.name)
-            .collect();
-        if key.is_empty() {
-            return Err(crate::Error::Config(format!(
-                "page() breaks ties by the primary key, and {} has none; use limit() and offset()",
-                T::qualified_name()
-            )));
-        }
-        for k in key {
-            if !terms.iter().any(|t| t.0 == k) {
-                terms.push((k, last));
-            }
-        }
-        for (name, _) in &terms {
-            let nullable = T::COLUMNS.iter().any(|c| c.name == *name && c.nullable);
-            if nullable {
-                return Err(crate::Error::Config(format!(
-                    "page() orders by `{name}`, which can be NULL; order pages by NOT NULL columns"
-                )));
-            }
-        }
-        if self.offset.is_some() {
-            return Err(crate::Error::Config(
-                "page() goes by cursor; remove offset()".into(),
-            ));
-        }
-        Ok(terms)
-    }
-
-    // Which table and ordering a cursor belongs to.
-    fn shape(&self, terms: &[(&'static str, bool)]) -> [u8; 8] {
-        let table = T::qualified_name();
-        let mut parts: Vec<&[u8]> = vec![table.as_bytes()];
-        for (name, desc) in terms {
-            parts.push(name.as_bytes());
-            parts.push(if *desc { b"d" } else { b"a" });
-        }
-        digest8(parts)
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn render_page<'a>(
-        &'a self,
-        limit: &'a i64,
-        after: Option<&'a Cursor>,
-    ) -> Result<(String, Vec<Param<'a>>, Vec<(&'static str, bool)>)> {
-        let terms = self.page_terms()?;
-        let statements = T::statements();
-        let mut sql = String::with_capacity(statements.columns.len() + 256);
-        sql.push_str("SELECT ");
-        sql.push_str(&statements.columns);
-        // The ordering values of each row as text: the next cursor.
-        for (i, (name, _)) in terms.iter().enumerate() {
-            sql.push_str(", ");
-            push_ident(&mut sql, name);
-            // Named apart: ORDER BY must not find two columns of the same name.
-            sql.push_str("::text AS __cursor_");
-            sql.push_str(&i.to_string());
-        }
-        sql.push_str(" FROM ");
-        sql.push_str(&statements.table);
-        let mut params = Vec::new();
-        let before = sql.len();
-        self.render_where(&mut sql, &mut params);
-        if let Some(cursor) = after {
-            if cursor.shape != self.shape(&terms) || cursor.values.len() != terms.len() {
-                return Err(crate::Error::InvalidCursor(
-                    "it belongs to another query (another table or ordering)".into(),
-                ));
-            }
-            sql.push_str(if sql.len() > before {
-                " AND ("
-            } else {
-                " WHERE ("
-            });
-            // (a > $1) OR (a = $1 AND b < $2) OR ...: any mix of directions.
-            for k in 0..terms.len() {
-                if k > 0 {
-                    sql.push_str(" OR ");
-                }
-                sql.push('(');
-                for (j, (name, desc)) in terms.iter().enumerate().take(k + 1) {
-                    if j > 0 {
-                        sql.push_str(" AND ");
-                    }
-                    push_ident(&mut sql, name);
-                    sql.push_str(match (j == k, desc) {
-                        (false, _) => " = ",
-                        (true, false) => " > ",
-                        (true, true) => " < ",
-                    });
-                    params.push(&cursor.values[j]);
-                    push_placeholder(&mut sql, params.len());
-                    // Bound as text, cast to the column's type by the server.
-                    let ty = T::COLUMNS
-                        .iter()
-                        .find(|c| c.name == *name)
-                        .map(|c| c.sql_type)
-                        .unwrap_or("text");
-                    sql.push_str("::text::");
-                    sql.push_str(ty);
-                }
-                sql.push(')');
-            }
-            sql.push(')');
-        }
-        for (i, (name, desc)) in terms.iter().enumerate() {
-            sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
-            sql.push_str(&T::statements().table);
-            sql.push('.');
-            push_ident(&mut sql, name);
-            sql.push_str(if *desc { " DESC" } else { " ASC" });
-        }
-        params.push(limit);
-        sql.push_str(" LIMIT ");
-        push_placeholder(&mut sql, params.len());
-        self.render_lock(&mut sql);
-        Ok((sql, params, terms))
     }
 
     /// The first matching row, or [`crate::Error::NotFound`].
@@ -681,4 +510,226 @@ impl<T: Table> Select<T> {
         scoped.render_where(&mut sql, &mut params);
         affected::<T>(db, Op::DeleteWhere, &sql, &params).await
     }
+}
+
+/// A select's parts with no type left: one copy of its rendering (WHERE, ORDER BY, pages, locks)
+/// serves every table; [`Select`]'s own methods are shims over it.
+pub(super) struct Parts<'a> {
+    statements: &'static crate::table::Statements,
+    columns: &'static [crate::table::ColumnDef],
+    filter: Option<&'a Node>,
+    order: &'a [(&'static str, bool)],
+    limit: Option<&'a i64>,
+    offset: Option<&'a i64>,
+    scope: Scope,
+    lock: Option<&'static str>,
+    wait: Option<&'static str>,
+}
+
+impl<'a> Parts<'a> {
+    /// The WHERE clause (with the soft-delete scope), appended to `sql`.
+    pub(super) fn render_where(&self, sql: &mut String, params: &mut Vec<Param<'a>>) {
+        let scope = self.statements.soft_delete.and_then(|c| match self.scope {
+            Scope::Live => Some((c, " IS NULL")),
+            Scope::OnlyDeleted => Some((c, " IS NOT NULL")),
+            Scope::WithDeleted => None,
+        });
+        if self.filter.is_none() && scope.is_none() {
+            return;
+        }
+        sql.push_str(" WHERE ");
+        if let Some(filter) = self.filter {
+            filter.render(sql, params);
+            if scope.is_some() {
+                sql.push_str(" AND ");
+            }
+        }
+        if let Some((column, test)) = scope {
+            push_ident(sql, column);
+            sql.push_str(test);
+        }
+    }
+
+    pub(super) fn render_tail(&self, sql: &mut String, params: &mut Vec<Param<'a>>) {
+        for (i, (column, descending)) in self.order.iter().enumerate() {
+            sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
+            // Qualified: the table's column, not a select-list entry of the same name (a native
+            // enum is read as text, and must still sort in its type's order).
+            sql.push_str(&self.statements.table);
+            sql.push('.');
+            push_ident(sql, column);
+            sql.push_str(if *descending { " DESC" } else { " ASC" });
+        }
+        if let Some(limit) = self.limit {
+            params.push(limit);
+            sql.push_str(" LIMIT ");
+            push_placeholder(sql, params.len());
+        }
+        if let Some(offset) = self.offset {
+            params.push(offset);
+            sql.push_str(" OFFSET ");
+            push_placeholder(sql, params.len());
+        }
+    }
+
+    pub(super) fn render_select(&self) -> (String, Vec<Param<'a>>) {
+        self.render_with_head(&["SELECT ", &self.statements.columns])
+    }
+
+    /// `head` (`SELECT`, the columns) then this query's FROM, WHERE, ORDER BY, LIMIT, OFFSET
+    /// and lock.
+    pub(crate) fn render_with_head(&self, head: &[&str]) -> (String, Vec<Param<'a>>) {
+        let statements = self.statements;
+        let head_len: usize = head.iter().map(|h| h.len()).sum();
+        // Room for the fixed part and a typical filter: rendering then rarely reallocates.
+        let mut sql = String::with_capacity(head_len + statements.table.len() + 128);
+        for part in head {
+            sql.push_str(part);
+        }
+        sql.push_str(" FROM ");
+        sql.push_str(&statements.table);
+        let mut params = Vec::new();
+        self.render_where(&mut sql, &mut params);
+        self.render_tail(&mut sql, &mut params);
+        self.render_lock(&mut sql);
+        (sql, params)
+    }
+
+    // FOR UPDATE and friends; SKIP LOCKED / NOWAIT only with a lock.
+    pub(super) fn render_lock(&self, sql: &mut String) {
+        if let Some(lock) = self.lock {
+            sql.push_str(lock);
+            if let Some(wait) = self.wait {
+                sql.push_str(wait);
+            }
+        }
+    }
+
+    // The ordering terms of a page: the query's, then the key's columns not among them.
+    pub(super) fn page_terms(&self) -> Result<Vec<(&'static str, bool)>> {
+        let mut terms = self.order.to_vec();
+        let last = terms.last().map(|t| t.1).unwrap_or(false);
+        let key: Vec<&'static str> = self.columns
+            .iter()
+            .filter(|c| c.role == crate::ColumnRole::PrimaryKey)
+            .map(|c| c.name)
+            .collect();
+        if key.is_empty() {
+            return Err(crate::Error::Config(format!(
+                "page() breaks ties by the primary key, and {} has none; use limit() and offset()",
+                self.statements.table.clone()
+            )));
+        }
+        for k in key {
+            if !terms.iter().any(|t| t.0 == k) {
+                terms.push((k, last));
+            }
+        }
+        for (name, _) in &terms {
+            let nullable = self.columns.iter().any(|c| c.name == *name && c.nullable);
+            if nullable {
+                return Err(crate::Error::Config(format!(
+                    "page() orders by `{name}`, which can be NULL; order pages by NOT NULL columns"
+                )));
+            }
+        }
+        if self.offset.is_some() {
+            return Err(crate::Error::Config(
+                "page() goes by cursor; remove offset()".into(),
+            ));
+        }
+        Ok(terms)
+    }
+
+    // Which table and ordering a cursor belongs to.
+    pub(super) fn shape(&self, terms: &[(&'static str, bool)]) -> [u8; 8] {
+        let table = self.statements.table.clone();
+        let mut parts: Vec<&[u8]> = vec![table.as_bytes()];
+        for (name, desc) in terms {
+            parts.push(name.as_bytes());
+            parts.push(if *desc { b"d" } else { b"a" });
+        }
+        digest8(parts)
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(super) fn render_page(
+        &self,
+        limit: &'a i64,
+        after: Option<&'a Cursor>,
+    ) -> Result<(String, Vec<Param<'a>>, Vec<(&'static str, bool)>)> {
+        let terms = self.page_terms()?;
+        let statements = self.statements;
+        let mut sql = String::with_capacity(statements.columns.len() + 256);
+        sql.push_str("SELECT ");
+        sql.push_str(&statements.columns);
+        // The ordering values of each row as text: the next cursor.
+        for (i, (name, _)) in terms.iter().enumerate() {
+            sql.push_str(", ");
+            push_ident(&mut sql, name);
+            // Named apart: ORDER BY must not find two columns of the same name.
+            sql.push_str("::text AS __cursor_");
+            sql.push_str(&i.to_string());
+        }
+        sql.push_str(" FROM ");
+        sql.push_str(&statements.table);
+        let mut params = Vec::new();
+        let before = sql.len();
+        self.render_where(&mut sql, &mut params);
+        if let Some(cursor) = after {
+            if cursor.shape != self.shape(&terms) || cursor.values.len() != terms.len() {
+                return Err(crate::Error::InvalidCursor(
+                    "it belongs to another query (another table or ordering)".into(),
+                ));
+            }
+            sql.push_str(if sql.len() > before {
+                " AND ("
+            } else {
+                " WHERE ("
+            });
+            // (a > $1) OR (a = $1 AND b < $2) OR ...: any mix of directions.
+            for k in 0..terms.len() {
+                if k > 0 {
+                    sql.push_str(" OR ");
+                }
+                sql.push('(');
+                for (j, (name, desc)) in terms.iter().enumerate().take(k + 1) {
+                    if j > 0 {
+                        sql.push_str(" AND ");
+                    }
+                    push_ident(&mut sql, name);
+                    sql.push_str(match (j == k, desc) {
+                        (false, _) => " = ",
+                        (true, false) => " > ",
+                        (true, true) => " < ",
+                    });
+                    params.push(&cursor.values[j]);
+                    push_placeholder(&mut sql, params.len());
+                    // Bound as text, cast to the column's type by the server.
+                    let ty = self.columns
+                        .iter()
+                        .find(|c| c.name == *name)
+                        .map(|c| c.sql_type)
+                        .unwrap_or("text");
+                    sql.push_str("::text::");
+                    sql.push_str(ty);
+                }
+                sql.push(')');
+            }
+            sql.push(')');
+        }
+        for (i, (name, desc)) in terms.iter().enumerate() {
+            sql.push_str(if i == 0 { " ORDER BY " } else { ", " });
+            sql.push_str(&self.statements.table);
+            sql.push('.');
+            push_ident(&mut sql, name);
+            sql.push_str(if *desc { " DESC" } else { " ASC" });
+        }
+        params.push(limit);
+        sql.push_str(" LIMIT ");
+        push_placeholder(&mut sql, params.len());
+        self.render_lock(&mut sql);
+        Ok((sql, params, terms))
+    }
+
 }

@@ -157,7 +157,19 @@ impl TableShape {
     /// println!("{}", shape.create_sql());
     /// ```
     pub fn of<T: Table>() -> TableShape {
-        let columns = T::COLUMNS.iter().map(|c| Column {
+        // A thin shim: every table shares one copy of the conversion.
+        TableShape::from_static(T::SCHEMA, T::NAME, T::COLUMNS, T::CONSTRAINTS, T::UNLOGGED)
+    }
+
+    // The shape from a table's static description.
+    fn from_static(
+        schema: &str,
+        name: &str,
+        columns: &'static [crate::table::ColumnDef],
+        constraints: &'static [TableConstraint],
+        unlogged: bool,
+    ) -> TableShape {
+        let columns = columns.iter().map(|c| Column {
             name: c.name.to_string(),
             sql_type: c.sql_type.to_string(),
             nullable: c.nullable,
@@ -176,7 +188,7 @@ impl TableShape {
             deferrable: c.deferrable,
         });
         let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
-        let items = T::CONSTRAINTS.iter().map(|item| match *item {
+        let items = constraints.iter().map(|item| match *item {
             TableConstraint::Index {
                 name,
                 parts,
@@ -226,9 +238,8 @@ impl TableShape {
                 index,
             },
         });
-        let mut shape =
-            TableShape::declared(T::SCHEMA, T::NAME, columns.collect(), items.collect());
-        shape.unlogged = T::UNLOGGED;
+        let mut shape = TableShape::declared(schema, name, columns.collect(), items.collect());
+        shape.unlogged = unlogged;
         shape
     }
 
