@@ -609,7 +609,8 @@ impl<'a> Parts<'a> {
     pub(super) fn page_terms(&self) -> Result<Vec<(&'static str, bool)>> {
         let mut terms = self.order.to_vec();
         let last = terms.last().map(|t| t.1).unwrap_or(false);
-        let key: Vec<&'static str> = self.columns
+        let key: Vec<&'static str> = self
+            .columns
             .iter()
             .filter(|c| c.role == crate::ColumnRole::PrimaryKey)
             .map(|c| c.name)
@@ -706,7 +707,8 @@ impl<'a> Parts<'a> {
                     params.push(&cursor.values[j]);
                     push_placeholder(&mut sql, params.len());
                     // Bound as text, cast to the column's type by the server.
-                    let ty = self.columns
+                    let ty = self
+                        .columns
                         .iter()
                         .find(|c| c.name == *name)
                         .map(|c| c.sql_type)
@@ -731,5 +733,4 @@ impl<'a> Parts<'a> {
         self.render_lock(&mut sql);
         Ok((sql, params, terms))
     }
-
 }
