@@ -346,52 +346,32 @@ impl<T: Table> Select<T> {
         size: i64,
         after: Option<&Cursor>,
     ) -> Result<Page<T>> {
-        if size < 1 {
-            return Err(crate::Error::Config(format!(
-                "page() takes a size of at least 1, not {size}"
-            )));
-        }
-        let limit = size.saturating_add(1);
-        let (sql, params, terms) = self.parts().render_page(&limit, after)?;
-        let rows = with_session!(db, |session| {
+        // A shim: the statement, the run and the cursor are `page_core`'s, shared by every
+        // table; only the decoding is this table's.
+        let mut rows: Vec<T> = Vec::new();
+        let next = {
+            let mut on_row = |row: &tokio_postgres::Row| -> Result<()> {
+                rows.push(T::from_row(row)?);
+                Ok(())
+            };
+            page_core(db, self.parts(), size, after, &mut on_row).await?
+        };
+        let next = match next {
+            PageEnd::Next(next) => next,
             // A MockDb answers a page with the rows scripted for `Op::Select`, and no next.
-            if let Some(mock) = session.as_mock() {
-                let mut rows = scripted_rows::<T>(mock, Op::Select, &sql, &params)?;
+            PageEnd::Mock(answer) => {
+                rows = answer.downcast::<Vec<T>>().map(|rows| *rows).map_err(|_| {
+                    crate::Error::Mock(format!(
+                        "the rows scripted for Select on {} are of another type than {}",
+                        T::statements().table,
+                        std::any::type_name::<T>()
+                    ))
+                })?;
                 rows.truncate(size as usize);
-                return Ok(Page { rows, next: None });
+                None
             }
-            session.query(&sql, &params).await
-        })
-        .map_err(|e| {
-            // A cursor value the column's type refuses (22xxx: data exception) was forged.
-            match (after, e.sqlstate()) {
-                (Some(_), Some(state)) if state.starts_with("22") => {
-                    crate::Error::InvalidCursor(format!("a value does not fit its column: {e}"))
-                }
-                _ => e,
-            }
-        })?;
-        let width = T::COLUMNS.len();
-        let mut out = Vec::with_capacity(rows.len().min(size.max(0) as usize));
-        let mut next = None;
-        for (i, row) in rows.iter().enumerate() {
-            if i as i64 == size {
-                break;
-            }
-            out.push(T::from_row(row)?);
-            if i as i64 == size - 1 && rows.len() as i64 > size {
-                let values = terms
-                    .iter()
-                    .enumerate()
-                    .map(|(k, (name, _))| {
-                        row.try_get::<_, String>(width + k)
-                            .map_err(|e| crate::Error::decode(name, e))
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                next = Some(Cursor::new(self.parts().shape(&terms), values));
-            }
-        }
-        Ok(Page { rows: out, next })
+        };
+        Ok(Page { rows, next })
     }
 
     /// The plan of [`Select::page`]'s statement (`EXPLAIN`), one line per row.
@@ -733,4 +713,66 @@ impl<'a> Parts<'a> {
         self.render_lock(&mut sql);
         Ok((sql, params, terms))
     }
+}
+
+/// How a page's run ended: the next cursor (`None` on the last page), or a `MockDb`'s scripted
+/// rows for the caller to take as its table's.
+enum PageEnd {
+    Next(Option<Cursor>),
+    Mock(Box<dyn std::any::Any + Send>),
+}
+
+/// One page: the statement rendered from `parts`, run, each of the first `size` rows given to
+/// `on_row`, and the cursor of the next page read from the last one. Generic over the executor
+/// only: one copy serves every table.
+async fn page_core(
+    db: &impl Executor,
+    parts: Parts<'_>,
+    size: i64,
+    after: Option<&Cursor>,
+    on_row: &mut (dyn FnMut(&tokio_postgres::Row) -> Result<()> + Send),
+) -> Result<PageEnd> {
+    if size < 1 {
+        return Err(crate::Error::Config(format!(
+            "page() takes a size of at least 1, not {size}"
+        )));
+    }
+    let limit = size.saturating_add(1);
+    let (sql, params, terms) = parts.render_page(&limit, after)?;
+    let rows = with_session!(db, |session| {
+        if let Some(mock) = session.as_mock() {
+            let answer = mock.answer_rows(&parts.statements.table, Op::Select, &sql, &params)?;
+            return Ok(PageEnd::Mock(answer));
+        }
+        session.query(&sql, &params).await
+    })
+    .map_err(|e| {
+        // A cursor value the column's type refuses (22xxx: data exception) was forged.
+        match (after, e.sqlstate()) {
+            (Some(_), Some(state)) if state.starts_with("22") => {
+                crate::Error::InvalidCursor(format!("a value does not fit its column: {e}"))
+            }
+            _ => e,
+        }
+    })?;
+    let width = parts.columns.len();
+    let mut next = None;
+    for (i, row) in rows.iter().enumerate() {
+        if i as i64 == size {
+            break;
+        }
+        on_row(row)?;
+        if i as i64 == size - 1 && rows.len() as i64 > size {
+            let values = terms
+                .iter()
+                .enumerate()
+                .map(|(k, (name, _))| {
+                    row.try_get::<_, String>(width + k)
+                        .map_err(|e| crate::Error::decode(name, e))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            next = Some(Cursor::new(parts.shape(&terms), values));
+        }
+    }
+    Ok(PageEnd::Next(next))
 }
