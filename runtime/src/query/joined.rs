@@ -162,11 +162,7 @@ impl Core {
     }
 
     fn live(part: &Part) -> Option<(&'static str, &'static str)> {
-        part.soft_delete.and_then(|c| match part.scope {
-            Scope::Live => Some((c, " IS NULL")),
-            Scope::OnlyDeleted => Some((c, " IS NOT NULL")),
-            Scope::WithDeleted => None,
-        })
+        part.scope.condition(part.soft_delete)
     }
 
     // FROM ... JOIN ... WHERE ...: the part shared by every statement.

@@ -65,11 +65,7 @@ pub(crate) struct Subquery {
 }
 
 fn scope_of<C: Table>(scope: Scope) -> Option<(&'static str, &'static str)> {
-    C::statements().soft_delete.and_then(|c| match scope {
-        Scope::Live => Some((c, " IS NULL")),
-        Scope::OnlyDeleted => Some((c, " IS NOT NULL")),
-        Scope::WithDeleted => None,
-    })
+    scope.condition(C::statements().soft_delete)
 }
 
 fn subquery<O: Table, I: Table>(

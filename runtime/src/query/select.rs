@@ -20,6 +20,22 @@ pub(super) enum Scope {
     OnlyDeleted,
 }
 
+impl Scope {
+    /// The condition this scope puts on a table whose soft-delete column is `column`
+    /// (`("deleted_at", " IS NULL")` for live rows); none without the column or with deleted
+    /// rows included. One place for every query, join and subquery.
+    pub(super) fn condition(
+        self,
+        column: Option<&'static str>,
+    ) -> Option<(&'static str, &'static str)> {
+        column.and_then(|c| match self {
+            Scope::Live => Some((c, " IS NULL")),
+            Scope::OnlyDeleted => Some((c, " IS NOT NULL")),
+            Scope::WithDeleted => None,
+        })
+    }
+}
+
 /// A SELECT on table `T`, built from typed expressions; `T::query()` starts one.
 ///
 /// On soft-delete tables every terminal sees only live rows unless [`Select::with_deleted`] or
@@ -509,11 +525,7 @@ pub(super) struct Parts<'a> {
 impl<'a> Parts<'a> {
     /// The WHERE clause (with the soft-delete scope), appended to `sql`.
     pub(super) fn render_where(&self, sql: &mut String, params: &mut Vec<Param<'a>>) {
-        let scope = self.statements.soft_delete.and_then(|c| match self.scope {
-            Scope::Live => Some((c, " IS NULL")),
-            Scope::OnlyDeleted => Some((c, " IS NOT NULL")),
-            Scope::WithDeleted => None,
-        });
+        let scope = self.scope.condition(self.statements.soft_delete);
         if self.filter.is_none() && scope.is_none() {
             return;
         }
