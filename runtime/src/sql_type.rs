@@ -80,20 +80,6 @@ pub trait SqlType: ToSql + for<'a> FromSql<'a> {
     {
         self
     }
-
-    /// One field of every row of a batch as one array parameter (`UNNEST`), as
-    /// [`SqlType::bind`].
-    #[doc(hidden)]
-    #[inline(always)]
-    fn bind_column<'a, R: 'a>(
-        rows: &'a [R],
-        field: impl Fn(&'a R) -> &'a Self,
-    ) -> Box<dyn ToSql + Sync + Send + 'a>
-    where
-        Self: Sized + Sync + 'a,
-    {
-        Box::new(rows.iter().map(field).collect::<Vec<&'a Self>>())
-    }
 }
 
 /// What `Row::try_get` does once it has the column: the type check, then `FromSql`.

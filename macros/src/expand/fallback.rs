@@ -45,15 +45,6 @@ pub fn fallback(cont: &Container) -> TokenStream {
                     _: &mut ::std::vec::Vec<&'__a (dyn #p::ToSqlTrait + ::core::marker::Sync)>,
                 ) {
                 }
-                fn bind_columns<'__a>(
-                    _: &'__a [Self],
-                    _: &mut ::std::vec::Vec<
-                        ::std::boxed::Box<
-                            dyn #p::ToSqlTrait + ::core::marker::Sync + ::core::marker::Send + '__a,
-                        >,
-                    >,
-                ) {
-                }
             }
             impl #p::Patch for #patch_ident {
                 fn bind<'__a>(

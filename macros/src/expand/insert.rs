@@ -52,21 +52,6 @@ pub fn expand_impl(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
             ),
         }
     });
-    let columns = inserted.iter().map(|f| {
-        let field = f.ident;
-        let ty = f.ty;
-        let p = super::respan(p.clone(), ty.span());
-        match f.attrs.sql_type.get() {
-            Some(_) => quote_spanned!(ty.span()=>
-                __out.push(::std::boxed::Box::new(
-                    __rows.iter().map(|__r| &__r.#field).collect::<::std::vec::Vec<&#ty>>(),
-                ));
-            ),
-            None => quote_spanned!(ty.span()=>
-                __out.push(<#ty as #p::SqlType>::bind_column(__rows, |__r| &__r.#field));
-            ),
-        }
-    });
     quote! {
         #[automatically_derived]
         impl #p::Insert for #new_ident {
@@ -75,17 +60,6 @@ pub fn expand_impl(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
                 __out: &mut ::std::vec::Vec<&'__a (dyn #p::ToSqlTrait + ::core::marker::Sync)>,
             ) {
                 #(#binds)*
-            }
-
-            fn bind_columns<'__a>(
-                __rows: &'__a [Self],
-                __out: &mut ::std::vec::Vec<
-                    ::std::boxed::Box<
-                        dyn #p::ToSqlTrait + ::core::marker::Sync + ::core::marker::Send + '__a,
-                    >,
-                >,
-            ) {
-                #(#columns)*
             }
         }
     }

@@ -2,8 +2,6 @@
 //! (a declared key or unique) DO UPDATE SET` chosen columns), one statement for any number of
 //! rows, with or without the rows back.
 
-use tokio_postgres::types::ToSql;
-
 use super::write::MAX_PARAMS;
 use crate::error::{Error, Result};
 use crate::executor::{Executor, Param};
@@ -137,12 +135,10 @@ impl<T: Table> BulkInsert<T> {
             }
         };
         if let Some(base) = &statements.insert_many_count {
-            let mut arrays: Vec<Box<dyn ToSql + Sync + Send + '_>> =
-                Vec::with_capacity(statements.inserted);
-            T::New::bind_columns(&self.rows, &mut arrays);
+            let arrays = super::arrays::column_arrays(&self.rows, statements.inserted);
             let mut sql = base.clone();
             tail(&mut sql);
-            return Ok(vec![(sql, arrays.into_iter().map(Bound::Owned).collect())]);
+            return Ok(vec![(sql, arrays.into_iter().map(Bound::Column).collect())]);
         }
         let per_row = statements.inserted.max(1);
         let mut out = Vec::new();
@@ -159,16 +155,16 @@ impl<T: Table> BulkInsert<T> {
     }
 }
 
-// A parameter, owned (an UNNEST array) or borrowed from a row.
+// A parameter: an UNNEST array, or a value borrowed from a row.
 enum Bound<'a> {
-    Owned(Box<dyn ToSql + Sync + Send + 'a>),
+    Column(super::arrays::ColumnArray<'a>),
     Borrowed(Param<'a>),
 }
 
 impl<'a> Bound<'a> {
     fn as_param(&self) -> Param<'_> {
         match self {
-            Bound::Owned(b) => &**b,
+            Bound::Column(array) => array,
             Bound::Borrowed(p) => *p,
         }
     }

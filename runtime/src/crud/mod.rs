@@ -2,6 +2,7 @@
 //! `User::find`, ...). Not public: generated code reaches them through `__private`, where the
 //! derive's typed signatures (the key's own type, the table's insert struct) stand in front.
 
+mod arrays;
 mod bulk;
 mod copy;
 mod read;

@@ -2,8 +2,7 @@
 //! and delete / restore / hard delete by key. Each statement's text comes from the table's
 //! [`Statements`](crate::table::Statements), built once.
 
-use tokio_postgres::types::ToSql;
-
+use super::arrays::{array_params, column_arrays};
 use crate::error::Result;
 use crate::executor::{Executor, Param};
 use crate::fetch::{affected, row, rows};
@@ -37,11 +36,8 @@ pub async fn insert_many<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> R
     let Some(sql) = &statements.insert_many else {
         return insert_values::<T>(db, new_rows).await;
     };
-    let mut arrays: Vec<Box<dyn ToSql + Sync + Send + '_>> =
-        Vec::with_capacity(statements.inserted);
-    T::New::bind_columns(new_rows, &mut arrays);
-    let params: Vec<Param<'_>> = arrays.iter().map(|a| &**a as Param<'_>).collect();
-    rows::<T>(db, Op::InsertMany, sql, &params).await
+    let arrays = column_arrays(new_rows, statements.inserted);
+    rows::<T>(db, Op::InsertMany, sql, &array_params(&arrays)).await
 }
 
 // Multi-row VALUES, chunked under PostgreSQL's parameter limit.
@@ -79,11 +75,8 @@ pub async fn insert_many_count<T: Table>(db: &impl Executor, new_rows: &[T::New]
         _ => {}
     }
     if let Some(sql) = &statements.insert_many_count {
-        let mut arrays: Vec<Box<dyn ToSql + Sync + Send + '_>> =
-            Vec::with_capacity(statements.inserted);
-        T::New::bind_columns(new_rows, &mut arrays);
-        let params: Vec<Param<'_>> = arrays.iter().map(|a| &**a as Param<'_>).collect();
-        return affected::<T>(db, Op::InsertMany, sql, &params).await;
+        let arrays = column_arrays(new_rows, statements.inserted);
+        return affected::<T>(db, Op::InsertMany, sql, &array_params(&arrays)).await;
     }
     let mut count = 0;
     if statements.inserted == 0 {

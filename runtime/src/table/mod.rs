@@ -205,10 +205,6 @@ pub trait Table: Sized + Send + Sync + 'static {
 pub trait Insert: Send + Sync {
     /// Pushes one parameter per inserted column, in column order.
     fn bind<'a>(&'a self, out: &mut Vec<&'a (dyn ToSql + Sync)>);
-    /// One array parameter per inserted column, for `insert_many` (one statement per batch).
-    fn bind_columns<'a>(rows: &'a [Self], out: &mut Vec<Box<dyn ToSql + Sync + Send + 'a>>)
-    where
-        Self: Sized;
 }
 
 /// The patch struct of a table (`UserPatch`): the columns to change.
