@@ -1,73 +1,186 @@
 //! Typed execution: runs a statement of table `T` and decodes its rows with `T::from_row`, or,
 //! on a scripted executor (`MockDb`), takes the scripted answer instead. Shared by the typed
 //! operations and the query builder.
+//!
+//! Each operation is a non-generic core that reaches the session (through [`Reach`], one copy
+//! for every executor), runs the statement and hands back the rows, and a thin typed shim that
+//! decodes them: a table pays for its decoding, not for another copy of the run.
 
-use crate::error::Result;
-use crate::executor::{with_session, Executor, Param};
+use std::any::Any;
+
+use tokio_postgres::Row;
+
+use crate::error::{Error, Result};
+use crate::executor::{with_session, Param, Reach};
 use crate::op::Op;
 use crate::table::{annotate, Table};
 
+/// What a statement's run gave: the rows (or row, or count) from the server, or a `MockDb`'s
+/// scripted answer for the caller to take as its own type.
+pub(crate) enum Answer {
+    Rows(Vec<Row>),
+    Row(Option<Row>),
+    Count(u64),
+    Scripted(Box<dyn Any + Send>),
+}
+
+/// What the caller wants back from [`run`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    Rows,
+    Row,
+    Count,
+    /// One row from the server; a count from a mock.
+    Scalar,
+}
+
+/// Runs `sql` on a session of `db` (again on a fresh one where the executor allows it and the
+/// connection was lost), or asks the mock for its answer for `op` on `table`. One copy serves
+/// every table and executor.
+pub(crate) async fn run(
+    db: &dyn Reach,
+    table: &str,
+    op: Op,
+    sql: &str,
+    params: &[Param<'_>],
+    want: Want,
+) -> Result<Answer> {
+    with_session!(db, |session| {
+        if let Some(mock) = session.as_mock() {
+            return match want {
+                Want::Count | Want::Scalar => {
+                    mock.answer_count(table, op, sql, params).map(Answer::Count)
+                }
+                _ => mock
+                    .answer_rows(table, op, sql, params)
+                    .map(Answer::Scripted),
+            };
+        }
+        match want {
+            Want::Rows => session.query(sql, params).await.map(Answer::Rows),
+            Want::Row | Want::Scalar => session.query_opt(sql, params).await.map(Answer::Row),
+            Want::Count => session.execute(sql, params).await.map(Answer::Count),
+        }
+    })
+}
+
+/// Runs a row-returning statement and gives each row to `on_row` as it arrives (no `Vec` of
+/// rows in between), `None` first on every attempt (a lost connection on a replica runs it
+/// again: the caller starts over); on a `MockDb`, the scripted answer instead
+/// ([`Answer::Scripted`]). One copy serves every table and executor.
+pub(crate) async fn each(
+    db: &dyn Reach,
+    table: &str,
+    op: Op,
+    sql: &str,
+    params: &[Param<'_>],
+    on_row: &mut (dyn FnMut(Option<&Row>) -> Result<()> + Send),
+) -> Result<Answer> {
+    with_session!(db, |session| {
+        if let Some(mock) = session.as_mock() {
+            return mock
+                .answer_rows(table, op, sql, params)
+                .map(Answer::Scripted);
+        }
+        on_row(None)?;
+        session
+            .query_each(sql, params, |row| on_row(Some(&row)))
+            .await
+            .map(|n| Answer::Count(n as u64))
+    })
+}
+
+/// Decodes every row of `rows` with `decode`, without an iterator chain per row type.
+pub(crate) fn decode_all<R>(rows: &[Row], decode: impl Fn(&Row) -> Result<R>) -> Result<Vec<R>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
 /// Runs a row-returning statement of table `T` and decodes every row.
 pub(crate) async fn rows<T: Table>(
-    db: &impl Executor,
+    db: &dyn Reach,
     op: Op,
     sql: &str,
     params: &[Param<'_>],
 ) -> Result<Vec<T>> {
-    let rows = with_session!(db, |session| {
-        if let Some(mock) = session.as_mock() {
-            return scripted_rows::<T>(mock, op, sql, params);
-        }
-        session.query(sql, params).await
-    })
-    .map_err(annotate::<T>)?;
-    let _ = op;
-    rows.iter().map(T::from_row).collect()
+    let table = &T::statements().table;
+    match run(db, table, op, sql, params, Want::Rows).await {
+        Ok(Answer::Rows(rows)) => decode_all(&rows, T::from_row),
+        Ok(answer) => scripted::<T>(answer, table, op),
+        Err(e) => Err(annotate::<T>(e)),
+    }
 }
 
 /// Runs a statement of table `T` that returns at most one row.
 pub(crate) async fn row<T: Table>(
-    db: &impl Executor,
+    db: &dyn Reach,
     op: Op,
     sql: &str,
     params: &[Param<'_>],
 ) -> Result<Option<T>> {
-    let row = with_session!(db, |session| {
-        if let Some(mock) = session.as_mock() {
-            return Ok(scripted_rows::<T>(mock, op, sql, params)?
-                .into_iter()
-                .next());
-        }
-        session.query_opt(sql, params).await
-    })
-    .map_err(annotate::<T>)?;
-    let _ = op;
-    match row {
-        Some(row) => T::from_row(&row).map(Some),
-        None => Ok(None),
+    let table = &T::statements().table;
+    match run(db, table, op, sql, params, Want::Row).await {
+        Ok(Answer::Row(Some(row))) => T::from_row(&row).map(Some),
+        Ok(Answer::Row(None)) => Ok(None),
+        Ok(answer) => Ok(scripted::<T>(answer, table, op)?.into_iter().next()),
+        Err(e) => Err(annotate::<T>(e)),
     }
 }
 
 /// Runs a statement of table `T` and returns the number of rows it affected.
 pub(crate) async fn affected<T: Table>(
-    db: &impl Executor,
+    db: &dyn Reach,
     op: Op,
     sql: &str,
     params: &[Param<'_>],
 ) -> Result<u64> {
-    let _ = op;
-    with_session!(db, |session| {
-        if let Some(mock) = session.as_mock() {
-            return mock.answer_count(&T::statements().table, op, sql, params);
-        }
-        session.execute(sql, params).await
-    })
-    .map_err(annotate::<T>)
+    match run(db, &T::statements().table, op, sql, params, Want::Count).await {
+        Ok(answer) => Ok(count(answer)),
+        Err(e) => Err(annotate::<T>(e)),
+    }
 }
 
-/// Runs `SELECT count(*)` (op `Count`) or `SELECT EXISTS` (op `Exists`) on table `T`.
-pub(crate) async fn scalar<T: Table, V>(
-    db: &impl Executor,
+/// The count of a [`Want::Count`] run.
+pub(crate) fn count(answer: Answer) -> u64 {
+    match answer {
+        Answer::Count(n) => n,
+        _ => 0,
+    }
+}
+
+/// A mock's scripted answer as rows of the caller's type `R`; an error naming both types when
+/// the script gave another.
+pub(crate) fn scripted<R: 'static>(answer: Answer, table: &str, op: Op) -> Result<Vec<R>> {
+    let any = match answer {
+        Answer::Scripted(any) => any,
+        // The server's answers are taken before this is called.
+        _ => {
+            return Err(Error::Mock(format!(
+                "no scripted rows for {op:?} on {table}"
+            )))
+        }
+    };
+    match any.downcast::<Vec<R>>() {
+        Ok(rows) => Ok(*rows),
+        Err(_) => Err(other_type(table, op, std::any::type_name::<R>())),
+    }
+}
+
+fn other_type(table: &str, op: Op, ty: &str) -> Error {
+    Error::Mock(format!(
+        "the rows scripted for {op:?} on {table} are of another type than {ty}; script them \
+         with mock.expect::<T>(Op::{op:?}).returns_rows(rows)"
+    ))
+}
+
+/// Runs `SELECT count(*)` (op `Count`) or `SELECT EXISTS` (op `Exists`) on the table of
+/// `statements`.
+pub(crate) async fn scalar<V>(
+    db: &dyn Reach,
+    statements: &crate::table::Statements,
     op: Op,
     sql: &str,
     params: &[Param<'_>],
@@ -75,20 +188,10 @@ pub(crate) async fn scalar<T: Table, V>(
 where
     V: for<'r> tokio_postgres::types::FromSql<'r> + FromCount,
 {
-    let row = with_session!(db, |session| {
-        if let Some(mock) = session.as_mock() {
-            return mock
-                .answer_count(&T::statements().table, op, sql, params)
-                .map(V::from_count);
-        }
-        session.query_opt(sql, params).await
-    })?;
-    let _ = op;
-    match row {
-        Some(row) => row
-            .try_get(0)
-            .map_err(|e| crate::error::Error::decode("?column?", e)),
-        None => Err(T::statements().not_found()),
+    match run(db, &statements.table, op, sql, params, Want::Scalar).await? {
+        Answer::Row(Some(row)) => row.try_get(0).map_err(|e| Error::decode("?column?", e)),
+        Answer::Count(n) => Ok(V::from_count(n)),
+        _ => Err(statements.not_found()),
     }
 }
 
@@ -96,59 +199,17 @@ where
 /// grouped counts) and decodes each with `decode`; on a `MockDb`, takes the `Vec<R>` scripted
 /// for `op` on that table.
 pub(crate) async fn typed_rows<R: Send + 'static>(
-    db: &impl Executor,
+    db: &dyn Reach,
     table: &str,
     op: Op,
     sql: &str,
     params: &[Param<'_>],
-    decode: impl Fn(&tokio_postgres::Row) -> Result<R>,
+    decode: impl Fn(&Row) -> Result<R>,
 ) -> Result<Vec<R>> {
-    let rows = with_session!(db, |session| {
-        if let Some(mock) = session.as_mock() {
-            return scripted_values::<R>(mock, table, op, sql, params);
-        }
-        session.query(sql, params).await
-    })?;
-    rows.iter().map(decode).collect()
-}
-
-/// The rows of type `R` a mock's script gives for `op` on `table`.
-pub(crate) fn scripted_values<R: 'static>(
-    mock: &dyn crate::op::Scripted,
-    table: &str,
-    op: Op,
-    sql: &str,
-    params: &[Param<'_>],
-) -> Result<Vec<R>> {
-    mock.answer_rows(table, op, sql, params)?
-        .downcast::<Vec<R>>()
-        .map(|rows| *rows)
-        .map_err(|_| {
-            crate::error::Error::Mock(format!(
-                "the rows scripted for {op:?} on {table} are of another type than {}; script \
-                 them with mock.expect::<T>(Op::{op:?}).returns_rows(rows)",
-                std::any::type_name::<R>()
-            ))
-        })
-}
-
-/// The rows a mock's script gives for `op` on `T`.
-pub(crate) fn scripted_rows<T: Table>(
-    mock: &dyn crate::op::Scripted,
-    op: Op,
-    sql: &str,
-    params: &[Param<'_>],
-) -> Result<Vec<T>> {
-    let table = &T::statements().table;
-    mock.answer_rows(table, op, sql, params)?
-        .downcast::<Vec<T>>()
-        .map(|rows| *rows)
-        .map_err(|_| {
-            crate::error::Error::Mock(format!(
-                "the rows scripted for {op:?} on {table} are of another type than {}",
-                std::any::type_name::<T>()
-            ))
-        })
+    match run(db, table, op, sql, params, Want::Rows).await? {
+        Answer::Rows(rows) => decode_all(&rows, decode),
+        answer => scripted::<R>(answer, table, op),
+    }
 }
 
 /// A scalar a mock's scripted count stands for: the count itself, or whether it is non-zero.

@@ -4,7 +4,7 @@ use futures_util::pin_mut;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 
 use crate::error::{Error, Result};
-use crate::executor::{Executor, Param};
+use crate::executor::{Param, Reach};
 use crate::op::Op;
 use crate::table::{Insert, Table};
 
@@ -12,7 +12,7 @@ use crate::table::{Insert, Table};
 /// fills in the rest from its defaults (the id, `created_at`, `updated_at`, as `insert` does).
 /// Returns the number of rows. COPY is one statement: a failure anywhere (a unique violation, a
 /// CHECK on a text enum) is the same typed error as for `insert`, and leaves no row behind.
-pub async fn copy_in<T: Table>(db: &impl Executor, rows: &[T::New]) -> Result<u64> {
+pub async fn copy_in<T: Table>(db: &dyn Reach, rows: &[T::New]) -> Result<u64> {
     let statements = T::statements();
     if rows.is_empty() {
         return Ok(0);
@@ -21,7 +21,7 @@ pub async fn copy_in<T: Table>(db: &impl Executor, rows: &[T::New]) -> Result<u6
         // Nothing to copy: every column has a default.
         return super::insert_many_count::<T>(db, rows).await;
     }
-    let session = db.session().await?;
+    let session = crate::executor::Sealed::session(db).await?;
     if let Some(mock) = session.as_mock() {
         return mock.answer_count(&statements.table, Op::CopyIn, &statements.copy_in, &[]);
     }

@@ -4,7 +4,7 @@
 
 use super::arrays::{array_params, column_arrays};
 use crate::error::Result;
-use crate::executor::{Executor, Param};
+use crate::executor::{Executor, Param, Reach};
 use crate::fetch::{affected, row, rows};
 use crate::op::Op;
 use crate::query::Column;
@@ -15,7 +15,7 @@ use crate::table::{Insert, Patch, Table};
 pub(super) const MAX_PARAMS: usize = 65_535;
 
 /// Inserts one row; the database fills in the id and the timestamps.
-pub async fn insert<T: Table>(db: &impl Executor, new: &T::New) -> Result<T> {
+pub async fn insert<T: Table>(db: &dyn Reach, new: &T::New) -> Result<T> {
     let statements = T::statements();
     let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
     new.bind(&mut params);
@@ -25,7 +25,7 @@ pub async fn insert<T: Table>(db: &impl Executor, new: &T::New) -> Result<T> {
 }
 
 /// Inserts many rows with one statement per batch (UNNEST of one array per column).
-pub async fn insert_many<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> Result<Vec<T>> {
+pub async fn insert_many<T: Table>(db: &dyn Reach, new_rows: &[T::New]) -> Result<Vec<T>> {
     match new_rows {
         [] => return Ok(Vec::new()),
         // One row: the plain INSERT is cheaper than UNNEST of one-element arrays.
@@ -41,7 +41,7 @@ pub async fn insert_many<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> R
 }
 
 // Multi-row VALUES, chunked under PostgreSQL's parameter limit.
-async fn insert_values<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> Result<Vec<T>> {
+async fn insert_values<T: Table>(db: &dyn Reach, new_rows: &[T::New]) -> Result<Vec<T>> {
     let statements = T::statements();
     let mut out = Vec::with_capacity(new_rows.len());
     if statements.inserted == 0 {
@@ -63,7 +63,7 @@ async fn insert_values<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> Res
 
 /// Inserts many rows like [`insert_many`] and returns how many were inserted, without sending
 /// them back.
-pub async fn insert_many_count<T: Table>(db: &impl Executor, new_rows: &[T::New]) -> Result<u64> {
+pub async fn insert_many_count<T: Table>(db: &dyn Reach, new_rows: &[T::New]) -> Result<u64> {
     let statements = T::statements();
     match new_rows {
         [] => return Ok(0),
@@ -98,7 +98,7 @@ pub async fn insert_many_count<T: Table>(db: &impl Executor, new_rows: &[T::New]
 
 /// Inserts the row unless it conflicts with a unique constraint or index (`ON CONFLICT DO
 /// NOTHING`); returns the new row, or `None` when it existed already.
-pub async fn insert_or_ignore<T: Table>(db: &impl Executor, new: &T::New) -> Result<Option<T>> {
+pub async fn insert_or_ignore<T: Table>(db: &dyn Reach, new: &T::New) -> Result<Option<T>> {
     let statements = T::statements();
     let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
     new.bind(&mut params);
@@ -113,7 +113,7 @@ pub async fn insert_or_ignore<T: Table>(db: &impl Executor, new: &T::New) -> Res
 
 /// Inserts the row, or, when a live row has the same value in the unique column `key`,
 /// updates that row's inserted columns (and `updated_at`) to the new values. Returns the row.
-pub async fn upsert<T: Table, V>(db: &impl Executor, new: &T::New, key: Column<T, V>) -> Result<T> {
+pub async fn upsert<T: Table, V>(db: &dyn Reach, new: &T::New, key: Column<T, V>) -> Result<T> {
     let statements = T::statements();
     let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
     new.bind(&mut params);
@@ -123,11 +123,7 @@ pub async fn upsert<T: Table, V>(db: &impl Executor, new: &T::New, key: Column<T
 }
 
 /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key`.
-pub async fn update<T: Table>(
-    db: &impl Executor,
-    key: &[Param<'_>],
-    patch: &T::Patch,
-) -> Result<T> {
+pub async fn update<T: Table>(db: &dyn Reach, key: &[Param<'_>], patch: &T::Patch) -> Result<T> {
     let (sql, params) = key_update::<T>(key, None, patch, true)?;
     row::<T>(db, Op::Update, &sql, &params)
         .await?
@@ -136,18 +132,14 @@ pub async fn update<T: Table>(
 
 /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key` without
 /// sending the row back; false when there is no such live row.
-pub async fn patch<T: Table>(
-    db: &impl Executor,
-    key: &[Param<'_>],
-    patch: &T::Patch,
-) -> Result<bool> {
+pub async fn patch<T: Table>(db: &dyn Reach, key: &[Param<'_>], patch: &T::Patch) -> Result<bool> {
     let (sql, params) = key_update::<T>(key, None, patch, false)?;
     Ok(affected::<T>(db, Op::Update, &sql, &params).await? > 0)
 }
 
 /// [`update`] on a versioned table: only while the row is at `version`, which it increments.
 pub async fn update_versioned<T: Table>(
-    db: &impl Executor,
+    db: &dyn Reach,
     key: &[Param<'_>],
     version: Param<'_>,
     patch: &T::Patch,
@@ -162,7 +154,7 @@ pub async fn update_versioned<T: Table>(
 /// [`patch`] on a versioned table: only while the row is at `version`, which it increments;
 /// false when there is no live row.
 pub async fn patch_versioned<T: Table>(
-    db: &impl Executor,
+    db: &dyn Reach,
     key: &[Param<'_>],
     version: Param<'_>,
     patch: &T::Patch,
@@ -230,7 +222,7 @@ fn key_update<'a, T: Table>(
 // After a versioned update changed nothing: stale (the row is at another version), or not
 // found.
 async fn why_not_updated<T: Table>(
-    db: &impl Executor,
+    db: &dyn Reach,
     key: &[Param<'_>],
     version: Param<'_>,
 ) -> crate::Error {
@@ -264,13 +256,13 @@ async fn why_not_updated<T: Table>(
 
 /// Soft-deletes the live row `key` (sets `deleted_at` once), or deletes it where the table has
 /// no soft-delete column. False when there was no such live row.
-pub async fn delete<T: Table>(db: &impl Executor, key: &[Param<'_>]) -> Result<bool> {
+pub async fn delete<T: Table>(db: &dyn Reach, key: &[Param<'_>]) -> Result<bool> {
     let sql = &T::statements().key()?.delete;
     Ok(affected::<T>(db, Op::Delete, sql, key).await? > 0)
 }
 
 /// Clears `deleted_at` of the soft-deleted row `key`. False when there was no such row.
-pub async fn restore<T: Table>(db: &impl Executor, key: &[Param<'_>]) -> Result<bool> {
+pub async fn restore<T: Table>(db: &dyn Reach, key: &[Param<'_>]) -> Result<bool> {
     let Some(sql) = &T::statements().key()?.restore else {
         return Ok(false);
     };
@@ -278,7 +270,7 @@ pub async fn restore<T: Table>(db: &impl Executor, key: &[Param<'_>]) -> Result<
 }
 
 /// Removes the row `key` for good, soft-deleted or not. False when there was no such row.
-pub async fn hard_delete<T: Table>(db: &impl Executor, key: &[Param<'_>]) -> Result<bool> {
+pub async fn hard_delete<T: Table>(db: &dyn Reach, key: &[Param<'_>]) -> Result<bool> {
     let sql = &T::statements().key()?.hard_delete;
     Ok(affected::<T>(db, Op::HardDelete, sql, key).await? > 0)
 }

@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 
 use crate::error::Result;
 
-pub(crate) use sealed::{with_session, Dedicated, Sealed, Session, LOST_CONNECTION_RERUNS};
+pub(crate) use sealed::{with_session, Dedicated, Reach, Sealed, Session, LOST_CONNECTION_RERUNS};
 
 /// A statement parameter, as tokio-postgres takes it.
 pub type Param<'a> = &'a (dyn ToSql + Sync);

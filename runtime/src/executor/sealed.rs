@@ -1,6 +1,7 @@
 //! The private half of [`Executor`](super::Executor): how a call reaches its connection.
 //! Outside this crate it can be neither named nor implemented, which is what seals `Executor`.
 use std::future::Future;
+use std::pin::Pin;
 
 use tokio_postgres::types::{Type, WrongType};
 use tokio_postgres::{Client, Row, Statement};
@@ -31,6 +32,38 @@ impl<E: Sealed + Sync + ?Sized> Sealed for &E {
     }
 }
 
+/// An executor with its type erased: what the typed operations' cores take, so that one copy of
+/// each serves every executor (and every table), instead of one per executor type each table
+/// is used with. `&impl Executor` turns into `&dyn Reach` at a call; `dyn Reach` is an
+/// [`Executor`](super::Executor) itself. Reaching a session costs one boxed future.
+pub trait Reach: Sync {
+    /// [`Sealed::session`], boxed.
+    fn reach(&self) -> Pin<Box<dyn Future<Output = Result<Session<'_>>> + Send + '_>>;
+
+    /// [`Sealed::reruns_on_lost_connection`].
+    fn reruns(&self) -> bool;
+}
+
+impl<E: Sealed + Sync> Reach for E {
+    fn reach(&self) -> Pin<Box<dyn Future<Output = Result<Session<'_>>> + Send + '_>> {
+        Box::pin(self.session())
+    }
+
+    fn reruns(&self) -> bool {
+        self.reruns_on_lost_connection()
+    }
+}
+
+impl Sealed for dyn Reach + '_ {
+    fn session(&self) -> impl Future<Output = Result<Session<'_>>> + Send {
+        self.reach()
+    }
+
+    fn reruns_on_lost_connection(&self) -> bool {
+        self.reruns()
+    }
+}
+
 /// How many times a call may run again after finding its connection lost (the other idle
 /// connections to a server that went away are discarded at checkout once their tasks have
 /// seen the end, which the failed call gives them time to).
@@ -42,7 +75,7 @@ macro_rules! with_session {
     ($db:expr, |$session:ident| $body:expr) => {{
         let mut reruns = 0;
         loop {
-            let $session = $db.session().await?;
+            let $session = $crate::executor::Sealed::session($db).await?;
             match $body {
                 Err(e)
                     if reruns < $crate::executor::LOST_CONNECTION_RERUNS

@@ -3,6 +3,7 @@
 //! (`Comment` to `Article` to `User`). One non-generic core renders every join and pages it;
 //! each table's rows decode with its own mapping at a column offset.
 
+use std::future::Future;
 use std::marker::PhantomData;
 
 use futures_util::{Stream, StreamExt};
@@ -13,7 +14,8 @@ use super::join::References;
 use super::page::{digest8, Cursor, Page};
 use super::select::{Scope, Select};
 use crate::error::{Error, Result};
-use crate::executor::{with_session, Executor, Param};
+use crate::executor::{with_session, Executor, Param, Reach};
+use crate::fetch::{Answer, Want};
 use crate::op::Op;
 use crate::sql::{push_ident, push_placeholder, push_read_column};
 use crate::table::{ColumnDef, ColumnRole, Table};
@@ -471,27 +473,17 @@ fn decode_part<P: Table>(row: &Row, map: &(Vec<usize>, Option<usize>)) -> Result
 }
 
 /// Runs a join's statement and decodes its rows (or takes a `MockDb`'s scripted rows).
-async fn fetch<R: Send + 'static>(
-    db: &impl Executor,
-    table: &'static str,
-    sql: &str,
-    params: &[Param<'_>],
-    decode: impl Fn(&Row) -> Result<R>,
-) -> Result<Vec<R>> {
-    crate::fetch::typed_rows(db, table, Op::Join, sql, params, decode).await
-}
-
 async fn fetch_all<R: Send + 'static>(
-    db: &impl Executor,
+    db: &dyn Reach,
     core: &Core,
     decode: impl Fn(&Row) -> Result<R>,
 ) -> Result<Vec<R>> {
     let (sql, params) = core.render();
-    fetch(db, core.first_table(), &sql, &params, decode).await
+    crate::fetch::typed_rows(db, core.first_table(), Op::Join, &sql, &params, decode).await
 }
 
 async fn fetch_optional<R: Send + 'static>(
-    db: &impl Executor,
+    db: &dyn Reach,
     core: &Core,
     decode: impl Fn(&Row) -> Result<R>,
 ) -> Result<Option<R>> {
@@ -500,18 +492,18 @@ async fn fetch_optional<R: Send + 'static>(
     Ok(fetch_all(db, &one, decode).await?.into_iter().next())
 }
 
-async fn count(db: &impl Executor, core: &Core) -> Result<i64> {
+async fn count(db: &dyn Reach, core: &Core) -> Result<i64> {
     let (sql, params) = core.render_count();
     scalar(db, core, Op::Count, &sql, &params).await
 }
 
-async fn exists(db: &impl Executor, core: &Core) -> Result<bool> {
+async fn exists(db: &dyn Reach, core: &Core) -> Result<bool> {
     let (sql, params) = core.render_exists();
     scalar(db, core, Op::Exists, &sql, &params).await
 }
 
 async fn scalar<V>(
-    db: &impl Executor,
+    db: &dyn Reach,
     core: &Core,
     op: Op,
     sql: &str,
@@ -520,27 +512,28 @@ async fn scalar<V>(
 where
     V: for<'r> tokio_postgres::types::FromSql<'r> + crate::fetch::FromCount,
 {
-    let row = with_session!(db, |session| {
-        if let Some(mock) = session.as_mock() {
-            return mock
-                .answer_count(core.first_table(), op, sql, params)
-                .map(V::from_count);
-        }
-        session.query_opt(sql, params).await
-    })?;
-    match row {
-        Some(row) => row.try_get(0).map_err(|e| Error::decode("?column?", e)),
-        None => Err(Error::Config("a count returned no row".into())),
+    let table = core.first_table();
+    match crate::fetch::run(db, table, op, sql, params, Want::Scalar).await? {
+        Answer::Row(Some(row)) => row.try_get(0).map_err(|e| Error::decode("?column?", e)),
+        Answer::Count(n) => Ok(V::from_count(n)),
+        _ => Err(Error::Config("a count returned no row".into())),
     }
 }
 
-async fn page<R: Send + 'static>(
-    db: &impl Executor,
+/// A page's rows and the next cursor, or a `MockDb`'s scripted rows.
+enum PageRows {
+    Rows(Vec<Row>, Option<Cursor>),
+    Scripted(Box<dyn std::any::Any + Send>),
+}
+
+/// A page's statement run: at most `size` rows and the cursor read from the last one. One copy
+/// serves every join.
+async fn page_rows(
+    db: &dyn Reach,
     core: &Core,
     size: i64,
     after: Option<&Cursor>,
-    decode: impl Fn(&Row) -> Result<R>,
-) -> Result<Page<R>> {
+) -> Result<PageRows> {
     if size < 1 {
         return Err(Error::Config(format!(
             "page() takes a size of at least 1, not {size}"
@@ -549,31 +542,24 @@ async fn page<R: Send + 'static>(
     let limit = size.saturating_add(1);
     let (sql, params, terms) = core.render_page(&limit, after)?;
     let table = core.first_table();
-    let rows = with_session!(db, |session| {
-        // A MockDb answers a page with the rows scripted for `Op::Join`, and no next.
-        if let Some(mock) = session.as_mock() {
-            let mut rows =
-                crate::fetch::scripted_values::<R>(mock, table, Op::Join, &sql, &params)?;
-            rows.truncate(size as usize);
-            return Ok(Page { rows, next: None });
-        }
-        session.query(&sql, &params).await
-    })
-    .map_err(|e| match (after, e.sqlstate()) {
-        (Some(_), Some(state)) if state.starts_with("22") => {
-            Error::InvalidCursor(format!("a value does not fit its column: {e}"))
-        }
-        _ => e,
-    })?;
+    let answer = crate::fetch::run(db, table, Op::Join, &sql, &params, Want::Rows)
+        .await
+        .map_err(|e| match (after, e.sqlstate()) {
+            (Some(_), Some(state)) if state.starts_with("22") => {
+                Error::InvalidCursor(format!("a value does not fit its column: {e}"))
+            }
+            _ => e,
+        })?;
+    let mut rows = match answer {
+        Answer::Rows(rows) => rows,
+        Answer::Scripted(any) => return Ok(PageRows::Scripted(any)),
+        _ => Vec::new(),
+    };
     let width: usize = core.parts.iter().map(|p| p.columns.len()).sum();
-    let mut out = Vec::with_capacity(rows.len().min(size as usize));
     let mut next = None;
-    for (i, row) in rows.iter().enumerate() {
-        if i as i64 == size {
-            break;
-        }
-        out.push(decode(row)?);
-        if i as i64 == size - 1 && rows.len() as i64 > size {
+    if rows.len() as i64 > size {
+        rows.truncate(size as usize);
+        if let Some(row) = rows.last() {
             let values = terms
                 .iter()
                 .enumerate()
@@ -585,7 +571,29 @@ async fn page<R: Send + 'static>(
             next = Some(Cursor::new(core.shape(&terms), values));
         }
     }
-    Ok(Page { rows: out, next })
+    Ok(PageRows::Rows(rows, next))
+}
+
+async fn page<R: Send + 'static>(
+    db: &dyn Reach,
+    core: &Core,
+    size: i64,
+    after: Option<&Cursor>,
+    decode: impl Fn(&Row) -> Result<R>,
+) -> Result<Page<R>> {
+    match page_rows(db, core, size, after).await? {
+        PageRows::Rows(rows, next) => Ok(Page {
+            rows: crate::fetch::decode_all(&rows, decode)?,
+            next,
+        }),
+        // A MockDb answers a page with the rows scripted for `Op::Join`, and no next.
+        PageRows::Scripted(any) => {
+            let mut rows: Vec<R> =
+                crate::fetch::scripted(Answer::Scripted(any), core.first_table(), Op::Join)?;
+            rows.truncate(size as usize);
+            Ok(Page { rows, next: None })
+        }
+    }
 }
 
 async fn stream<'e, R, E>(
@@ -601,8 +609,9 @@ where
     let table = core.first_table();
     let rows = with_session!(db, |session| {
         if let Some(mock) = session.as_mock() {
-            let scripted =
-                crate::fetch::scripted_values::<R>(mock, table, Op::Join, &sql, &params)?;
+            let answer = mock.answer_rows(table, Op::Join, &sql, &params)?;
+            let scripted: Vec<R> =
+                crate::fetch::scripted(Answer::Scripted(answer), table, Op::Join)?;
             return Ok(futures_util::future::Either::Left(
                 futures_util::stream::iter(scripted.into_iter().map(Ok)),
             ));
@@ -936,47 +945,76 @@ macro_rules! terminals {
             }
 
             /// Every matching row.
-            pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<$row>> {
-                let $maps = self.maps();
-                fetch_all(db, &self.core, |$r| $decode).await
+            pub fn fetch_all<'a>(
+                &'a self,
+                db: &'a impl Executor,
+            ) -> impl Future<Output = Result<Vec<$row>>> + Send + 'a {
+                self.fetch_all_in(db)
+            }
+
+            async fn fetch_all_in(&self, db: &dyn Reach) -> Result<Vec<$row>> {
+                let maps = self.maps();
+                fetch_all(db, &self.core, |r| Self::decode_row(r, &maps)).await
             }
 
             /// The first matching row, if any (`LIMIT 1`).
-            pub async fn fetch_optional(&self, db: &impl Executor) -> Result<Option<$row>> {
-                let $maps = self.maps();
-                fetch_optional(db, &self.core, |$r| $decode).await
+            pub fn fetch_optional<'a>(
+                &'a self,
+                db: &'a impl Executor,
+            ) -> impl Future<Output = Result<Option<$row>>> + Send + 'a {
+                self.fetch_optional_in(db)
+            }
+
+            async fn fetch_optional_in(&self, db: &dyn Reach) -> Result<Option<$row>> {
+                let maps = self.maps();
+                fetch_optional(db, &self.core, |r| Self::decode_row(r, &maps)).await
             }
 
             /// The first matching row, or [`Error::NotFound`] naming the first table.
             pub async fn fetch_one(&self, db: &impl Executor) -> Result<$row> {
-                self.fetch_optional(db).await?.ok_or_else(|| Error::NotFound {
+                self.fetch_optional_in(db).await?.ok_or_else(|| Error::NotFound {
                     table: self.core.first_table().to_string(),
                 })
             }
 
             /// The number of matching rows (of the joined rows: a parent with three children
             /// counts three times in a join to children).
-            pub async fn count(&self, db: &impl Executor) -> Result<i64> {
-                count(db, &self.core).await
+            pub fn count<'a>(
+                &'a self,
+                db: &'a impl Executor,
+            ) -> impl Future<Output = Result<i64>> + Send + 'a {
+                count(db, &self.core)
             }
 
             /// Whether any row matches.
-            pub async fn exists(&self, db: &impl Executor) -> Result<bool> {
-                exists(db, &self.core).await
+            pub fn exists<'a>(
+                &'a self,
+                db: &'a impl Executor,
+            ) -> impl Future<Output = Result<bool>> + Send + 'a {
+                exists(db, &self.core)
             }
 
             /// One page of at most `size` rows after `after`, by keyset over the joined
             /// ordering: the `order_by` terms of any table, ties broken by the first table's
             /// key (and, in a join to children, the child's key). Ordering columns must be NOT
             /// NULL columns of inner-joined tables.
-            pub async fn page(
+            pub fn page<'a>(
+                &'a self,
+                db: &'a impl Executor,
+                size: i64,
+                after: Option<&'a Cursor>,
+            ) -> impl Future<Output = Result<Page<$row>>> + Send + 'a {
+                self.page_in(db, size, after)
+            }
+
+            async fn page_in(
                 &self,
-                db: &impl Executor,
+                db: &dyn Reach,
                 size: i64,
                 after: Option<&Cursor>,
             ) -> Result<Page<$row>> {
-                let $maps = self.maps();
-                page(db, &self.core, size, after, |$r| $decode).await
+                let maps = self.maps();
+                page(db, &self.core, size, after, |r| Self::decode_row(r, &maps)).await
             }
 
             /// The matching rows as a stream, decoded as they arrive.
@@ -984,8 +1022,12 @@ macro_rules! terminals {
                 &self,
                 db: &'e E,
             ) -> Result<impl Stream<Item = Result<$row>> + Send + 'e> {
-                let $maps = self.maps();
-                stream(db, &self.core, move |$r| $decode).await
+                let maps = self.maps();
+                stream(db, &self.core, move |r| Self::decode_row(r, &maps)).await
+            }
+
+            fn decode_row($r: &Row, $maps: &[(Vec<usize>, Option<usize>)]) -> Result<$row> {
+                $decode
             }
         }
     };

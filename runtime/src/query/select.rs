@@ -6,9 +6,10 @@ use super::columns::{SelectColumns, Selection};
 use super::expr::{Column, Expr, Node, Order};
 use super::page::{digest8, Cursor, Page};
 use crate::error::Result;
-use crate::executor::{with_session, Executor, Param};
-use crate::fetch::scripted_rows;
-use crate::fetch::{affected, rows, scalar};
+use std::future::Future;
+
+use crate::executor::{with_session, Executor, Param, Reach};
+use crate::fetch::{affected, each, rows, scalar, scripted, Answer};
 use crate::op::Op;
 use crate::sql::{push_ident, push_placeholder};
 use crate::table::{Patch, Table};
@@ -235,10 +236,6 @@ impl<T: Table> Select<T> {
         self.parts().render_where(sql, params);
     }
 
-    fn render_tail<'a>(&'a self, sql: &mut String, params: &mut Vec<Param<'a>>) {
-        self.parts().render_tail(sql, params);
-    }
-
     fn render_select(&self) -> (String, Vec<Param<'_>>) {
         self.parts().render_select()
     }
@@ -309,23 +306,33 @@ impl<T: Table> Select<T> {
     /// Every matching row. Rows are decoded as they arrive rather than collected first, so a
     /// large result is never held twice (as rows and as structs); measured 0.64x the time of
     /// `query()` then map on 10,000 rows (bench/README.md).
-    pub async fn fetch_all(&self, db: &impl Executor) -> Result<Vec<T>> {
+    pub fn fetch_all<'a>(
+        &'a self,
+        db: &'a impl Executor,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send + 'a {
+        self.fetch_all_in(db)
+    }
+
+    // Generic over the table only: the executor is erased by the caller, the run is `each`'s.
+    async fn fetch_all_in(&self, db: &dyn Reach) -> Result<Vec<T>> {
         let (sql, params) = self.render_select();
         // With a LIMIT, the result size is bounded: allocate once instead of growing.
         let hint = self.limit.map_or(0, |n| n.clamp(0, 16_384) as usize);
         let mut out = Vec::with_capacity(hint);
-        with_session!(db, |session| {
-            if let Some(mock) = session.as_mock() {
-                return scripted_rows::<T>(mock, Op::Select, &sql, &params);
-            }
-            out.clear();
-            session
-                .query_each(&sql, &params, |row| {
-                    out.push(T::from_row(&row)?);
-                    Ok(())
-                })
-                .await
-        })?;
+        let table = &T::statements().table;
+        let answer = {
+            let mut on_row = |row: Option<&tokio_postgres::Row>| -> Result<()> {
+                match row {
+                    Some(row) => out.push(T::from_row(row)?),
+                    None => out.clear(),
+                }
+                Ok(())
+            };
+            each(db, table, Op::Select, &sql, &params, &mut on_row).await?
+        };
+        if let Answer::Scripted(_) = answer {
+            return scripted(answer, table, Op::Select);
+        }
         if out.capacity() > 2 * out.len() + 16 {
             out.shrink_to_fit();
         }
@@ -356,12 +363,16 @@ impl<T: Table> Select<T> {
     /// # let _ = next_link;
     /// # Ok(()) }
     /// ```
-    pub async fn page(
-        &self,
-        db: &impl Executor,
+    pub fn page<'a>(
+        &'a self,
+        db: &'a impl Executor,
         size: i64,
-        after: Option<&Cursor>,
-    ) -> Result<Page<T>> {
+        after: Option<&'a Cursor>,
+    ) -> impl Future<Output = Result<Page<T>>> + Send + 'a {
+        self.page_in(db, size, after)
+    }
+
+    async fn page_in(&self, db: &dyn Reach, size: i64, after: Option<&Cursor>) -> Result<Page<T>> {
         // A shim: the statement, the run and the cursor are `page_core`'s, shared by every
         // table; only the decoding is this table's.
         let mut rows: Vec<T> = Vec::new();
@@ -376,13 +387,7 @@ impl<T: Table> Select<T> {
             PageEnd::Next(next) => next,
             // A MockDb answers a page with the rows scripted for `Op::Select`, and no next.
             PageEnd::Mock(answer) => {
-                rows = answer.downcast::<Vec<T>>().map(|rows| *rows).map_err(|_| {
-                    crate::Error::Mock(format!(
-                        "the rows scripted for Select on {} are of another type than {}",
-                        T::statements().table,
-                        std::any::type_name::<T>()
-                    ))
-                })?;
+                rows = scripted(Answer::Scripted(answer), &T::statements().table, Op::Select)?;
                 rows.truncate(size as usize);
                 None
             }
@@ -408,14 +413,28 @@ impl<T: Table> Select<T> {
     }
 
     /// The first matching row, or [`crate::Error::NotFound`].
-    pub async fn fetch_one(&self, db: &impl Executor) -> Result<T> {
-        self.fetch_optional(db)
+    pub fn fetch_one<'a>(
+        &'a self,
+        db: &'a impl Executor,
+    ) -> impl Future<Output = Result<T>> + Send + 'a {
+        self.fetch_one_in(db)
+    }
+
+    async fn fetch_one_in(&self, db: &dyn Reach) -> Result<T> {
+        self.fetch_optional_in(db)
             .await?
             .ok_or_else(|| T::statements().not_found())
     }
 
     /// The first matching row, if any.
-    pub async fn fetch_optional(&self, db: &impl Executor) -> Result<Option<T>> {
+    pub fn fetch_optional<'a>(
+        &'a self,
+        db: &'a impl Executor,
+    ) -> impl Future<Output = Result<Option<T>>> + Send + 'a {
+        self.fetch_optional_in(db)
+    }
+
+    async fn fetch_optional_in(&self, db: &dyn Reach) -> Result<Option<T>> {
         let (sql, params) = self.render_select();
         Ok(rows::<T>(db, Op::Select, &sql, &params)
             .await?
@@ -424,27 +443,19 @@ impl<T: Table> Select<T> {
     }
 
     /// The number of matching rows (ordering, limit and offset apply as a subquery when set).
-    pub async fn count(&self, db: &impl Executor) -> Result<i64> {
-        let (sql, params) = if self.limit.is_some() || self.offset.is_some() {
-            let (inner, params) = self.render_select();
-            (format!("SELECT count(*) FROM ({inner}) AS q"), params)
-        } else {
-            let mut sql = format!("SELECT count(*) FROM {}", T::statements().table);
-            let mut params = Vec::new();
-            self.render_where(&mut sql, &mut params);
-            (sql, params)
-        };
-        scalar::<T, i64>(db, Op::Count, &sql, &params).await
+    pub fn count<'a>(
+        &'a self,
+        db: &'a impl Executor,
+    ) -> impl Future<Output = Result<i64>> + Send + 'a {
+        count_core(self.parts(), db)
     }
 
     /// Whether any row matches.
-    pub async fn exists(&self, db: &impl Executor) -> Result<bool> {
-        let mut sql = format!("SELECT EXISTS (SELECT 1 FROM {}", T::statements().table);
-        let mut params = Vec::new();
-        self.render_where(&mut sql, &mut params);
-        self.render_tail(&mut sql, &mut params);
-        sql.push(')');
-        scalar::<T, bool>(db, Op::Exists, &sql, &params).await
+    pub fn exists<'a>(
+        &'a self,
+        db: &'a impl Executor,
+    ) -> impl Future<Output = Result<bool>> + Send + 'a {
+        exists_core(self.parts(), db)
     }
 
     /// The matching rows as a stream, decoded as they arrive (for large results).
@@ -455,7 +466,9 @@ impl<T: Table> Select<T> {
         let (sql, params) = self.render_select();
         let rows = with_session!(db, |session| {
             if let Some(mock) = session.as_mock() {
-                let scripted = scripted_rows::<T>(mock, Op::Select, &sql, &params)?;
+                let table = &T::statements().table;
+                let answer = mock.answer_rows(table, Op::Select, &sql, &params)?;
+                let scripted: Vec<T> = scripted(Answer::Scripted(answer), table, Op::Select)?;
                 return Ok(futures_util::future::Either::Left(
                     futures_util::stream::iter(scripted.into_iter().map(Ok)),
                 ));
@@ -469,7 +482,15 @@ impl<T: Table> Select<T> {
 
     /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to every matching row;
     /// returns how many rows changed. Ordering, limit and offset do not apply.
-    pub async fn update(&self, db: &impl Executor, patch: &T::Patch) -> Result<u64> {
+    pub fn update<'a>(
+        &'a self,
+        db: &'a impl Executor,
+        patch: &'a T::Patch,
+    ) -> impl Future<Output = Result<u64>> + Send + 'a {
+        self.update_in(db, patch)
+    }
+
+    async fn update_in(&self, db: &dyn Reach, patch: &T::Patch) -> Result<u64> {
         let mut sets = Vec::new();
         patch.bind(&mut sets);
         let mut params: Vec<Param<'_>> = Vec::new();
@@ -485,7 +506,14 @@ impl<T: Table> Select<T> {
 
     /// Deletes every matching row (soft on soft-delete tables: sets `deleted_at` on live rows);
     /// returns how many rows were deleted. Ordering, limit and offset do not apply.
-    pub async fn delete(&self, db: &impl Executor) -> Result<u64> {
+    pub fn delete<'a>(
+        &'a self,
+        db: &'a impl Executor,
+    ) -> impl Future<Output = Result<u64>> + Send + 'a {
+        self.delete_in(db)
+    }
+
+    async fn delete_in(&self, db: &dyn Reach) -> Result<u64> {
         let statements = T::statements();
         let soft_head = statements.soft_delete_head();
         let live;
@@ -738,7 +766,7 @@ enum PageEnd {
 /// `on_row`, and the cursor of the next page read from the last one. Generic over the executor
 /// only: one copy serves every table.
 async fn page_core(
-    db: &impl Executor,
+    db: &dyn Reach,
     parts: Parts<'_>,
     size: i64,
     after: Option<&Cursor>,
@@ -751,13 +779,16 @@ async fn page_core(
     }
     let limit = size.saturating_add(1);
     let (sql, params, terms) = parts.render_page(&limit, after)?;
-    let rows = with_session!(db, |session| {
-        if let Some(mock) = session.as_mock() {
-            let answer = mock.answer_rows(&parts.statements.table, Op::Select, &sql, &params)?;
-            return Ok(PageEnd::Mock(answer));
-        }
-        session.query(&sql, &params).await
-    })
+    let table = &parts.statements.table;
+    let answer = crate::fetch::run(
+        db,
+        table,
+        Op::Select,
+        &sql,
+        &params,
+        crate::fetch::Want::Rows,
+    )
+    .await
     .map_err(|e| {
         // A cursor value the column's type refuses (22xxx: data exception) was forged.
         match (after, e.sqlstate()) {
@@ -767,6 +798,11 @@ async fn page_core(
             _ => e,
         }
     })?;
+    let rows = match answer {
+        Answer::Rows(rows) => rows,
+        Answer::Scripted(answer) => return Ok(PageEnd::Mock(answer)),
+        _ => Vec::new(),
+    };
     let width = parts.columns.len();
     let mut next = None;
     for (i, row) in rows.iter().enumerate() {
@@ -787,4 +823,29 @@ async fn page_core(
         }
     }
     Ok(PageEnd::Next(next))
+}
+
+/// `count()` of a query: `SELECT count(*)`, over the query as a subquery when it has a limit or
+/// an offset. One copy serves every table.
+async fn count_core(parts: Parts<'_>, db: &dyn Reach) -> Result<i64> {
+    let (sql, params) = if parts.limit.is_some() || parts.offset.is_some() {
+        let (inner, params) = parts.render_select();
+        (format!("SELECT count(*) FROM ({inner}) AS q"), params)
+    } else {
+        let mut sql = format!("SELECT count(*) FROM {}", parts.statements.table);
+        let mut params = Vec::new();
+        parts.render_where(&mut sql, &mut params);
+        (sql, params)
+    };
+    scalar::<i64>(db, parts.statements, Op::Count, &sql, &params).await
+}
+
+/// `exists()` of a query: `SELECT EXISTS (...)`. One copy serves every table.
+async fn exists_core(parts: Parts<'_>, db: &dyn Reach) -> Result<bool> {
+    let mut sql = format!("SELECT EXISTS (SELECT 1 FROM {}", parts.statements.table);
+    let mut params = Vec::new();
+    parts.render_where(&mut sql, &mut params);
+    parts.render_tail(&mut sql, &mut params);
+    sql.push(')');
+    scalar::<bool>(db, parts.statements, Op::Exists, &sql, &params).await
 }
