@@ -130,6 +130,27 @@ pub(crate) async fn row<T: Table>(
     }
 }
 
+/// The row of a [`Want::Row`] run as a `T` (or a mock's first scripted row); an error from
+/// the run with `T`'s constraint columns. The typed operations' one generic step after `run`.
+pub(crate) fn decode_row<T: Table>(answer: Result<Answer>, op: Op) -> Result<Option<T>> {
+    match answer {
+        Ok(Answer::Row(Some(row))) => T::from_row(&row).map(Some),
+        Ok(Answer::Row(None)) => Ok(None),
+        Ok(answer) => Ok(scripted::<T>(answer, &T::statements().table, op)?
+            .into_iter()
+            .next()),
+        Err(e) => Err(annotate::<T>(e)),
+    }
+}
+
+/// The count of a [`Want::Count`] run; an error from the run with `T`'s constraint columns.
+pub(crate) fn decode_count<T: Table>(answer: Result<Answer>) -> Result<u64> {
+    match answer {
+        Ok(answer) => Ok(count(answer)),
+        Err(e) => Err(annotate::<T>(e)),
+    }
+}
+
 /// Runs a statement of table `T` and returns the number of rows it affected.
 pub(crate) async fn affected<T: Table>(
     db: &dyn Reach,

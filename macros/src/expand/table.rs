@@ -576,22 +576,30 @@ pub(super) fn functions(
     let key_ty = |f: &crate::ast::Field| {
         let ty = f.ty;
         if crate::ast::is_named(ty, "String") {
-            quote!(&str)
+            quote!(&'__a str)
         } else if crate::ast::is_bytes(ty) {
-            quote!(&[u8])
+            quote!(&'__a [u8])
         } else {
             quote!(#ty)
         }
     };
     let (pk_ty, key) = match keys.as_slice() {
-        [] => (quote!(()), quote!(&[])),
-        [one] => (key_ty(one), quote!(&[&id])),
+        [] => (quote!(()), quote!(())),
+        [one] => (key_ty(one), quote!(#p::One(id))),
         many => {
             let tys = many.iter().map(|f| key_ty(f));
-            let parts = (0..many.len()).map(syn::Index::from);
-            (quote!((#(#tys),*)), quote!(&[#(&id.#parts),*]))
+            (quote!((#(#tys),*)), quote!(id))
         }
     };
+    // Not `async`: each function hands back the runtime's future, which is generic over the
+    // table only (the executor is erased at the call), so no table pays for an `async` wrapper
+    // per executor type it is used with.
+    let fut = |out: TokenStream| quote!(impl ::core::future::Future<Output = #p::Result<#out>> + ::core::marker::Send + '__a);
+    let opt_row = fut(quote!(::core::option::Option<#ident>));
+    let row = fut(quote!(#ident));
+    let flag = fut(quote!(bool));
+    let count = fut(quote!(u64));
+    let rows = fut(quote!(::std::vec::Vec<#ident>));
     let table = format!("\"{}\".\"{}\"", cont.schema, cont.name);
     let soft = cont.soft_delete();
     let delete_doc = if soft {
@@ -602,16 +610,16 @@ pub(super) fn functions(
     let restore = soft.then(|| {
         quote! {
             /// Clears `deleted_at` of a soft-deleted row; false when there is no such row.
-            #vis async fn restore(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<bool> {
-                #p::restore::<#ident>(db, #key).await
+            #vis fn restore<'__a>(db: &'__a impl #p::Executor, id: #pk_ty) -> #flag {
+                #p::restore::<#ident, _>(db, #key)
             }
 
             /// The row with this id, soft-deleted or not.
-            #vis async fn find_with_deleted(
-                db: &impl #p::Executor,
+            #vis fn find_with_deleted<'__a>(
+                db: &'__a impl #p::Executor,
                 id: #pk_ty,
-            ) -> #p::Result<::core::option::Option<#ident>> {
-                #p::find_with_deleted::<#ident>(db, #key).await
+            ) -> #opt_row {
+                #p::find_with_deleted::<#ident, _>(db, #key)
             }
         }
     });
@@ -625,45 +633,45 @@ pub(super) fn functions(
                 /// Writes the `Some` fields of the patch (and `updated_at = now()`) if the row is
                 /// still at `version`, and increments the version; `Error::StaleVersion` when
                 /// another update came first, `Error::NotFound` when there is no live row.
-                #vis async fn update(
-                    db: &impl #p::Executor,
+                #vis fn update<'__a>(
+                    db: &'__a impl #p::Executor,
                     id: #pk_ty,
                     version: #version_ty,
                     patch: #patch_ident,
-                ) -> #p::Result<#ident> {
-                    #p::update_versioned::<#ident>(db, #key, &version, &patch).await
+                ) -> #row {
+                    #p::update_versioned::<#ident, _, _>(db, #key, version, patch)
                 }
 
                 /// As `update`, without sending the row back; false when there is no live row.
-                #vis async fn patch(
-                    db: &impl #p::Executor,
+                #vis fn patch<'__a>(
+                    db: &'__a impl #p::Executor,
                     id: #pk_ty,
                     version: #version_ty,
                     patch: #patch_ident,
-                ) -> #p::Result<bool> {
-                    #p::patch_versioned::<#ident>(db, #key, &version, &patch).await
+                ) -> #flag {
+                    #p::patch_versioned::<#ident, _, _>(db, #key, version, patch)
                 }
             }
         }
         None => quote! {
             /// Writes the `Some` fields of the patch (and `updated_at = now()`); `Error::NotFound`
             /// when there is no live row with this id.
-            #vis async fn update(
-                db: &impl #p::Executor,
+            #vis fn update<'__a>(
+                db: &'__a impl #p::Executor,
                 id: #pk_ty,
                 patch: #patch_ident,
-            ) -> #p::Result<#ident> {
-                #p::update::<#ident>(db, #key, &patch).await
+            ) -> #row {
+                #p::update::<#ident, _>(db, #key, patch)
             }
 
             /// Writes the `Some` fields of the patch (and `updated_at = now()`) without sending the
             /// row back; false when there is no live row with this id.
-            #vis async fn patch(
-                db: &impl #p::Executor,
+            #vis fn patch<'__a>(
+                db: &'__a impl #p::Executor,
                 id: #pk_ty,
                 patch: #patch_ident,
-            ) -> #p::Result<bool> {
-                #p::patch::<#ident>(db, #key, &patch).await
+            ) -> #flag {
+                #p::patch::<#ident, _>(db, #key, patch)
             }
         },
     };
@@ -672,28 +680,25 @@ pub(super) fn functions(
     } else {
         quote! {
         /// The live row with this id, if any.
-        #vis async fn find(
-            db: &impl #p::Executor,
-            id: #pk_ty,
-        ) -> #p::Result<::core::option::Option<#ident>> {
-            #p::find::<#ident>(db, #key).await
+        #vis fn find<'__a>(db: &'__a impl #p::Executor, id: #pk_ty) -> #opt_row {
+            #p::find::<#ident, _>(db, #key)
         }
 
         /// The live row with this id, or `Error::NotFound`.
-        #vis async fn get(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<#ident> {
-            #p::get::<#ident>(db, #key).await
+        #vis fn get<'__a>(db: &'__a impl #p::Executor, id: #pk_ty) -> #row {
+            #p::get::<#ident, _>(db, #key)
         }
 
         #update_fns
 
         #[doc = #delete_doc]
-        #vis async fn delete(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<bool> {
-            #p::delete::<#ident>(db, #key).await
+        #vis fn delete<'__a>(db: &'__a impl #p::Executor, id: #pk_ty) -> #flag {
+            #p::delete::<#ident, _>(db, #key)
         }
 
         /// Removes the row for good, soft-deleted or not; false when there is no such row.
-        #vis async fn hard_delete(db: &impl #p::Executor, id: #pk_ty) -> #p::Result<bool> {
-            #p::hard_delete::<#ident>(db, #key).await
+        #vis fn hard_delete<'__a>(db: &'__a impl #p::Executor, id: #pk_ty) -> #flag {
+            #p::hard_delete::<#ident, _>(db, #key)
         }
 
         #restore
@@ -701,35 +706,35 @@ pub(super) fn functions(
     };
     quote! {
         #[doc = #insert_doc]
-        #vis async fn insert(db: &impl #p::Executor, new: #new_ident) -> #p::Result<#ident> {
-            #p::insert::<#ident>(db, &new).await
+        #vis fn insert<'__a>(db: &'__a impl #p::Executor, new: #new_ident) -> #row {
+            #p::insert::<#ident>(db, new)
         }
 
         /// Inserts every row with one statement and returns them.
-        #vis async fn insert_many(
-            db: &impl #p::Executor,
+        #vis fn insert_many<'__a>(
+            db: &'__a impl #p::Executor,
             rows: ::std::vec::Vec<#new_ident>,
-        ) -> #p::Result<::std::vec::Vec<#ident>> {
-            #p::insert_many::<#ident>(db, &rows).await
+        ) -> #rows {
+            #p::insert_many::<#ident>(db, rows)
         }
 
         /// Inserts every row like `insert_many` and returns how many were inserted, without
         /// sending the rows back (cheaper when the caller does not need them).
-        #vis async fn insert_many_count(
-            db: &impl #p::Executor,
+        #vis fn insert_many_count<'__a>(
+            db: &'__a impl #p::Executor,
             rows: ::std::vec::Vec<#new_ident>,
-        ) -> #p::Result<u64> {
-            #p::insert_many_count::<#ident>(db, &rows).await
+        ) -> #count {
+            #p::insert_many_count::<#ident>(db, rows)
         }
 
         /// Writes every row with one binary `COPY ... FROM STDIN` (the fastest bulk path) and
         /// returns how many; the database fills in the id and timestamps from their defaults.
         /// A failure anywhere leaves no row behind.
-        #vis async fn copy_in(
-            db: &impl #p::Executor,
+        #vis fn copy_in<'__a>(
+            db: &'__a impl #p::Executor,
             rows: ::std::vec::Vec<#new_ident>,
-        ) -> #p::Result<u64> {
-            #p::copy_in::<#ident>(db, &rows).await
+        ) -> #count {
+            #p::copy_in::<#ident>(db, rows)
         }
 
         #by_key
@@ -742,21 +747,21 @@ pub(super) fn functions(
 
         /// Inserts the row unless it conflicts with a unique constraint (`ON CONFLICT DO
         /// NOTHING`); `None` when it existed already. For idempotent seeds.
-        #vis async fn insert_or_ignore(
-            db: &impl #p::Executor,
+        #vis fn insert_or_ignore<'__a>(
+            db: &'__a impl #p::Executor,
             new: #new_ident,
-        ) -> #p::Result<::core::option::Option<#ident>> {
-            #p::insert_or_ignore::<#ident>(db, &new).await
+        ) -> #opt_row {
+            #p::insert_or_ignore::<#ident>(db, new)
         }
 
         /// Inserts the row, or updates the live row with the same value in the unique column
         /// `key`. For idempotent seeds.
-        #vis async fn upsert<__V>(
-            db: &impl #p::Executor,
+        #vis fn upsert<'__a, __V: '__a>(
+            db: &'__a impl #p::Executor,
             new: #new_ident,
             key: #p::Column<#ident, __V>,
-        ) -> #p::Result<#ident> {
-            #p::upsert::<#ident, __V>(db, &new, key).await
+        ) -> #row {
+            #p::upsert::<#ident, __V>(db, new, key)
         }
 
         /// A typed SELECT on this table (live rows only, unless asked otherwise).

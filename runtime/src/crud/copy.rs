@@ -12,7 +12,7 @@ use crate::table::{Insert, Table};
 /// fills in the rest from its defaults (the id, `created_at`, `updated_at`, as `insert` does).
 /// Returns the number of rows. COPY is one statement: a failure anywhere (a unique violation, a
 /// CHECK on a text enum) is the same typed error as for `insert`, and leaves no row behind.
-pub async fn copy_in<T: Table>(db: &dyn Reach, rows: &[T::New]) -> Result<u64> {
+pub async fn copy_in<T: Table>(db: &dyn Reach, rows: Vec<T::New>) -> Result<u64> {
     let statements = T::statements();
     if rows.is_empty() {
         return Ok(0);
@@ -33,7 +33,7 @@ pub async fn copy_in<T: Table>(db: &dyn Reach, rows: &[T::New]) -> Result<u64> {
         let scope = session.begin().await?;
         let copied = {
             let view = scope.view();
-            copy_rows::<T>(view.real_client("copy_in")?, rows).await
+            copy_rows::<T>(view.real_client("copy_in")?, &rows).await
         };
         return match copied {
             Ok(n) => {
@@ -47,7 +47,7 @@ pub async fn copy_in<T: Table>(db: &dyn Reach, rows: &[T::New]) -> Result<u64> {
             }
         };
     }
-    copy_rows::<T>(session.real_client("copy_in")?, rows).await
+    copy_rows::<T>(session.real_client("copy_in")?, &rows).await
 }
 
 async fn copy_rows<T: Table>(client: &tokio_postgres::Client, rows: &[T::New]) -> Result<u64> {

@@ -1,24 +1,57 @@
+use super::KeyParams;
 use crate::error::Result;
-use crate::executor::{Param, Reach};
-use crate::fetch::row;
+use crate::executor::Reach;
+use crate::fetch::{decode_row, run, Want};
 use crate::op::Op;
 use crate::table::Table;
 
 /// The live row with this primary key (soft-deleted rows are not found).
-pub async fn find<T: Table>(db: &dyn Reach, key: &[Param<'_>]) -> Result<Option<T>> {
-    let sql = &T::statements().key()?.find;
-    row::<T>(db, Op::Find, sql, key).await
+pub async fn find<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<Option<T>> {
+    let statements = T::statements();
+    let sql = &statements.key()?.find;
+    let answer = run(
+        db,
+        &statements.table,
+        Op::Find,
+        sql,
+        &key.params(),
+        Want::Row,
+    )
+    .await;
+    decode_row::<T>(answer, Op::Find)
 }
 
 /// The row with this primary key, soft-deleted or not.
-pub async fn find_with_deleted<T: Table>(db: &dyn Reach, key: &[Param<'_>]) -> Result<Option<T>> {
-    let sql = &T::statements().key()?.find_any;
-    row::<T>(db, Op::Find, sql, key).await
+pub async fn find_with_deleted<T: Table, K: KeyParams>(
+    db: &dyn Reach,
+    key: K,
+) -> Result<Option<T>> {
+    let statements = T::statements();
+    let sql = &statements.key()?.find_any;
+    let answer = run(
+        db,
+        &statements.table,
+        Op::Find,
+        sql,
+        &key.params(),
+        Want::Row,
+    )
+    .await;
+    decode_row::<T>(answer, Op::Find)
 }
 
 /// Like [`find`], but a missing row is [`crate::Error::NotFound`].
-pub async fn get<T: Table>(db: &dyn Reach, key: &[Param<'_>]) -> Result<T> {
-    find::<T>(db, key)
-        .await?
-        .ok_or_else(|| T::statements().not_found())
+pub async fn get<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<T> {
+    let statements = T::statements();
+    let sql = &statements.key()?.find;
+    let answer = run(
+        db,
+        &statements.table,
+        Op::Find,
+        sql,
+        &key.params(),
+        Want::Row,
+    )
+    .await;
+    decode_row::<T>(answer, Op::Find)?.ok_or_else(|| statements.not_found())
 }

@@ -2,10 +2,13 @@
 //! and delete / restore / hard delete by key. Each statement's text comes from the table's
 //! [`Statements`](crate::table::Statements), built once.
 
+use tokio_postgres::types::ToSql;
+
 use super::arrays::{array_params, column_arrays};
+use super::KeyParams;
 use crate::error::Result;
 use crate::executor::{Executor, Param, Reach};
-use crate::fetch::{affected, row, rows};
+use crate::fetch::{affected, decode_count, decode_row, row, rows, run, Want};
 use crate::op::Op;
 use crate::query::Column;
 use crate::sql::{push_ident, push_placeholder};
@@ -15,7 +18,17 @@ use crate::table::{Insert, Patch, Table};
 pub(super) const MAX_PARAMS: usize = 65_535;
 
 /// Inserts one row; the database fills in the id and the timestamps.
-pub async fn insert<T: Table>(db: &dyn Reach, new: &T::New) -> Result<T> {
+pub async fn insert<T: Table>(db: &dyn Reach, new: T::New) -> Result<T> {
+    let statements = T::statements();
+    let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
+    new.bind(&mut params);
+    let sql = &statements.insert;
+    let answer = run(db, &statements.table, Op::Insert, sql, &params, Want::Row).await;
+    decode_row::<T>(answer, Op::Insert)?.ok_or_else(|| statements.not_found())
+}
+
+// One row of `insert_many`: the plain INSERT is cheaper than UNNEST of one-element arrays.
+async fn insert_one<T: Table>(db: &dyn Reach, new: &T::New) -> Result<T> {
     let statements = T::statements();
     let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
     new.bind(&mut params);
@@ -25,11 +38,15 @@ pub async fn insert<T: Table>(db: &dyn Reach, new: &T::New) -> Result<T> {
 }
 
 /// Inserts many rows with one statement per batch (UNNEST of one array per column).
-pub async fn insert_many<T: Table>(db: &dyn Reach, new_rows: &[T::New]) -> Result<Vec<T>> {
+pub async fn insert_many<T: Table>(db: &dyn Reach, new_rows: Vec<T::New>) -> Result<Vec<T>> {
+    insert_rows::<T>(db, &new_rows).await
+}
+
+async fn insert_rows<T: Table>(db: &dyn Reach, new_rows: &[T::New]) -> Result<Vec<T>> {
     match new_rows {
         [] => return Ok(Vec::new()),
         // One row: the plain INSERT is cheaper than UNNEST of one-element arrays.
-        [new] => return Ok(vec![insert::<T>(db, new).await?]),
+        [new] => return Ok(vec![insert_one::<T>(db, new).await?]),
         _ => {}
     }
     let statements = T::statements();
@@ -46,7 +63,7 @@ async fn insert_values<T: Table>(db: &dyn Reach, new_rows: &[T::New]) -> Result<
     let mut out = Vec::with_capacity(new_rows.len());
     if statements.inserted == 0 {
         for new in new_rows {
-            out.push(insert::<T>(db, new).await?);
+            out.push(insert_one::<T>(db, new).await?);
         }
         return Ok(out);
     }
@@ -63,7 +80,8 @@ async fn insert_values<T: Table>(db: &dyn Reach, new_rows: &[T::New]) -> Result<
 
 /// Inserts many rows like [`insert_many`] and returns how many were inserted, without sending
 /// them back.
-pub async fn insert_many_count<T: Table>(db: &dyn Reach, new_rows: &[T::New]) -> Result<u64> {
+pub async fn insert_many_count<T: Table>(db: &dyn Reach, new_rows: Vec<T::New>) -> Result<u64> {
+    let new_rows = &new_rows[..];
     let statements = T::statements();
     match new_rows {
         [] => return Ok(0),
@@ -98,7 +116,7 @@ pub async fn insert_many_count<T: Table>(db: &dyn Reach, new_rows: &[T::New]) ->
 
 /// Inserts the row unless it conflicts with a unique constraint or index (`ON CONFLICT DO
 /// NOTHING`); returns the new row, or `None` when it existed already.
-pub async fn insert_or_ignore<T: Table>(db: &dyn Reach, new: &T::New) -> Result<Option<T>> {
+pub async fn insert_or_ignore<T: Table>(db: &dyn Reach, new: T::New) -> Result<Option<T>> {
     let statements = T::statements();
     let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
     new.bind(&mut params);
@@ -113,7 +131,7 @@ pub async fn insert_or_ignore<T: Table>(db: &dyn Reach, new: &T::New) -> Result<
 
 /// Inserts the row, or, when a live row has the same value in the unique column `key`,
 /// updates that row's inserted columns (and `updated_at`) to the new values. Returns the row.
-pub async fn upsert<T: Table, V>(db: &dyn Reach, new: &T::New, key: Column<T, V>) -> Result<T> {
+pub async fn upsert<T: Table, V>(db: &dyn Reach, new: T::New, key: Column<T, V>) -> Result<T> {
     let statements = T::statements();
     let mut params: Vec<Param<'_>> = Vec::with_capacity(statements.inserted);
     new.bind(&mut params);
@@ -123,47 +141,57 @@ pub async fn upsert<T: Table, V>(db: &dyn Reach, new: &T::New, key: Column<T, V>
 }
 
 /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key`.
-pub async fn update<T: Table>(db: &dyn Reach, key: &[Param<'_>], patch: &T::Patch) -> Result<T> {
-    let (sql, params) = key_update::<T>(key, None, patch, true)?;
-    row::<T>(db, Op::Update, &sql, &params)
-        .await?
-        .ok_or_else(|| T::statements().not_found())
+pub async fn update<T: Table, K: KeyParams>(db: &dyn Reach, key: K, patch: T::Patch) -> Result<T> {
+    let key = key.params();
+    let (sql, params) = key_update::<T>(&key, None, &patch, true)?;
+    let statements = T::statements();
+    let answer = run(db, &statements.table, Op::Update, &sql, &params, Want::Row).await;
+    decode_row::<T>(answer, Op::Update)?.ok_or_else(|| statements.not_found())
 }
 
 /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key` without
 /// sending the row back; false when there is no such live row.
-pub async fn patch<T: Table>(db: &dyn Reach, key: &[Param<'_>], patch: &T::Patch) -> Result<bool> {
-    let (sql, params) = key_update::<T>(key, None, patch, false)?;
-    Ok(affected::<T>(db, Op::Update, &sql, &params).await? > 0)
+pub async fn patch<T: Table, K: KeyParams>(
+    db: &dyn Reach,
+    key: K,
+    patch: T::Patch,
+) -> Result<bool> {
+    let key = key.params();
+    let (sql, params) = key_update::<T>(&key, None, &patch, false)?;
+    let table = &T::statements().table;
+    let answer = run(db, table, Op::Update, &sql, &params, Want::Count).await;
+    Ok(decode_count::<T>(answer)? > 0)
 }
 
 /// [`update`] on a versioned table: only while the row is at `version`, which it increments.
-pub async fn update_versioned<T: Table>(
+pub async fn update_versioned<T: Table, K: KeyParams, V: ToSql + Sync + Send>(
     db: &dyn Reach,
-    key: &[Param<'_>],
-    version: Param<'_>,
-    patch: &T::Patch,
+    key: K,
+    version: V,
+    patch: T::Patch,
 ) -> Result<T> {
-    let (sql, params) = key_update::<T>(key, Some(version), patch, true)?;
+    let key = key.params();
+    let (sql, params) = key_update::<T>(&key, Some(&version), &patch, true)?;
     match row::<T>(db, Op::Update, &sql, &params).await? {
         Some(row) => Ok(row),
-        None => Err(why_not_updated::<T>(db, key, version).await),
+        None => Err(why_not_updated::<T>(db, &key, &version).await),
     }
 }
 
 /// [`patch`] on a versioned table: only while the row is at `version`, which it increments;
 /// false when there is no live row.
-pub async fn patch_versioned<T: Table>(
+pub async fn patch_versioned<T: Table, K: KeyParams, V: ToSql + Sync + Send>(
     db: &dyn Reach,
-    key: &[Param<'_>],
-    version: Param<'_>,
-    patch: &T::Patch,
+    key: K,
+    version: V,
+    patch: T::Patch,
 ) -> Result<bool> {
-    let (sql, params) = key_update::<T>(key, Some(version), patch, false)?;
+    let key = key.params();
+    let (sql, params) = key_update::<T>(&key, Some(&version), &patch, false)?;
     if affected::<T>(db, Op::Update, &sql, &params).await? > 0 {
         return Ok(true);
     }
-    match why_not_updated::<T>(db, key, version).await {
+    match why_not_updated::<T>(db, &key, &version).await {
         crate::Error::NotFound { .. } => Ok(false),
         other => Err(other),
     }
@@ -256,21 +284,51 @@ async fn why_not_updated<T: Table>(
 
 /// Soft-deletes the live row `key` (sets `deleted_at` once), or deletes it where the table has
 /// no soft-delete column. False when there was no such live row.
-pub async fn delete<T: Table>(db: &dyn Reach, key: &[Param<'_>]) -> Result<bool> {
-    let sql = &T::statements().key()?.delete;
-    Ok(affected::<T>(db, Op::Delete, sql, key).await? > 0)
+pub async fn delete<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<bool> {
+    let statements = T::statements();
+    let sql = &statements.key()?.delete;
+    let answer = run(
+        db,
+        &statements.table,
+        Op::Delete,
+        sql,
+        &key.params(),
+        Want::Count,
+    )
+    .await;
+    Ok(decode_count::<T>(answer)? > 0)
 }
 
 /// Clears `deleted_at` of the soft-deleted row `key`. False when there was no such row.
-pub async fn restore<T: Table>(db: &dyn Reach, key: &[Param<'_>]) -> Result<bool> {
-    let Some(sql) = &T::statements().key()?.restore else {
+pub async fn restore<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<bool> {
+    let statements = T::statements();
+    let Some(sql) = &statements.key()?.restore else {
         return Ok(false);
     };
-    Ok(affected::<T>(db, Op::Restore, sql, key).await? > 0)
+    let answer = run(
+        db,
+        &statements.table,
+        Op::Restore,
+        sql,
+        &key.params(),
+        Want::Count,
+    )
+    .await;
+    Ok(decode_count::<T>(answer)? > 0)
 }
 
 /// Removes the row `key` for good, soft-deleted or not. False when there was no such row.
-pub async fn hard_delete<T: Table>(db: &dyn Reach, key: &[Param<'_>]) -> Result<bool> {
-    let sql = &T::statements().key()?.hard_delete;
-    Ok(affected::<T>(db, Op::HardDelete, sql, key).await? > 0)
+pub async fn hard_delete<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<bool> {
+    let statements = T::statements();
+    let sql = &statements.key()?.hard_delete;
+    let answer = run(
+        db,
+        &statements.table,
+        Op::HardDelete,
+        sql,
+        &key.params(),
+        Want::Count,
+    )
+    .await;
+    Ok(decode_count::<T>(answer)? > 0)
 }
