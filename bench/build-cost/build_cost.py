@@ -15,6 +15,12 @@ installed, its LLVM IR lines and monomorphised copies per table. The per-table c
 between the smallest and the largest N.
 
     python3 bench/build-cost/build_cost.py [N ...] [--rounds 3] [--work /tmp/skelly-build-cost]
+        [--shape full|query] [--orm skelly|seaorm]
+
+`--shape query` is the issue's comparison shape: the same 11-column tables, and per table only
+one filtered query (filter, order, limit, fetch all). `--orm seaorm` generates that shape with
+SeaORM (entities with `DeriveEntityModel`, a `DeriveActiveEnum` text enum, the same query), so
+both libraries are measured by the same script on the same machine.
 """
 
 import argparse
@@ -75,8 +81,68 @@ pub async fn use_t{i}(db: &skelly_db::Pool) -> skelly_db::Result<usize> {{
 '''
 
 
-def generate(work, n):
-    crate = os.path.join(work, "gen")
+def query_table(i):
+    """The issue's shape: the table and one filtered query."""
+    return table(i).split("pub async fn")[0] + f'''
+pub async fn use_t{i}(db: &skelly_db::Pool) -> skelly_db::Result<usize> {{
+    let list = T{i}::query()
+        .filter(T{i}::COUNT.gt(0).and(T{i}::NAME.like("n%")))
+        .order_by(T{i}::CREATED_AT.desc())
+        .limit(20)
+        .fetch_all(db)
+        .await?;
+    Ok(list.len())
+}}
+'''
+
+
+def seaorm_table(i):
+    """The issue's shape with SeaORM: an entity of the same 11 columns and the same query."""
+    return f'''
+pub mod t{i} {{
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(schema_name = "app", table_name = "t{i}s")]
+    pub struct Model {{
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub parent_id: Option<Uuid>,
+        #[sea_orm(unique)]
+        pub name: String,
+        pub title: String,
+        pub count: i32,
+        pub total: i64,
+        pub active: bool,
+        pub kind: super::Kind,
+        pub note: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }}
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {{}}
+
+    impl ActiveModelBehavior for ActiveModel {{}}
+}}
+
+pub async fn use_t{i}(db: &sea_orm::DatabaseConnection) -> Result<usize, sea_orm::DbErr> {{
+    let list = t{i}::Entity::find()
+        .filter(t{i}::Column::Count.gt(0))
+        .filter(t{i}::Column::Name.like("n%"))
+        .order_by_desc(t{i}::Column::CreatedAt)
+        .limit(20)
+        .all(db)
+        .await?;
+    Ok(list.len())
+}}
+'''
+
+
+def generate(work, n, shape="full", orm="skelly"):
+    if orm == "seaorm":
+        return generate_seaorm(work, n)
+    crate = os.path.join(work, "gen" if shape == "full" else f"gen-{shape}")
     os.makedirs(os.path.join(crate, "src"), exist_ok=True)
     with open(os.path.join(crate, "Cargo.toml"), "w") as f:
         f.write(f'''[package]
@@ -93,7 +159,35 @@ chrono = {{ version = "0.4", default-features = false, features = ["std", "clock
 ''')
     body = ["use skelly_db::{Table, TextEnum};\n",
             "#[derive(TextEnum, Debug, Clone, Copy, PartialEq, Eq)]\npub enum Kind { A, B, C }\n"]
-    body += [table(i) for i in range(n)]
+    body += [(table if shape == "full" else query_table)(i) for i in range(n)]
+    with open(os.path.join(crate, "src", "lib.rs"), "w") as f:
+        f.write("\n".join(body))
+    return crate
+
+
+def generate_seaorm(work, n):
+    crate = os.path.join(work, "gen-seaorm")
+    os.makedirs(os.path.join(crate, "src"), exist_ok=True)
+    with open(os.path.join(crate, "Cargo.toml"), "w") as f:
+        f.write('''[package]
+name = "gen"
+version = "0.1.0"
+edition = "2021"
+
+[dependencies]
+sea-orm = { version = "1", default-features = false, features = ["macros", "sqlx-postgres", "runtime-tokio-rustls", "with-uuid", "with-chrono"] }
+
+[workspace]
+''')
+    body = ["use sea_orm::entity::prelude::*;\n",
+            "use sea_orm::{QueryFilter, QueryOrder, QuerySelect};\n",
+            "#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]\n"
+            "#[sea_orm(rs_type = \"String\", db_type = \"Text\")]\n"
+            "pub enum Kind {\n"
+            "    #[sea_orm(string_value = \"a\")]\n    A,\n"
+            "    #[sea_orm(string_value = \"b\")]\n    B,\n"
+            "    #[sea_orm(string_value = \"c\")]\n    C,\n}\n"]
+    body += [seaorm_table(i) for i in range(n)]
     with open(os.path.join(crate, "src", "lib.rs"), "w") as f:
         f.write("\n".join(body))
     return crate
@@ -112,9 +206,10 @@ def touch(crate):
     os.utime(os.path.join(crate, "src", "lib.rs"))
 
 
-def measure(work, n, rounds):
-    crate = generate(work, n)
-    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(work, "target"))
+def measure(work, n, rounds, shape="full", orm="skelly"):
+    crate = generate(work, n, shape, orm)
+    target = "target" if orm == "skelly" else f"target-{orm}"
+    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(work, target))
     run(crate, "build", env=env)  # dependencies, not timed
     run(crate, "check", env=env)
     full, check, rebuild = [], [], []
@@ -138,12 +233,16 @@ def main():
     parser.add_argument("sizes", nargs="*", type=int, default=[10, 50, 100])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--work", default="/tmp/skelly-build-cost")
+    parser.add_argument("--shape", choices=["full", "query"], default="full")
+    parser.add_argument("--orm", choices=["skelly", "seaorm"], default="skelly")
     args = parser.parse_args()
+    if args.orm == "seaorm" and args.shape != "query":
+        parser.error("--orm seaorm generates the query shape only: add --shape query")
     os.makedirs(args.work, exist_ok=True)
     results = {}
     print(f"{'tables':>6} {'full s':>8} {'check s':>8} {'touch s':>8} {'IR lines':>10} {'copies':>8}")
     for n in args.sizes:
-        full, check, rebuild, lines, copies = measure(args.work, n, args.rounds)
+        full, check, rebuild, lines, copies = measure(args.work, n, args.rounds, args.shape, args.orm)
         results[n] = (full, check, rebuild, lines, copies)
         print(f"{n:>6} {full:>8.2f} {check:>8.2f} {rebuild:>8.2f} {lines or '-':>10} {copies or '-':>8}", flush=True)
     if len(args.sizes) >= 2:

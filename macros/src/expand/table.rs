@@ -594,7 +594,8 @@ pub(super) fn functions(
     // Not `async`: each function hands back the runtime's future, which is generic over the
     // table only (the executor is erased at the call), so no table pays for an `async` wrapper
     // per executor type it is used with.
-    let fut = |out: TokenStream| quote!(impl ::core::future::Future<Output = #p::Result<#out>> + ::core::marker::Send + '__a);
+    let fut =
+        |out: TokenStream| quote!(impl ::core::future::Future<Output = #p::Result<#out>> + '__a);
     let opt_row = fut(quote!(::core::option::Option<#ident>));
     let row = fut(quote!(#ident));
     let flag = fut(quote!(bool));
