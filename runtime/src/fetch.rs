@@ -122,12 +122,7 @@ pub(crate) async fn row<T: Table>(
     params: &[Param<'_>],
 ) -> Result<Option<T>> {
     let table = &T::statements().table;
-    match run(db, table, op, sql, params, Want::Row).await {
-        Ok(Answer::Row(Some(row))) => T::from_row(&row).map(Some),
-        Ok(Answer::Row(None)) => Ok(None),
-        Ok(answer) => Ok(scripted::<T>(answer, table, op)?.into_iter().next()),
-        Err(e) => Err(annotate::<T>(e)),
-    }
+    decode_row::<T>(run(db, table, op, sql, params, Want::Row).await, op)
 }
 
 /// The row of a [`Want::Row`] run as a `T` (or a mock's first scripted row); an error from
@@ -136,9 +131,10 @@ pub(crate) fn decode_row<T: Table>(answer: Result<Answer>, op: Op) -> Result<Opt
     match answer {
         Ok(Answer::Row(Some(row))) => T::from_row(&row).map(Some),
         Ok(Answer::Row(None)) => Ok(None),
-        Ok(answer) => Ok(scripted::<T>(answer, &T::statements().table, op)?
-            .into_iter()
-            .next()),
+        Ok(answer) => {
+            let mut rows = scripted::<T>(answer, &T::statements().table, op)?;
+            Ok((!rows.is_empty()).then(|| rows.swap_remove(0)))
+        }
         Err(e) => Err(annotate::<T>(e)),
     }
 }

@@ -55,6 +55,7 @@ pub fn expand_impl(cont: &Container, new_ident: &syn::Ident) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #p::Insert for #new_ident {
+            #[inline]
             fn bind<'__a>(
                 &'__a self,
                 __out: &mut ::std::vec::Vec<&'__a (dyn #p::ToSqlTrait + ::core::marker::Sync)>,

@@ -78,6 +78,7 @@ pub fn expand_impl(cont: &Container, patch_ident: &syn::Ident) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #p::Patch for #patch_ident {
+            #[inline]
             fn bind<'__a>(
                 &'__a self,
                 __out: &mut ::std::vec::Vec<(usize, &'__a (dyn #p::ToSqlTrait + ::core::marker::Sync))>,

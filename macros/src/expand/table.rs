@@ -85,6 +85,8 @@ fn expand(cont: &Container) -> TokenStream {
                     ::core::result::Result::Ok(#ident { #(#decode,)* })
                 }
 
+                // `#[inline]` on what a table may never use: codegen only where it is called.
+                #[inline]
                 fn column_value(
                     &self,
                     __index: usize,
@@ -95,6 +97,7 @@ fn expand(cont: &Container) -> TokenStream {
                     }
                 }
 
+                #[inline]
                 fn from_row_mapped(
                     __row: &#krate::tokio_postgres::Row,
                     __map: &[usize],
@@ -102,15 +105,15 @@ fn expand(cont: &Container) -> TokenStream {
                     ::core::result::Result::Ok(#ident { #(#decode_mapped,)* })
                 }
 
+                #[inline]
                 fn statements() -> &'static #p::Statements {
                     static __STATEMENTS: #p::OnceLock<#p::Statements> = #p::OnceLock::new();
-                    __STATEMENTS.get_or_init(|| {
-                        #p::Statements::new(
-                            <Self as #krate::Table>::SCHEMA,
-                            <Self as #krate::Table>::NAME,
-                            <Self as #krate::Table>::COLUMNS,
-                        )
-                    })
+                    #p::Statements::cached(
+                        &__STATEMENTS,
+                        <Self as #krate::Table>::SCHEMA,
+                        <Self as #krate::Table>::NAME,
+                        <Self as #krate::Table>::COLUMNS,
+                    )
                 }
             }
 
@@ -742,6 +745,7 @@ pub(super) fn functions(
 
         /// Rows to insert with one statement and a conflict clause: `.on_conflict_do_nothing()`
         /// or `.on_conflict(KEY).do_update(columns)`, then `.fetch_all(db)` or `.execute(db)`.
+        #[inline]
         #vis fn bulk_insert(rows: ::std::vec::Vec<#new_ident>) -> #krate::BulkInsert<#ident> {
             #krate::BulkInsert::new(rows)
         }
@@ -766,11 +770,13 @@ pub(super) fn functions(
         }
 
         /// A typed SELECT on this table (live rows only, unless asked otherwise).
+        #[inline]
         #vis fn query() -> #p::Select<#ident> {
             #p::Select::new()
         }
 
         /// The DDL this struct implies (schema, table, constraints, indexes).
+        #[inline]
         #vis fn create_table_sql() -> ::std::string::String {
             #p::ddl::<#ident>()
         }

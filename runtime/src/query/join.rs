@@ -27,10 +27,15 @@ impl<T, V, const TARGET: u64> Copy for ForeignKey<T, V, TARGET> {}
 /// The column a foreign key references in `P`: the one it names, or (`references =
 /// "schema.table"`, no column) `P`'s primary key, whatever its name.
 pub(super) fn target_column<P: Table>(named: &'static str) -> &'static str {
+    key_column(named, P::COLUMNS)
+}
+
+// Not generic: one copy for every table.
+fn key_column(named: &'static str, columns: &'static [crate::table::ColumnDef]) -> &'static str {
     if !named.is_empty() {
         return named;
     }
-    P::COLUMNS
+    columns
         .iter()
         .find(|c| c.role == crate::table::ColumnRole::PrimaryKey)
         .map_or("id", |c| c.name)

@@ -105,6 +105,15 @@ impl Part {
     }
 }
 
+// The first table's ordering terms as the join's: not an iterator chain per table.
+fn first_order(order: &[(&'static str, bool)]) -> Vec<(usize, &'static str, bool)> {
+    let mut out = Vec::with_capacity(order.len());
+    for (column, descending) in order {
+        out.push((0, *column, *descending));
+    }
+    out
+}
+
 /// The untyped join: its tables, order, limit and lock.
 #[derive(Clone)]
 struct Core {
@@ -126,7 +135,7 @@ fn and_node(existing: Option<Node>, more: Node) -> Node {
 
 impl Core {
     fn from_select<T: Table>(select: Select<T>) -> Core {
-        let order = select.order.iter().map(|(c, d)| (0, *c, *d)).collect();
+        let order = first_order(&select.order);
         Core {
             parts: vec![Part::of::<T>(select.scope, select.filter)],
             order,
@@ -472,24 +481,23 @@ fn decode_part<P: Table>(row: &Row, map: &(Vec<usize>, Option<usize>)) -> Result
     }
 }
 
-/// Runs a join's statement and decodes its rows (or takes a `MockDb`'s scripted rows).
-async fn fetch_all<R: Send + 'static>(
-    db: &dyn Reach,
+/// Runs a join's statement: its rows, or a `MockDb`'s scripted answer. One copy serves every
+/// join.
+async fn rows_of(db: &dyn Reach, core: &Core) -> Result<Answer> {
+    let (sql, params) = core.render();
+    crate::fetch::run(db, core.first_table(), Op::Join, &sql, &params, Want::Rows).await
+}
+
+/// The rows of [`rows_of`] decoded (or the mock's taken as `R`).
+fn decode_rows<R: 'static>(
+    answer: Answer,
     core: &Core,
     decode: impl Fn(&Row) -> Result<R>,
 ) -> Result<Vec<R>> {
-    let (sql, params) = core.render();
-    crate::fetch::typed_rows(db, core.first_table(), Op::Join, &sql, &params, decode).await
-}
-
-async fn fetch_optional<R: Send + 'static>(
-    db: &dyn Reach,
-    core: &Core,
-    decode: impl Fn(&Row) -> Result<R>,
-) -> Result<Option<R>> {
-    let mut one = core.clone();
-    one.limit = Some(one.limit.map_or(1, |n| n.min(1)));
-    Ok(fetch_all(db, &one, decode).await?.into_iter().next())
+    match answer {
+        Answer::Rows(rows) => crate::fetch::decode_all(&rows, decode),
+        answer => crate::fetch::scripted(answer, core.first_table(), Op::Join),
+    }
 }
 
 async fn count(db: &dyn Reach, core: &Core) -> Result<i64> {
@@ -953,8 +961,9 @@ macro_rules! terminals {
             }
 
             async fn fetch_all_in(&self, db: &dyn Reach) -> Result<Vec<$row>> {
+                let answer = rows_of(db, &self.core).await?;
                 let maps = self.maps();
-                fetch_all(db, &self.core, |r| Self::decode_row(r, &maps)).await
+                decode_rows(answer, &self.core, |r| Self::decode_row(r, &maps))
             }
 
             /// The first matching row, if any (`LIMIT 1`).
@@ -966,8 +975,12 @@ macro_rules! terminals {
             }
 
             async fn fetch_optional_in(&self, db: &dyn Reach) -> Result<Option<$row>> {
+                let mut one = self.core.clone();
+                one.limit = Some(one.limit.map_or(1, |n| n.min(1)));
+                let answer = rows_of(db, &one).await?;
                 let maps = self.maps();
-                fetch_optional(db, &self.core, |r| Self::decode_row(r, &maps)).await
+                let mut rows = decode_rows(answer, &one, |r| Self::decode_row(r, &maps))?;
+                Ok((!rows.is_empty()).then(|| rows.swap_remove(0)))
             }
 
             /// The first matching row, or [`Error::NotFound`] naming the first table.

@@ -74,6 +74,17 @@ pub(crate) struct KeyStatements {
 }
 
 impl Statements {
+    /// The table's statements, built on first use into `cell` (the derive's static): one
+    /// copy of the lazy initialisation for every table.
+    pub fn cached(
+        cell: &'static std::sync::OnceLock<Statements>,
+        schema: &'static str,
+        name: &'static str,
+        columns: &'static [ColumnDef],
+    ) -> &'static Statements {
+        cell.get_or_init(|| Statements::new(schema, name, columns))
+    }
+
     /// Builds every fixed statement of the table `schema.name` with these columns.
     pub fn new(schema: &str, name: &str, columns_def: &'static [ColumnDef]) -> Statements {
         let table = qualified(schema, name);
