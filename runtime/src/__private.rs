@@ -32,10 +32,10 @@ pub fn embedded_migrator(files: &[(&str, &str)]) -> Migrator {
         .expect("embed_migrations! checked these files at compile time")
 }
 
-/// The typed column at `index` of `T::COLUMNS` (the derive's `User::EMAIL`), read from a row
-/// struct by `get`.
-pub const fn column_at<T, V>(index: usize, get: fn(&T) -> &V) -> Column<T, V> {
-    Column::new(index, get)
+/// The typed column at `index` of `T::COLUMNS` (the derive's `User::EMAIL`); its value in a
+/// row struct is read through `Table::column_value`.
+pub const fn column_at<T, V>(index: usize) -> Column<T, V> {
+    Column::new(index)
 }
 
 /// Decodes column `index` of `row`, naming the column on failure.

@@ -129,11 +129,15 @@ pub(crate) async fn row<T: Table>(
 /// the run with `T`'s constraint columns. The typed operations' one generic step after `run`.
 pub(crate) fn decode_row<T: Table>(answer: Result<Answer>, op: Op) -> Result<Option<T>> {
     match answer {
-        Ok(Answer::Row(Some(row))) => T::from_row(&row).map(Some),
+        Ok(Answer::Row(Some(row))) => match T::from_row(&row) {
+            Ok(row) => Ok(Some(row)),
+            Err(e) => Err(e),
+        },
         Ok(Answer::Row(None)) => Ok(None),
         Ok(answer) => {
             let mut rows = scripted::<T>(answer, &T::statements().table, op)?;
-            Ok((!rows.is_empty()).then(|| rows.swap_remove(0)))
+            rows.truncate(1);
+            Ok(rows.pop())
         }
         Err(e) => Err(annotate::<T>(e)),
     }
@@ -180,9 +184,11 @@ pub(crate) fn scripted<R: 'static>(answer: Answer, table: &str, op: Op) -> Resul
             )))
         }
     };
-    match any.downcast::<Vec<R>>() {
-        Ok(rows) => Ok(*rows),
-        Err(_) => Err(other_type(table, op, std::any::type_name::<R>())),
+    // Taken out of the box rather than unboxed: one generic step per row type, not three.
+    let mut any = any;
+    match any.downcast_mut::<Vec<R>>() {
+        Some(rows) => Ok(std::mem::take(rows)),
+        None => Err(other_type(table, op, std::any::type_name::<R>())),
     }
 }
 

@@ -86,20 +86,18 @@ pub(super) fn constants(cont: &Container) -> Vec<TokenStream> {
         .collect()
 }
 
-/// A field's constant name (`EMAIL`) and its `Column` value: the index in `COLUMNS` and the
-/// accessor reading it from a row struct.
+/// A field's constant name (`EMAIL`) and its `Column` value: the index in `COLUMNS` (the value
+/// in a row struct is read through `Table::column_value`).
 pub(super) fn column_const(
     cont: &Container,
     index: usize,
     f: &crate::ast::Field,
 ) -> (syn::Ident, TokenStream) {
-    let ident = cont.ident;
     let krate = &cont.krate;
-    let field = f.ident;
     let name = format_ident!(
         "{}",
         f.ident.to_string().trim_start_matches("r#").to_uppercase()
     );
-    let column = quote!(#krate::__private::column_at(#index, |__row: &#ident| &__row.#field));
+    let column = quote!(#krate::__private::column_at(#index));
     (name, column)
 }

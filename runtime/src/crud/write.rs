@@ -24,7 +24,10 @@ pub async fn insert<T: Table>(db: &dyn Reach, new: T::New) -> Result<T> {
     new.bind(&mut params);
     let sql = &statements.insert;
     let answer = run(db, &statements.table, Op::Insert, sql, &params, Want::Row).await;
-    decode_row::<T>(answer, Op::Insert)?.ok_or_else(|| statements.not_found())
+    match decode_row::<T>(answer, Op::Insert)? {
+        Some(row) => Ok(row),
+        None => Err(statements.not_found()),
+    }
 }
 
 // One row of `insert_many`: the plain INSERT is cheaper than UNNEST of one-element arrays.

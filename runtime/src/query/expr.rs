@@ -16,7 +16,9 @@ pub(crate) type Value = Arc<dyn ToSql + Sync + Send>;
 /// compile.
 pub struct Column<T, V> {
     index: usize,
-    get: fn(&T) -> &V,
+    // Variance and auto traits of a `fn(&T) -> &V`; the value is read through
+    // `Table::column_value`, so no table carries a getter per column.
+    _marker: PhantomData<fn(&T) -> &V>,
 }
 
 impl<T, V> Clone for Column<T, V> {
@@ -96,20 +98,37 @@ impl IntoValue<Option<String>> for Option<&str> {
 }
 
 impl<T, V> Column<T, V> {
-    /// The column at `index` of `T::COLUMNS`, read from a row struct by `get`. Only the
-    /// derive makes columns (through `__private`), so the index is always in range.
-    pub(crate) const fn new(index: usize, get: fn(&T) -> &V) -> Column<T, V> {
-        Column { index, get }
-    }
-
-    /// This column's value in `row`: `User::EMAIL.get(&user)`.
-    pub fn get<'r>(&self, row: &'r T) -> &'r V {
-        (self.get)(row)
+    /// The column at `index` of `T::COLUMNS`. Only the derive makes columns (through
+    /// `__private`), so the index is always in range and the field there is of type `V`.
+    pub(crate) const fn new(index: usize) -> Column<T, V> {
+        Column {
+            index,
+            _marker: PhantomData,
+        }
     }
 
     /// The column's position in `T::COLUMNS`.
     pub(crate) fn index(&self) -> usize {
         self.index
+    }
+}
+
+impl<T: Table, V: Send + Sync + 'static> Column<T, V> {
+    /// This column's value in `row`: `User::EMAIL.get(&user)`.
+    pub fn get<'r>(&self, row: &'r T) -> &'r V {
+        match row
+            .column_value(self.index)
+            .and_then(|v| v.downcast_ref::<V>())
+        {
+            Some(value) => value,
+            // The derive makes both the column and `column_value` from the same field.
+            None => unreachable!(
+                "column {} of {} is not a {}",
+                self.index,
+                T::NAME,
+                std::any::type_name::<V>()
+            ),
+        }
     }
 }
 

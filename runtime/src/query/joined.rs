@@ -49,7 +49,10 @@ impl JoinKind for Inner {
     type Out<P> = P;
     const LEFT: bool = false;
     fn wrap<P>(row: Option<P>) -> Result<P> {
-        row.ok_or_else(|| Error::Config("an inner join gave a row without its joined row".into()))
+        match row {
+            Some(row) => Ok(row),
+            None => Err(missing_joined_row()),
+        }
     }
 }
 
@@ -59,6 +62,10 @@ impl JoinKind for Left {
     fn wrap<P>(row: Option<P>) -> Result<Option<P>> {
         Ok(row)
     }
+}
+
+fn missing_joined_row() -> Error {
+    Error::Config("an inner join gave a row without its joined row".into())
 }
 
 const ALIASES: [&str; 3] = ["c", "p", "g"];
@@ -980,7 +987,8 @@ macro_rules! terminals {
                 let answer = rows_of(db, &one).await?;
                 let maps = self.maps();
                 let mut rows = decode_rows(answer, &one, |r| Self::decode_row(r, &maps))?;
-                Ok((!rows.is_empty()).then(|| rows.swap_remove(0)))
+                rows.truncate(1);
+                Ok(rows.pop())
             }
 
             /// The first matching row, or [`Error::NotFound`] naming the first table.

@@ -437,7 +437,8 @@ impl<T: Table> Select<T> {
     async fn fetch_optional_in(&self, db: &dyn Reach) -> Result<Option<T>> {
         let (sql, params) = self.render_select();
         let mut rows = rows::<T>(db, Op::Select, &sql, &params).await?;
-        Ok((!rows.is_empty()).then(|| rows.swap_remove(0)))
+        rows.truncate(1);
+        Ok(rows.pop())
     }
 
     /// The number of matching rows (ordering, limit and offset apply as a subquery when set).
