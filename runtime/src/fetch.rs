@@ -13,7 +13,7 @@ use tokio_postgres::Row;
 use crate::error::{Error, Result};
 use crate::executor::{with_session, Param, Reach};
 use crate::op::Op;
-use crate::table::{annotate, Table};
+use crate::table::{annotate, annotate_with, Table};
 
 /// What a statement's run gave: the rows (or row, or count) from the server, or a `MockDb`'s
 /// scripted answer for the caller to take as its own type.
@@ -144,10 +144,15 @@ pub(crate) fn decode_row<T: Table>(answer: Result<Answer>, op: Op) -> Result<Opt
 }
 
 /// The count of a [`Want::Count`] run; an error from the run with `T`'s constraint columns.
-pub(crate) fn decode_count<T: Table>(answer: Result<Answer>) -> Result<u64> {
+pub(crate) fn decode_count(
+    answer: Result<Answer>,
+    table: &str,
+    columns: &'static [crate::table::ColumnDef],
+    constraints: &'static [crate::table::TableConstraint],
+) -> Result<u64> {
     match answer {
         Ok(answer) => Ok(count(answer)),
-        Err(e) => Err(annotate::<T>(e)),
+        Err(e) => Err(annotate_with(e, table, columns, constraints)),
     }
 }
 

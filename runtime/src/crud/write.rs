@@ -12,7 +12,7 @@ use crate::fetch::{affected, decode_count, decode_row, row, rows, run, Want};
 use crate::op::Op;
 use crate::query::Column;
 use crate::sql::{push_ident, push_placeholder};
-use crate::table::{Insert, Patch, Table};
+use crate::table::{Insert, Patch, Statements, Table};
 
 /// PostgreSQL's limit on bind parameters in one statement.
 pub(super) const MAX_PARAMS: usize = 65_535;
@@ -146,7 +146,7 @@ pub async fn upsert<T: Table, V>(db: &dyn Reach, new: T::New, key: Column<T, V>)
 /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key`.
 pub async fn update<T: Table, K: KeyParams>(db: &dyn Reach, key: K, patch: T::Patch) -> Result<T> {
     let key = key.params();
-    let (sql, params) = key_update::<T>(&key, None, &patch, true)?;
+    let (sql, params) = key_update(T::statements(), &key, None, &patch, true)?;
     let statements = T::statements();
     let answer = run(db, &statements.table, Op::Update, &sql, &params, Want::Row).await;
     decode_row::<T>(answer, Op::Update)?.ok_or_else(|| statements.not_found())
@@ -160,10 +160,10 @@ pub async fn patch<T: Table, K: KeyParams>(
     patch: T::Patch,
 ) -> Result<bool> {
     let key = key.params();
-    let (sql, params) = key_update::<T>(&key, None, &patch, false)?;
+    let (sql, params) = key_update(T::statements(), &key, None, &patch, false)?;
     let table = &T::statements().table;
     let answer = run(db, table, Op::Update, &sql, &params, Want::Count).await;
-    Ok(decode_count::<T>(answer)? > 0)
+    Ok(decode_count(answer, T::NAME, T::COLUMNS, T::CONSTRAINTS)? > 0)
 }
 
 /// [`update`] on a versioned table: only while the row is at `version`, which it increments.
@@ -174,7 +174,7 @@ pub async fn update_versioned<T: Table, K: KeyParams, V: ToSql + Sync + Send>(
     patch: T::Patch,
 ) -> Result<T> {
     let key = key.params();
-    let (sql, params) = key_update::<T>(&key, Some(&version), &patch, true)?;
+    let (sql, params) = key_update(T::statements(), &key, Some(&version), &patch, true)?;
     match row::<T>(db, Op::Update, &sql, &params).await? {
         Some(row) => Ok(row),
         None => Err(why_not_updated::<T>(db, &key, &version).await),
@@ -190,7 +190,7 @@ pub async fn patch_versioned<T: Table, K: KeyParams, V: ToSql + Sync + Send>(
     patch: T::Patch,
 ) -> Result<bool> {
     let key = key.params();
-    let (sql, params) = key_update::<T>(&key, Some(&version), &patch, false)?;
+    let (sql, params) = key_update(T::statements(), &key, Some(&version), &patch, false)?;
     if affected::<T>(db, Op::Update, &sql, &params).await? > 0 {
         return Ok(true);
     }
@@ -202,15 +202,17 @@ pub async fn patch_versioned<T: Table, K: KeyParams, V: ToSql + Sync + Send>(
 
 // `UPDATE t SET <patch>, <touch> WHERE <key> [AND "version" = $n] [AND live] [RETURNING ...]`:
 // every update by key, with the version condition on versioned tables.
-fn key_update<'a, T: Table>(
+// Not generic: the table's statements and its patch as a trait object, one copy for every
+// table.
+fn key_update<'a>(
+    statements: &Statements,
     key: &[Param<'a>],
     version: Option<Param<'a>>,
-    patch: &'a T::Patch,
+    patch: &'a dyn Patch,
     returning: bool,
 ) -> Result<(String, Vec<Param<'a>>)> {
-    let statements = T::statements();
     let by_key = statements.key()?;
-    let mut sets = Vec::with_capacity(T::COLUMNS.len());
+    let mut sets = Vec::with_capacity(statements.inserted + 4);
     patch.bind(&mut sets);
     let mut params: Vec<Param<'_>> = Vec::with_capacity(sets.len() + key.len() + 1);
     params.extend_from_slice(key);
@@ -299,7 +301,7 @@ pub async fn delete<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<bo
         Want::Count,
     )
     .await;
-    Ok(decode_count::<T>(answer)? > 0)
+    Ok(decode_count(answer, T::NAME, T::COLUMNS, T::CONSTRAINTS)? > 0)
 }
 
 /// Clears `deleted_at` of the soft-deleted row `key`. False when there was no such row.
@@ -317,7 +319,7 @@ pub async fn restore<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<b
         Want::Count,
     )
     .await;
-    Ok(decode_count::<T>(answer)? > 0)
+    Ok(decode_count(answer, T::NAME, T::COLUMNS, T::CONSTRAINTS)? > 0)
 }
 
 /// Removes the row `key` for good, soft-deleted or not. False when there was no such row.
@@ -333,5 +335,5 @@ pub async fn hard_delete<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Resu
         Want::Count,
     )
     .await;
-    Ok(decode_count::<T>(answer)? > 0)
+    Ok(decode_count(answer, T::NAME, T::COLUMNS, T::CONSTRAINTS)? > 0)
 }

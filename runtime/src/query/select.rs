@@ -317,7 +317,7 @@ impl<T: Table> Select<T> {
     async fn fetch_all_in(&self, db: &dyn Reach) -> Result<Vec<T>> {
         let (sql, params) = self.render_select();
         // With a LIMIT, the result size is bounded: allocate once instead of growing.
-        let hint = self.limit.map_or(0, |n| n.clamp(0, 16_384) as usize);
+        let hint = capacity_hint(self.limit);
         let mut out = Vec::with_capacity(hint);
         let table = &T::statements().table;
         let answer = {
@@ -847,4 +847,12 @@ async fn exists_core(parts: Parts<'_>, db: &dyn Reach) -> Result<bool> {
     parts.render_tail(&mut sql, &mut params);
     sql.push(')');
     scalar::<bool>(db, parts.statements, Op::Exists, &sql, &params).await
+}
+
+// The row count to allocate for: the limit, when there is one (bounded).
+fn capacity_hint(limit: Option<i64>) -> usize {
+    match limit {
+        Some(n) => n.clamp(0, 16_384) as usize,
+        None => 0,
+    }
 }

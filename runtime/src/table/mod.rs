@@ -6,7 +6,7 @@ mod named;
 pub(crate) mod statements;
 
 pub use ddl::ddl;
-pub(crate) use named::annotate;
+pub(crate) use named::{annotate, annotate_with};
 pub use named::{ConstraintRef, NamedConstraint};
 pub(crate) use statements::Statements;
 

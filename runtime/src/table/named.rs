@@ -109,10 +109,18 @@ impl Error {
 /// Gives a violation of one of `T`'s own constraints the columns the struct states. Only runs
 /// on the error path of a typed operation.
 pub(crate) fn annotate<T: Table>(err: Error) -> Error {
+    annotate_with(err, T::NAME, T::COLUMNS, T::CONSTRAINTS)
+}
+
+/// [`annotate`] with the table's static description: what the non-generic paths call.
+pub(crate) fn annotate_with(
+    err: Error,
+    table: &str,
+    columns: &'static [ColumnDef],
+    constraints: &'static [TableConstraint],
+) -> Error {
     match err {
-        Error::Constraint(v) => {
-            Error::Constraint(with_columns(v, T::NAME, T::COLUMNS, T::CONSTRAINTS))
-        }
+        Error::Constraint(v) => Error::Constraint(with_columns(v, table, columns, constraints)),
         other => other,
     }
 }
