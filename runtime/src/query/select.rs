@@ -375,24 +375,19 @@ impl<T: Table> Select<T> {
     async fn page_in(&self, db: &dyn Reach, size: i64, after: Option<&Cursor>) -> Result<Page<T>> {
         // A shim: the statement, the run and the cursor are `page_core`'s, shared by every
         // table; only the decoding is this table's.
-        let mut rows: Vec<T> = Vec::new();
-        let next = {
-            let mut on_row = |row: &tokio_postgres::Row| -> Result<()> {
-                rows.push(T::from_row(row)?);
-                Ok(())
-            };
-            page_core(db, self.parts(), size, after, &mut on_row).await?
-        };
-        let next = match next {
-            PageEnd::Next(next) => next,
+        match page_core(db, self.parts(), size, after).await? {
+            PageEnd::Rows(rows, next) => Ok(Page {
+                rows: crate::fetch::decode_all(&rows, T::from_row)?,
+                next,
+            }),
             // A MockDb answers a page with the rows scripted for `Op::Select`, and no next.
             PageEnd::Mock(answer) => {
-                rows = scripted(Answer::Scripted(answer), &T::statements().table, Op::Select)?;
+                let mut rows =
+                    scripted(Answer::Scripted(answer), &T::statements().table, Op::Select)?;
                 rows.truncate(size as usize);
-                None
+                Ok(Page { rows, next: None })
             }
-        };
-        Ok(Page { rows, next })
+        }
     }
 
     /// The plan of [`Select::page`]'s statement (`EXPLAIN`), one line per row.
@@ -754,22 +749,20 @@ impl<'a> Parts<'a> {
     }
 }
 
-/// How a page's run ended: the next cursor (`None` on the last page), or a `MockDb`'s scripted
-/// rows for the caller to take as its table's.
+/// How a page's run ended: its rows (at most the page's size) and the next cursor (`None` on
+/// the last page), or a `MockDb`'s scripted rows for the caller to take as its table's.
 enum PageEnd {
-    Next(Option<Cursor>),
+    Rows(Vec<tokio_postgres::Row>, Option<Cursor>),
     Mock(Box<dyn std::any::Any + Send>),
 }
 
-/// One page: the statement rendered from `parts`, run, each of the first `size` rows given to
-/// `on_row`, and the cursor of the next page read from the last one. Generic over the executor
-/// only: one copy serves every table.
+/// One page: the statement rendered from `parts`, run, its first `size` rows, and the cursor
+/// of the next page read from the last one. Not generic: one copy serves every table.
 async fn page_core(
     db: &dyn Reach,
     parts: Parts<'_>,
     size: i64,
     after: Option<&Cursor>,
-    on_row: &mut (dyn FnMut(&tokio_postgres::Row) -> Result<()> + Send),
 ) -> Result<PageEnd> {
     if size < 1 {
         return Err(crate::Error::Config(format!(
@@ -797,19 +790,16 @@ async fn page_core(
             _ => e,
         }
     })?;
-    let rows = match answer {
+    let mut rows = match answer {
         Answer::Rows(rows) => rows,
         Answer::Scripted(answer) => return Ok(PageEnd::Mock(answer)),
         _ => Vec::new(),
     };
     let width = parts.columns.len();
     let mut next = None;
-    for (i, row) in rows.iter().enumerate() {
-        if i as i64 == size {
-            break;
-        }
-        on_row(row)?;
-        if i as i64 == size - 1 && rows.len() as i64 > size {
+    if rows.len() as i64 > size {
+        rows.truncate(size as usize);
+        if let Some(row) = rows.last() {
             let values = terms
                 .iter()
                 .enumerate()
@@ -821,7 +811,7 @@ async fn page_core(
             next = Some(Cursor::new(parts.shape(&terms), values));
         }
     }
-    Ok(PageEnd::Next(next))
+    Ok(PageEnd::Rows(rows, next))
 }
 
 /// `count()` of a query: `SELECT count(*)`, over the query as a subquery when it has a limit or
