@@ -10,6 +10,7 @@
 #[cfg(feature = "tracing")]
 mod traced;
 
+use skelly_db::Table;
 use std::future::Future;
 use std::time::{Duration, Instant};
 

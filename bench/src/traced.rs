@@ -3,6 +3,7 @@
 //! `--no-default-features` for the same row without the spans), and here with a subscriber
 //! that reads every field of every span, as an exporter would.
 
+use skelly_db::Table;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

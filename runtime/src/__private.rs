@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 pub use crate::crud::{
     copy_in, delete, find, find_with_deleted, get, hard_delete, insert, insert_many,
     insert_many_count, insert_or_ignore, patch, patch_versioned, restore, update, update_versioned,
-    upsert, KeyParams, One,
+    upsert,
 };
 pub use crate::error::Result;
 pub use crate::executor::{Executor, Param};

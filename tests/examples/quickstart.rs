@@ -4,6 +4,7 @@
 //! when it is unset), applies the reference migrations, runs the development seed, and shows
 //! the main features. The database is dropped at the end, so it can run again and again.
 
+use skelly_db::Table;
 use std::process::ExitCode;
 
 use skelly_db::seed::Seeder;

@@ -8,6 +8,7 @@ use chrono::Utc;
 use futures_util::TryStreamExt;
 use skelly_db::seed::Seeder;
 use skelly_db::testing::{MockDb, Op};
+use skelly_db::Table;
 use skelly_db::{ConstraintKind, Error, Executor};
 
 use common::models::{DevSeed, NewUser, Role, User, UserPatch};

@@ -4,6 +4,7 @@
 
 mod common;
 
+use skelly_db::Table;
 use std::sync::Arc;
 
 use common::models::{DevSeed, Role, User, UserPatch};

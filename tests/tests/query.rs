@@ -4,6 +4,7 @@ mod common;
 
 use common::models::{NewUser, Role, User, UserPatch};
 use futures_util::TryStreamExt;
+use skelly_db::Table;
 use skelly_db::{Error, Executor, Pool};
 
 /// Six users: a0..a5; roles cycle admin, member, read-only; odd ones have a bio; a5 deleted.

@@ -4,7 +4,7 @@
 //! module names the file and line.
 
 use skelly_db::testing::TestDb;
-use skelly_db::Executor;
+use skelly_db::{Executor, Table};
 
 /// What the README's fragments assume is in scope: its tables and the names its snippets use.
 pub mod shared {

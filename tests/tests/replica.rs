@@ -3,6 +3,7 @@
 
 mod common;
 
+use skelly_db::Table;
 use std::time::{Duration, Instant};
 
 use skelly_db::testing::{TempServer, TestDb};

@@ -4,6 +4,7 @@ mod common;
 
 use common::models::{DevSeed, NewUser, Role, User, DEV_USERS};
 use skelly_db::seed::{Seed, SeedFuture, SeedTx, Seeder};
+use skelly_db::Table;
 use skelly_db::{Error, Executor, Pool};
 
 async fn snapshot(pool: &Pool) -> Vec<String> {

@@ -5,6 +5,7 @@ mod common;
 
 use common::models::{Role, User, UserPatch};
 use futures_util::TryStreamExt;
+use skelly_db::Table;
 use skelly_db::{Executor, Pool, PoolConfig};
 
 async fn prepared_on_server(db: &impl Executor) -> i64 {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use skelly_db::Table;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::models::{Role, User};
 use skelly_db::query::Cursor;
+use skelly_db::Table;
 use skelly_db::{Executor, Pool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

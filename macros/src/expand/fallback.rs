@@ -20,7 +20,7 @@ pub fn fallback(cont: &Container) -> TokenStream {
     let constants = constants(cont);
     let foreign_keys = super::table::foreign_keys(cont);
     let table_id = skelly_db_model::ast::table_id(&cont.schema, &cont.name);
-    let functions = functions(cont, &new_ident, &patch_ident);
+    let (key_items, functions) = functions(cont, &patch_ident);
     quote! {
         #new_struct
         #patch_struct
@@ -29,6 +29,7 @@ pub fn fallback(cont: &Container) -> TokenStream {
             impl #krate::Table for #ident {
                 type New = #new_ident;
                 type Patch = #patch_ident;
+                #key_items
                 const SCHEMA: &'static str = "";
                 const NAME: &'static str = "";
                 const COLUMNS: &'static [#p::ColumnDef] = &[];

@@ -55,7 +55,7 @@ fn expand(cont: &Container) -> TokenStream {
     let new_impl = super::insert::expand_impl(cont, &new_ident);
     let patch_struct = super::patch::expand_struct(cont, &patch_ident);
     let patch_impl = super::patch::expand_impl(cont, &patch_ident);
-    let functions = functions(cont, &new_ident, &patch_ident);
+    let (key_items, functions) = functions(cont, &patch_ident);
 
     let unlogged = cont.attrs.unlogged.get().map(|()| {
         quote!(
@@ -71,6 +71,7 @@ fn expand(cont: &Container) -> TokenStream {
             impl #krate::Table for #ident {
                 type New = #new_ident;
                 type Patch = #patch_ident;
+                #key_items
                 const SCHEMA: &'static str = #schema;
                 const NAME: &'static str = #name;
                 const COLUMNS: &'static [#p::ColumnDef] = &[#(#columns),*];
@@ -562,11 +563,12 @@ fn constraint_defs(cont: &Container) -> Vec<TokenStream> {
         .collect()
 }
 
-pub(super) fn functions(
-    cont: &Container,
-    new_ident: &syn::Ident,
-    patch_ident: &syn::Ident,
-) -> TokenStream {
+/// What the derive writes for the typed functions: the key's type and parameters inside the
+/// `Table` impl (the functions themselves are the trait's, written once), and the inherent
+/// functions only some tables have: `restore` and `find_with_deleted` on soft-delete tables,
+/// `update` and `patch` that take the version on versioned ones, and the stubs that say a table
+/// without a primary key has no by-key function.
+pub(super) fn functions(cont: &Container, patch_ident: &syn::Ident) -> (TokenStream, TokenStream) {
     let ident = cont.ident;
     let vis = cont.vis;
     let krate = &cont.krate;
@@ -579,208 +581,99 @@ pub(super) fn functions(
     let key_ty = |f: &crate::ast::Field| {
         let ty = f.ty;
         if crate::ast::is_named(ty, "String") {
-            quote!(&'__a str)
+            quote!(&'__k str)
         } else if crate::ast::is_bytes(ty) {
-            quote!(&'__a [u8])
+            quote!(&'__k [u8])
         } else {
             quote!(#ty)
         }
     };
-    let (pk_ty, key) = match keys.as_slice() {
-        [] => (quote!(()), quote!(())),
-        [one] => (key_ty(one), quote!(#p::One(id))),
+    let (pk_ty, params) = match keys.as_slice() {
+        [] => (quote!(()), quote!(::std::vec::Vec::new())),
+        [one] => (key_ty(one), quote!(::std::vec![__key as #p::Param<'__p>])),
         many => {
             let tys = many.iter().map(|f| key_ty(f));
-            (quote!((#(#tys),*)), quote!(id))
+            let parts = (0..many.len()).map(syn::Index::from);
+            (
+                quote!((#(#tys),*)),
+                quote!(::std::vec![#(&__key.#parts as #p::Param<'__p>),*]),
+            )
         }
     };
-    // Not `async`: each function hands back the runtime's future, which is generic over the
-    // table only (the executor is erased at the call), so no table pays for an `async` wrapper
-    // per executor type it is used with.
+    let table_items = quote! {
+        type Key<'__k> = #pk_ty;
+
+        #[inline]
+        fn key_params<'__p>(__key: &'__p Self::Key<'_>) -> ::std::vec::Vec<#p::Param<'__p>> {
+            #params
+        }
+    };
+    let key_arg = quote!(<#ident as #krate::Table>::Key<'__a>);
+    // Not `async`: each function hands back the runtime's future, generic over the table only.
     let fut =
         |out: TokenStream| quote!(impl ::core::future::Future<Output = #p::Result<#out>> + '__a);
-    let opt_row = fut(quote!(::core::option::Option<#ident>));
-    let row = fut(quote!(#ident));
-    let flag = fut(quote!(bool));
-    let count = fut(quote!(u64));
-    let rows = fut(quote!(::std::vec::Vec<#ident>));
-    let table = format!("\"{}\".\"{}\"", cont.schema, cont.name);
     let soft = cont.soft_delete();
-    let delete_doc = if soft {
-        format!("Soft-deletes the live row (sets `deleted_at = now()` once) in {table}; false when there is no live row with this id.")
-    } else {
-        format!("Deletes the row from {table}; false when there is no row with this id.")
-    };
-    let restore = soft.then(|| {
+    let restore = (soft && !keys.is_empty()).then(|| {
+        let opt_row = fut(quote!(::core::option::Option<#ident>));
+        let flag = fut(quote!(bool));
         quote! {
             /// Clears `deleted_at` of a soft-deleted row; false when there is no such row.
-            #vis fn restore<'__a>(db: &'__a impl #p::Executor, id: #pk_ty) -> #flag {
-                #p::restore::<#ident, _>(db, #key)
+            #vis fn restore<'__a>(db: &'__a impl #p::Executor, id: #key_arg) -> #flag {
+                #p::restore::<#ident>(db, id)
             }
 
             /// The row with this id, soft-deleted or not.
-            #vis fn find_with_deleted<'__a>(
-                db: &'__a impl #p::Executor,
-                id: #pk_ty,
-            ) -> #opt_row {
-                #p::find_with_deleted::<#ident, _>(db, #key)
+            #vis fn find_with_deleted<'__a>(db: &'__a impl #p::Executor, id: #key_arg) -> #opt_row {
+                #p::find_with_deleted::<#ident>(db, id)
             }
         }
     });
-    let insert_doc =
-        format!("Inserts a row into {table}; the database fills in the id and timestamps.");
-    let update_fns = match cont.version() {
-        // Optimistic locking: the caller says which version it read.
-        Some(version) => {
-            let version_ty = version.ty;
-            quote! {
-                /// Writes the `Some` fields of the patch (and `updated_at = now()`) if the row is
-                /// still at `version`, and increments the version; `Error::StaleVersion` when
-                /// another update came first, `Error::NotFound` when there is no live row.
-                #vis fn update<'__a>(
-                    db: &'__a impl #p::Executor,
-                    id: #pk_ty,
-                    version: #version_ty,
-                    patch: #patch_ident,
-                ) -> #row {
-                    #p::update_versioned::<#ident, _, _>(db, #key, version, patch)
-                }
-
-                /// As `update`, without sending the row back; false when there is no live row.
-                #vis fn patch<'__a>(
-                    db: &'__a impl #p::Executor,
-                    id: #pk_ty,
-                    version: #version_ty,
-                    patch: #patch_ident,
-                ) -> #flag {
-                    #p::patch_versioned::<#ident, _, _>(db, #key, version, patch)
-                }
-            }
-        }
-        None => quote! {
-            /// Writes the `Some` fields of the patch (and `updated_at = now()`); `Error::NotFound`
-            /// when there is no live row with this id.
+    // Optimistic locking: the caller says which version it read.
+    let versioned = cont.version().filter(|_| !keys.is_empty()).map(|version| {
+        let version_ty = version.ty;
+        let row = fut(quote!(#ident));
+        let flag = fut(quote!(bool));
+        quote! {
+            /// Writes the `Some` fields of the patch (and `updated_at = now()`) if the row is
+            /// still at `version`, and increments the version; `Error::StaleVersion` when
+            /// another update came first, `Error::NotFound` when there is no live row.
             #vis fn update<'__a>(
                 db: &'__a impl #p::Executor,
-                id: #pk_ty,
+                id: #key_arg,
+                version: #version_ty,
                 patch: #patch_ident,
             ) -> #row {
-                #p::update::<#ident, _>(db, #key, patch)
+                #p::update_versioned::<#ident, _>(db, id, version, patch)
             }
 
-            /// Writes the `Some` fields of the patch (and `updated_at = now()`) without sending the
-            /// row back; false when there is no live row with this id.
+            /// As `update`, without sending the row back; false when there is no live row.
             #vis fn patch<'__a>(
                 db: &'__a impl #p::Executor,
-                id: #pk_ty,
+                id: #key_arg,
+                version: #version_ty,
                 patch: #patch_ident,
             ) -> #flag {
-                #p::patch::<#ident, _>(db, #key, patch)
+                #p::patch_versioned::<#ident, _>(db, id, version, patch)
             }
-        },
-    };
-    let by_key = if keys.is_empty() {
-        no_key_functions(cont, patch_ident)
-    } else {
+        }
+    });
+    let no_key = keys.is_empty().then(|| no_key_functions(cont, patch_ident));
+    (
+        table_items,
         quote! {
-        /// The live row with this id, if any.
-        #vis fn find<'__a>(db: &'__a impl #p::Executor, id: #pk_ty) -> #opt_row {
-            #p::find::<#ident, _>(db, #key)
-        }
+            /// A typed SELECT on this table (live rows only, unless asked otherwise). The same as
+            /// [`Table::query`](#krate::Table::query), here so that it is found without the
+            /// trait in scope.
+            #[inline]
+            #vis fn query() -> #p::Select<#ident> {
+                #p::Select::new()
+            }
 
-        /// The live row with this id, or `Error::NotFound`.
-        #vis fn get<'__a>(db: &'__a impl #p::Executor, id: #pk_ty) -> #row {
-            #p::get::<#ident, _>(db, #key)
-        }
-
-        #update_fns
-
-        #[doc = #delete_doc]
-        #vis fn delete<'__a>(db: &'__a impl #p::Executor, id: #pk_ty) -> #flag {
-            #p::delete::<#ident, _>(db, #key)
-        }
-
-        /// Removes the row for good, soft-deleted or not; false when there is no such row.
-        #vis fn hard_delete<'__a>(db: &'__a impl #p::Executor, id: #pk_ty) -> #flag {
-            #p::hard_delete::<#ident, _>(db, #key)
-        }
-
-        #restore
-        }
-    };
-    quote! {
-        #[doc = #insert_doc]
-        #vis fn insert<'__a>(db: &'__a impl #p::Executor, new: #new_ident) -> #row {
-            #p::insert::<#ident>(db, new)
-        }
-
-        /// Inserts every row with one statement and returns them.
-        #vis fn insert_many<'__a>(
-            db: &'__a impl #p::Executor,
-            rows: ::std::vec::Vec<#new_ident>,
-        ) -> #rows {
-            #p::insert_many::<#ident>(db, rows)
-        }
-
-        /// Inserts every row like `insert_many` and returns how many were inserted, without
-        /// sending the rows back (cheaper when the caller does not need them).
-        #vis fn insert_many_count<'__a>(
-            db: &'__a impl #p::Executor,
-            rows: ::std::vec::Vec<#new_ident>,
-        ) -> #count {
-            #p::insert_many_count::<#ident>(db, rows)
-        }
-
-        /// Writes every row with one binary `COPY ... FROM STDIN` (the fastest bulk path) and
-        /// returns how many; the database fills in the id and timestamps from their defaults.
-        /// A failure anywhere leaves no row behind.
-        #vis fn copy_in<'__a>(
-            db: &'__a impl #p::Executor,
-            rows: ::std::vec::Vec<#new_ident>,
-        ) -> #count {
-            #p::copy_in::<#ident>(db, rows)
-        }
-
-        #by_key
-
-        /// Rows to insert with one statement and a conflict clause: `.on_conflict_do_nothing()`
-        /// or `.on_conflict(KEY).do_update(columns)`, then `.fetch_all(db)` or `.execute(db)`.
-        #[inline]
-        #vis fn bulk_insert(rows: ::std::vec::Vec<#new_ident>) -> #krate::BulkInsert<#ident> {
-            #krate::BulkInsert::new(rows)
-        }
-
-        /// Inserts the row unless it conflicts with a unique constraint (`ON CONFLICT DO
-        /// NOTHING`); `None` when it existed already. For idempotent seeds.
-        #vis fn insert_or_ignore<'__a>(
-            db: &'__a impl #p::Executor,
-            new: #new_ident,
-        ) -> #opt_row {
-            #p::insert_or_ignore::<#ident>(db, new)
-        }
-
-        /// Inserts the row, or updates the live row with the same value in the unique column
-        /// `key`. For idempotent seeds.
-        #vis fn upsert<'__a, __V: '__a>(
-            db: &'__a impl #p::Executor,
-            new: #new_ident,
-            key: #p::Column<#ident, __V>,
-        ) -> #row {
-            #p::upsert::<#ident, __V>(db, new, key)
-        }
-
-        /// A typed SELECT on this table (live rows only, unless asked otherwise).
-        #[inline]
-        #vis fn query() -> #p::Select<#ident> {
-            #p::Select::new()
-        }
-
-        /// The DDL this struct implies (schema, table, constraints, indexes).
-        #[inline]
-        #vis fn create_table_sql() -> ::std::string::String {
-            #p::ddl::<#ident>()
-        }
-    }
+            #restore
+            #versioned
+            #no_key
+        },
+    )
 }
 
 // `#[table(no_primary_key)]`: the by-key functions exist, so that calling one says why it

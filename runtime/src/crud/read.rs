@@ -1,4 +1,3 @@
-use super::KeyParams;
 use crate::error::Result;
 use crate::executor::Reach;
 use crate::fetch::{decode_row, run, Want};
@@ -6,7 +5,7 @@ use crate::op::Op;
 use crate::table::Table;
 
 /// The live row with this primary key (soft-deleted rows are not found).
-pub async fn find<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<Option<T>> {
+pub async fn find<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<Option<T>> {
     let statements = T::statements();
     let sql = &statements.key()?.find;
     let answer = run(
@@ -14,7 +13,7 @@ pub async fn find<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<Opti
         &statements.table,
         Op::Find,
         sql,
-        &key.params(),
+        &T::key_params(&key),
         Want::Row,
     )
     .await;
@@ -22,10 +21,7 @@ pub async fn find<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<Opti
 }
 
 /// The row with this primary key, soft-deleted or not.
-pub async fn find_with_deleted<T: Table, K: KeyParams>(
-    db: &dyn Reach,
-    key: K,
-) -> Result<Option<T>> {
+pub async fn find_with_deleted<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<Option<T>> {
     let statements = T::statements();
     let sql = &statements.key()?.find_any;
     let answer = run(
@@ -33,7 +29,7 @@ pub async fn find_with_deleted<T: Table, K: KeyParams>(
         &statements.table,
         Op::Find,
         sql,
-        &key.params(),
+        &T::key_params(&key),
         Want::Row,
     )
     .await;
@@ -41,7 +37,7 @@ pub async fn find_with_deleted<T: Table, K: KeyParams>(
 }
 
 /// Like [`find`], but a missing row is [`crate::Error::NotFound`].
-pub async fn get<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<T> {
+pub async fn get<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<T> {
     let statements = T::statements();
     let sql = &statements.key()?.find;
     let answer = run(
@@ -49,7 +45,7 @@ pub async fn get<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<T> {
         &statements.table,
         Op::Find,
         sql,
-        &key.params(),
+        &T::key_params(&key),
         Want::Row,
     )
     .await;

@@ -5,7 +5,6 @@
 use tokio_postgres::types::ToSql;
 
 use super::arrays::{array_params, column_arrays};
-use super::KeyParams;
 use crate::error::Result;
 use crate::executor::{Executor, Param, Reach};
 use crate::fetch::{affected, decode_count, decode_row, row, rows, run, Want};
@@ -144,8 +143,8 @@ pub async fn upsert<T: Table, V>(db: &dyn Reach, new: T::New, key: Column<T, V>)
 }
 
 /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key`.
-pub async fn update<T: Table, K: KeyParams>(db: &dyn Reach, key: K, patch: T::Patch) -> Result<T> {
-    let key = key.params();
+pub async fn update<T: Table>(db: &dyn Reach, key: T::Key<'_>, patch: T::Patch) -> Result<T> {
+    let key = T::key_params(&key);
     let (sql, params) = key_update(T::statements(), &key, None, &patch, true)?;
     let statements = T::statements();
     let answer = run(db, &statements.table, Op::Update, &sql, &params, Want::Row).await;
@@ -154,12 +153,8 @@ pub async fn update<T: Table, K: KeyParams>(db: &dyn Reach, key: K, patch: T::Pa
 
 /// Writes the `Some` fields of `patch` (and `updated_at = now()`) to the live row `key` without
 /// sending the row back; false when there is no such live row.
-pub async fn patch<T: Table, K: KeyParams>(
-    db: &dyn Reach,
-    key: K,
-    patch: T::Patch,
-) -> Result<bool> {
-    let key = key.params();
+pub async fn patch<T: Table>(db: &dyn Reach, key: T::Key<'_>, patch: T::Patch) -> Result<bool> {
+    let key = T::key_params(&key);
     let (sql, params) = key_update(T::statements(), &key, None, &patch, false)?;
     let table = &T::statements().table;
     let answer = run(db, table, Op::Update, &sql, &params, Want::Count).await;
@@ -167,13 +162,13 @@ pub async fn patch<T: Table, K: KeyParams>(
 }
 
 /// [`update`] on a versioned table: only while the row is at `version`, which it increments.
-pub async fn update_versioned<T: Table, K: KeyParams, V: ToSql + Sync + Send>(
+pub async fn update_versioned<T: Table, V: ToSql + Sync + Send>(
     db: &dyn Reach,
-    key: K,
+    key: T::Key<'_>,
     version: V,
     patch: T::Patch,
 ) -> Result<T> {
-    let key = key.params();
+    let key = T::key_params(&key);
     let (sql, params) = key_update(T::statements(), &key, Some(&version), &patch, true)?;
     match row::<T>(db, Op::Update, &sql, &params).await? {
         Some(row) => Ok(row),
@@ -183,13 +178,13 @@ pub async fn update_versioned<T: Table, K: KeyParams, V: ToSql + Sync + Send>(
 
 /// [`patch`] on a versioned table: only while the row is at `version`, which it increments;
 /// false when there is no live row.
-pub async fn patch_versioned<T: Table, K: KeyParams, V: ToSql + Sync + Send>(
+pub async fn patch_versioned<T: Table, V: ToSql + Sync + Send>(
     db: &dyn Reach,
-    key: K,
+    key: T::Key<'_>,
     version: V,
     patch: T::Patch,
 ) -> Result<bool> {
-    let key = key.params();
+    let key = T::key_params(&key);
     let (sql, params) = key_update(T::statements(), &key, Some(&version), &patch, false)?;
     if affected::<T>(db, Op::Update, &sql, &params).await? > 0 {
         return Ok(true);
@@ -289,7 +284,7 @@ async fn why_not_updated<T: Table>(
 
 /// Soft-deletes the live row `key` (sets `deleted_at` once), or deletes it where the table has
 /// no soft-delete column. False when there was no such live row.
-pub async fn delete<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<bool> {
+pub async fn delete<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<bool> {
     let statements = T::statements();
     let sql = &statements.key()?.delete;
     let answer = run(
@@ -297,7 +292,7 @@ pub async fn delete<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<bo
         &statements.table,
         Op::Delete,
         sql,
-        &key.params(),
+        &T::key_params(&key),
         Want::Count,
     )
     .await;
@@ -305,7 +300,7 @@ pub async fn delete<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<bo
 }
 
 /// Clears `deleted_at` of the soft-deleted row `key`. False when there was no such row.
-pub async fn restore<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<bool> {
+pub async fn restore<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<bool> {
     let statements = T::statements();
     let Some(sql) = &statements.key()?.restore else {
         return Ok(false);
@@ -315,7 +310,7 @@ pub async fn restore<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<b
         &statements.table,
         Op::Restore,
         sql,
-        &key.params(),
+        &T::key_params(&key),
         Want::Count,
     )
     .await;
@@ -323,7 +318,7 @@ pub async fn restore<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<b
 }
 
 /// Removes the row `key` for good, soft-deleted or not. False when there was no such row.
-pub async fn hard_delete<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Result<bool> {
+pub async fn hard_delete<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<bool> {
     let statements = T::statements();
     let sql = &statements.key()?.hard_delete;
     let answer = run(
@@ -331,7 +326,7 @@ pub async fn hard_delete<T: Table, K: KeyParams>(db: &dyn Reach, key: K) -> Resu
         &statements.table,
         Op::HardDelete,
         sql,
-        &key.params(),
+        &T::key_params(&key),
         Want::Count,
     )
     .await;

@@ -316,7 +316,8 @@ impl<T: Table> Select<T> {
     // Generic over the table only: the executor is erased by the caller, the run is `each`'s.
     async fn fetch_all_in(&self, db: &dyn Reach) -> Result<Vec<T>> {
         let (sql, params) = self.render_select();
-        // With a LIMIT, the result size is bounded: allocate once instead of growing.
+        // With a small LIMIT, the result size is bounded: allocate once instead of growing (a
+        // larger one grows as usual, so that a short result never holds a large buffer).
         let hint = capacity_hint(self.limit);
         let mut out = Vec::with_capacity(hint);
         let table = &T::statements().table;
@@ -332,9 +333,6 @@ impl<T: Table> Select<T> {
         };
         if let Answer::Scripted(_) = answer {
             return scripted(answer, table, Op::Select);
-        }
-        if out.capacity() > 2 * out.len() + 16 {
-            out.shrink_to_fit();
         }
         Ok(out)
     }
@@ -839,10 +837,10 @@ async fn exists_core(parts: Parts<'_>, db: &dyn Reach) -> Result<bool> {
     scalar::<bool>(db, parts.statements, Op::Exists, &sql, &params).await
 }
 
-// The row count to allocate for: the limit, when there is one (bounded).
+// The row count to allocate for: the limit, when there is one, up to 64 rows.
 fn capacity_hint(limit: Option<i64>) -> usize {
     match limit {
-        Some(n) => n.clamp(0, 16_384) as usize,
+        Some(n) => n.clamp(0, 64) as usize,
         None => 0,
     }
 }

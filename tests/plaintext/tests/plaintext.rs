@@ -3,6 +3,7 @@
 
 use skelly_db::testing::TestDb;
 use skelly_db::Executor;
+use skelly_db::Table;
 use skelly_db_plaintext_test::{NewNote, Note};
 
 #[tokio::test]
