@@ -316,8 +316,7 @@ impl<T: Table> Select<T> {
     // Generic over the table only: the executor is erased by the caller, the run is `each`'s.
     async fn fetch_all_in(&self, db: &dyn Reach) -> Result<Vec<T>> {
         let (sql, params) = self.render_select();
-        // With a small LIMIT, the result size is bounded: allocate once instead of growing (a
-        // larger one grows as usual, so that a short result never holds a large buffer).
+        // With a LIMIT, the result size is bounded: allocate once instead of growing.
         let hint = capacity_hint(self.limit);
         let mut out = Vec::with_capacity(hint);
         let table = &T::statements().table;
@@ -333,6 +332,10 @@ impl<T: Table> Select<T> {
         };
         if let Answer::Scripted(_) = answer {
             return scripted(answer, table, Op::Select);
+        }
+        // A result far shorter than its limit does not keep the limit's buffer.
+        if out.len().saturating_mul(2) + 16 < hint {
+            out.shrink_to_fit();
         }
         Ok(out)
     }
@@ -837,10 +840,10 @@ async fn exists_core(parts: Parts<'_>, db: &dyn Reach) -> Result<bool> {
     scalar::<bool>(db, parts.statements, Op::Exists, &sql, &params).await
 }
 
-// The row count to allocate for: the limit, when there is one, up to 64 rows.
+// The row count to allocate for: the limit, when there is one (bounded).
 fn capacity_hint(limit: Option<i64>) -> usize {
     match limit {
-        Some(n) => n.clamp(0, 64) as usize,
+        Some(n) => n.clamp(0, 16_384) as usize,
         None => 0,
     }
 }
