@@ -393,6 +393,92 @@ async fn composite_keys_take_a_tuple_in_field_order() {
     assert_eq!(Membership::query().count(pool).await.unwrap(), 2);
 }
 
+/// The typed functions are the `Table` trait's: code generic over the table finds, patches and
+/// deletes through them, whatever the key's kind (`T::Key`: an integer, `&str` for a text key,
+/// a tuple for a composite one).
+async fn touch_by_key<T: Table>(
+    db: &impl Executor,
+    key: impl Fn() -> T::Key<'static>,
+    patch: impl Fn() -> T::Patch,
+) -> skelly_db::Result<(bool, bool, bool)> {
+    let found = T::find(db, key()).await?.is_some();
+    let patched = T::patch(db, key(), patch()).await?;
+    let deleted = T::delete(db, key()).await?;
+    Ok((found, patched, deleted))
+}
+
+#[tokio::test]
+async fn generic_code_calls_the_typed_functions_through_the_trait() {
+    let db = keys_db().await;
+    let pool = db.pool();
+    pool.batch_execute(&Membership::create_table_sql())
+        .await
+        .unwrap();
+    let widget = Widget::insert(pool, NewWidget { name: "w".into() })
+        .await
+        .unwrap();
+    let id = widget.id;
+    let patch = || WidgetPatch {
+        name: Some("renamed".into()),
+    };
+    assert_eq!(
+        touch_by_key::<Widget>(pool, || id, patch).await.unwrap(),
+        (true, true, true)
+    );
+    // Gone: found, patched and deleted no more.
+    assert_eq!(
+        touch_by_key::<Widget>(pool, || id, patch).await.unwrap(),
+        (false, false, false)
+    );
+    Country::insert(
+        pool,
+        NewCountry {
+            code: "NO".into(),
+            name: "Norway".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let rename = || CountryPatch {
+        name: Some("Noreg".into()),
+    };
+    assert_eq!(
+        touch_by_key::<Country>(pool, || "NO", rename)
+            .await
+            .unwrap(),
+        (true, true, true)
+    );
+    // Soft-deleted: the generated restore brings it back, renamed.
+    assert!(Country::restore(pool, "NO").await.unwrap());
+    assert_eq!(Country::get(pool, "NO").await.unwrap().name, "Noreg");
+    Membership::insert(
+        pool,
+        NewMembership {
+            team: "red".into(),
+            user_id: 7,
+            role: "member".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let promote = || MembershipPatch {
+        role: Some("owner".into()),
+    };
+    assert_eq!(
+        touch_by_key::<Membership>(pool, || ("red", 7), promote)
+            .await
+            .unwrap(),
+        (true, true, true)
+    );
+    assert_eq!(
+        Membership::find_with_deleted(pool, ("red", 7))
+            .await
+            .unwrap()
+            .map(|m| m.role),
+        Some("owner".to_string())
+    );
+}
+
 /// Issue 23: the most common join-table shape, a composite key of two uuid foreign keys. Its
 /// parts used to get `DEFAULT gen_random_uuid()` and drop out of the insert struct
 /// (`struct NewFollow has no field named follower_id`); a single uuid key that is a foreign key

@@ -282,26 +282,26 @@ pub trait Table: Sized + Send + Sync + 'static {
     }
 
     /// The live row with this key, if any (soft-deleted rows are not found).
-    fn find<'a>(
+    fn find<'a, 'k: 'a>(
         db: &'a impl Executor,
-        id: Self::Key<'a>,
+        id: Self::Key<'k>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send + 'a {
         crate::crud::find::<Self>(db, id)
     }
 
     /// The live row with this key, or [`Error::NotFound`](crate::Error::NotFound).
-    fn get<'a>(
+    fn get<'a, 'k: 'a>(
         db: &'a impl Executor,
-        id: Self::Key<'a>,
+        id: Self::Key<'k>,
     ) -> impl Future<Output = Result<Self>> + Send + 'a {
         crate::crud::get::<Self>(db, id)
     }
 
     /// Writes the `Some` fields of the patch (and `updated_at = now()`) and returns the row;
     /// [`Error::NotFound`](crate::Error::NotFound) when there is no live row with this key.
-    fn update<'a>(
+    fn update<'a, 'k: 'a>(
         db: &'a impl Executor,
-        id: Self::Key<'a>,
+        id: Self::Key<'k>,
         patch: Self::Patch,
     ) -> impl Future<Output = Result<Self>> + Send + 'a {
         crate::crud::update::<Self>(db, id, patch)
@@ -309,9 +309,9 @@ pub trait Table: Sized + Send + Sync + 'static {
 
     /// Writes the `Some` fields of the patch (and `updated_at = now()`) without sending the
     /// row back; false when there is no live row with this key.
-    fn patch<'a>(
+    fn patch<'a, 'k: 'a>(
         db: &'a impl Executor,
-        id: Self::Key<'a>,
+        id: Self::Key<'k>,
         patch: Self::Patch,
     ) -> impl Future<Output = Result<bool>> + Send + 'a {
         crate::crud::patch::<Self>(db, id, patch)
@@ -319,17 +319,17 @@ pub trait Table: Sized + Send + Sync + 'static {
 
     /// Deletes the live row with this key: soft (sets `deleted_at = now()` once) where the
     /// table has a soft-delete column, for good otherwise; false when there is no such row.
-    fn delete<'a>(
+    fn delete<'a, 'k: 'a>(
         db: &'a impl Executor,
-        id: Self::Key<'a>,
+        id: Self::Key<'k>,
     ) -> impl Future<Output = Result<bool>> + Send + 'a {
         crate::crud::delete::<Self>(db, id)
     }
 
     /// Removes the row for good, soft-deleted or not; false when there is no such row.
-    fn hard_delete<'a>(
+    fn hard_delete<'a, 'k: 'a>(
         db: &'a impl Executor,
-        id: Self::Key<'a>,
+        id: Self::Key<'k>,
     ) -> impl Future<Output = Result<bool>> + Send + 'a {
         crate::crud::hard_delete::<Self>(db, id)
     }
