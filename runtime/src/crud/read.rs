@@ -1,3 +1,5 @@
+use std::future::Future;
+
 use crate::error::Result;
 use crate::executor::Reach;
 use crate::fetch::{decode_row, run, Want};
@@ -5,49 +7,40 @@ use crate::op::Op;
 use crate::table::Table;
 
 /// The live row with this primary key (soft-deleted rows are not found).
-pub async fn find<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<Option<T>> {
-    let statements = T::statements();
-    let sql = &statements.key()?.find;
-    let answer = run(
-        db,
-        &statements.table,
-        Op::Find,
-        sql,
-        &T::key_params(&key),
-        Want::Row,
-    )
-    .await;
-    decode_row::<T>(answer, Op::Find)
+pub fn find<'a, 'k: 'a, T: Table>(
+    db: &'a dyn Reach,
+    key: T::Key<'k>,
+) -> impl Future<Output = Result<Option<T>>> + Send + use<'a, 'k, T> {
+    by_key::<T>(db, key, false)
 }
 
 /// The row with this primary key, soft-deleted or not.
-pub async fn find_with_deleted<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<Option<T>> {
-    let statements = T::statements();
-    let sql = &statements.key()?.find_any;
-    let answer = run(
-        db,
-        &statements.table,
-        Op::Find,
-        sql,
-        &T::key_params(&key),
-        Want::Row,
-    )
-    .await;
-    decode_row::<T>(answer, Op::Find)
+pub fn find_with_deleted<'a, 'k: 'a, T: Table>(
+    db: &'a dyn Reach,
+    key: T::Key<'k>,
+) -> impl Future<Output = Result<Option<T>>> + Send + use<'a, 'k, T> {
+    by_key::<T>(db, key, true)
 }
 
 /// Like [`find`], but a missing row is [`crate::Error::NotFound`].
 pub async fn get<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<T> {
+    match by_key::<T>(db, key, false).await? {
+        Some(row) => Ok(row),
+        None => Err(T::statements().not_found()),
+    }
+}
+
+// The row with this key: live rows only, or soft-deleted ones too. One future per table for
+// every read by key.
+async fn by_key<T: Table>(db: &dyn Reach, key: T::Key<'_>, deleted_too: bool) -> Result<Option<T>> {
     let statements = T::statements();
-    let sql = &statements.key()?.find;
-    let answer = run(
-        db,
-        &statements.table,
-        Op::Find,
-        sql,
-        &T::key_params(&key),
-        Want::Row,
-    )
-    .await;
-    decode_row::<T>(answer, Op::Find)?.ok_or_else(|| statements.not_found())
+    let by_key = statements.key()?;
+    let sql = if deleted_too {
+        &by_key.find_any
+    } else {
+        &by_key.find
+    };
+    let params = T::key_params(&key);
+    let answer = run(db, &statements.table, Op::Find, sql, &params, Want::Row).await;
+    decode_row::<T>(answer, Op::Find)
 }

@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 
 use super::expr::{Expr, Node, Order};
 use super::join::References;
-use super::page::{digest8, Cursor, Page};
+use super::page::{cut_page, digest8, Cursor, Page};
 use super::select::{Scope, Select};
 use crate::error::{Error, Result};
 use crate::executor::{with_session, Executor, Param, Reach};
@@ -571,21 +571,13 @@ async fn page_rows(
         _ => Vec::new(),
     };
     let width: usize = core.parts.iter().map(|p| p.columns.len()).sum();
-    let mut next = None;
-    if rows.len() as i64 > size {
-        rows.truncate(size as usize);
-        if let Some(row) = rows.last() {
-            let values = terms
-                .iter()
-                .enumerate()
-                .map(|(k, (_, name, _))| {
-                    row.try_get::<_, String>(width + k)
-                        .map_err(|e| Error::decode(name, e))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            next = Some(Cursor::new(core.shape(&terms), values));
-        }
-    }
+    let next = cut_page(
+        &mut rows,
+        size,
+        width,
+        &mut terms.iter().map(|(_, name, _)| *name),
+    )?
+    .map(|values| Cursor::new(core.shape(&terms), values));
     Ok(PageRows::Rows(rows, next))
 }
 

@@ -37,6 +37,33 @@ pub struct Cursor {
     pub(crate) values: Vec<String>,
 }
 
+/// Cuts a page's rows (fetched with one row more than `size`) to `size`, and reads the next
+/// page's cursor values from the last row kept: the ordering columns, selected as text after
+/// the `width` columns of the rows' tables, named by `names` for a decoding error. `None` on the
+/// last page. One piece for a table's pages and a join's.
+pub(crate) fn cut_page(
+    rows: &mut Vec<tokio_postgres::Row>,
+    size: i64,
+    width: usize,
+    names: &mut dyn Iterator<Item = &str>,
+) -> crate::Result<Option<Vec<String>>> {
+    if rows.len() as i64 <= size {
+        return Ok(None);
+    }
+    rows.truncate(size as usize);
+    let Some(row) = rows.last() else {
+        return Ok(None);
+    };
+    names
+        .enumerate()
+        .map(|(k, name)| {
+            row.try_get::<_, String>(width + k)
+                .map_err(|e| crate::Error::decode(name, e))
+        })
+        .collect::<crate::Result<Vec<_>>>()
+        .map(Some)
+}
+
 impl Cursor {
     pub(crate) fn new(shape: [u8; 8], values: Vec<String>) -> Cursor {
         Cursor { shape, values }

@@ -4,7 +4,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::columns::{SelectColumns, Selection};
 use super::expr::{Column, Expr, Node, Order};
-use super::page::{digest8, Cursor, Page};
+use super::page::{cut_page, digest8, Cursor, Page};
 use crate::error::Result;
 use std::future::Future;
 
@@ -797,21 +797,13 @@ async fn page_core(
         _ => Vec::new(),
     };
     let width = parts.columns.len();
-    let mut next = None;
-    if rows.len() as i64 > size {
-        rows.truncate(size as usize);
-        if let Some(row) = rows.last() {
-            let values = terms
-                .iter()
-                .enumerate()
-                .map(|(k, (name, _))| {
-                    row.try_get::<_, String>(width + k)
-                        .map_err(|e| crate::Error::decode(name, e))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            next = Some(Cursor::new(parts.shape(&terms), values));
-        }
-    }
+    let next = cut_page(
+        &mut rows,
+        size,
+        width,
+        &mut terms.iter().map(|(name, _)| *name),
+    )?
+    .map(|values| Cursor::new(parts.shape(&terms), values));
     Ok(PageEnd::Rows(rows, next))
 }
 
