@@ -191,9 +191,17 @@ pub struct Comment {
     pub deleted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Counts the statements skelly-db runs (its `db.statement` spans) while the guard lives.
+/// Counts the statements skelly-db runs (its `db.statement` spans) on this thread while the
+/// guard lives.
+///
+/// Through one global subscriber that counts into the running test's counter, not a
+/// thread-local subscriber: while a lone thread-local subscriber is the only dispatcher,
+/// tracing-core computes a new callsite's interest from the calling thread's default, so a
+/// statement callsite first reached by another test's thread was cached as "never" and this
+/// count read 0 (seen in CI; the same cause as `tests/tracing.rs`'s old flake).
 #[cfg(feature = "tracing")]
 mod counting {
+    use std::cell::RefCell;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
@@ -202,20 +210,42 @@ mod counting {
     use tracing_subscriber::layer::{Context, SubscriberExt as _};
     use tracing_subscriber::Layer;
 
-    struct Count(Arc<AtomicUsize>);
+    thread_local! {
+        static COUNTER: RefCell<Option<Arc<AtomicUsize>>> = const { RefCell::new(None) };
+    }
+
+    struct Count;
 
     impl<S: Subscriber> Layer<S> for Count {
         fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
             if attrs.metadata().name() == "db.statement" {
-                self.0.fetch_add(1, Ordering::Relaxed);
+                COUNTER.with(|c| {
+                    if let Some(n) = c.borrow().as_ref() {
+                        n.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
             }
         }
     }
 
-    pub fn start() -> (Arc<AtomicUsize>, tracing::subscriber::DefaultGuard) {
+    /// Stops counting when dropped.
+    pub struct Guard;
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            COUNTER.with(|c| *c.borrow_mut() = None);
+        }
+    }
+
+    pub fn start() -> (Arc<AtomicUsize>, Guard) {
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Count))
+                .expect("no other global subscriber in this test binary");
+        });
         let n = Arc::new(AtomicUsize::new(0));
-        let subscriber = tracing_subscriber::registry().with(Count(n.clone()));
-        (n, tracing::subscriber::set_default(subscriber))
+        COUNTER.with(|c| *c.borrow_mut() = Some(n.clone()));
+        (n, Guard)
     }
 }
 
