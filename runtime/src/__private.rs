@@ -6,9 +6,8 @@ use tokio_postgres::types::{FromSql, IsNull, ToSql, Type};
 use tokio_postgres::Row;
 
 pub use crate::crud::{
-    copy_in, delete, find, find_with_deleted, get, hard_delete, insert, insert_many,
-    insert_many_count, insert_or_ignore, patch, patch_versioned, restore, update, update_versioned,
-    upsert,
+    copy_in, delete, find_with_deleted, get, hard_delete, insert, insert_many, insert_many_count,
+    insert_or_ignore, patch, patch_versioned, restore, update, update_versioned, upsert,
 };
 pub use crate::error::Result;
 pub use crate::executor::{Executor, Param};

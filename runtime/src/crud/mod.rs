@@ -11,7 +11,8 @@ mod write;
 
 pub use bulk::{BulkInsert, OnConflict};
 pub use copy::copy_in;
-pub use read::{find, find_with_deleted, get};
+pub(crate) use read::by_key;
+pub use read::{find_with_deleted, get};
 pub use write::{
     delete, hard_delete, insert, insert_many, insert_many_count, insert_or_ignore, patch,
     patch_versioned, restore, update, update_versioned, upsert,

@@ -6,14 +6,6 @@ use crate::fetch::{decode_row, run, Want};
 use crate::op::Op;
 use crate::table::Table;
 
-/// The live row with this primary key (soft-deleted rows are not found).
-pub fn find<'a, 'k: 'a, T: Table>(
-    db: &'a dyn Reach,
-    key: T::Key<'k>,
-) -> impl Future<Output = Result<Option<T>>> + Send + use<'a, 'k, T> {
-    by_key::<T>(db, key, false)
-}
-
 /// The row with this primary key, soft-deleted or not.
 pub fn find_with_deleted<'a, 'k: 'a, T: Table>(
     db: &'a dyn Reach,
@@ -22,7 +14,7 @@ pub fn find_with_deleted<'a, 'k: 'a, T: Table>(
     by_key::<T>(db, key, true)
 }
 
-/// Like [`find`], but a missing row is [`crate::Error::NotFound`].
+/// The live row with this primary key, or [`crate::Error::NotFound`].
 pub async fn get<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<T> {
     match by_key::<T>(db, key, false).await? {
         Some(row) => Ok(row),
@@ -30,9 +22,13 @@ pub async fn get<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<T> {
     }
 }
 
-// The row with this key: live rows only, or soft-deleted ones too. One future per table for
-// every read by key.
-async fn by_key<T: Table>(db: &dyn Reach, key: T::Key<'_>, deleted_too: bool) -> Result<Option<T>> {
+/// The row with this primary key: live rows only (`find`), or soft-deleted ones too. One future
+/// per table for every read by key.
+pub(crate) async fn by_key<T: Table>(
+    db: &dyn Reach,
+    key: T::Key<'_>,
+    deleted_too: bool,
+) -> Result<Option<T>> {
     let statements = T::statements();
     let by_key = statements.key()?;
     let sql = if deleted_too {

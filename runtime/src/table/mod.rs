@@ -286,7 +286,7 @@ pub trait Table: Sized + Send + Sync + 'static {
         db: &'a impl Executor,
         id: Self::Key<'k>,
     ) -> impl Future<Output = Result<Option<Self>>> + Send + 'a {
-        crate::crud::find::<Self>(db, id)
+        crate::crud::by_key::<Self>(db, id, false)
     }
 
     /// The live row with this key, or [`Error::NotFound`](crate::Error::NotFound).
