@@ -2,6 +2,8 @@
 //! and delete / restore / hard delete by key. Each statement's text comes from the table's
 //! [`Statements`](crate::table::Statements), built once.
 
+use std::future::Future;
+
 use tokio_postgres::types::ToSql;
 
 use super::arrays::{array_params, column_arrays};
@@ -284,51 +286,43 @@ async fn why_not_updated<T: Table>(
 
 /// Soft-deletes the live row `key` (sets `deleted_at` once), or deletes it where the table has
 /// no soft-delete column. False when there was no such live row.
-pub async fn delete<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<bool> {
-    let statements = T::statements();
-    let sql = &statements.key()?.delete;
-    let answer = run(
-        db,
-        &statements.table,
-        Op::Delete,
-        sql,
-        &T::key_params(&key),
-        Want::Count,
-    )
-    .await;
-    Ok(decode_count(answer, T::NAME, T::COLUMNS, T::CONSTRAINTS)? > 0)
+pub fn delete<'a, 'k: 'a, T: Table>(
+    db: &'a dyn Reach,
+    key: T::Key<'k>,
+) -> impl Future<Output = Result<bool>> + Send + use<'a, 'k, T> {
+    delete_by_key::<T>(db, key, Op::Delete)
 }
 
 /// Clears `deleted_at` of the soft-deleted row `key`. False when there was no such row.
-pub async fn restore<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<bool> {
-    let statements = T::statements();
-    let Some(sql) = &statements.key()?.restore else {
-        return Ok(false);
-    };
-    let answer = run(
-        db,
-        &statements.table,
-        Op::Restore,
-        sql,
-        &T::key_params(&key),
-        Want::Count,
-    )
-    .await;
-    Ok(decode_count(answer, T::NAME, T::COLUMNS, T::CONSTRAINTS)? > 0)
+pub fn restore<'a, 'k: 'a, T: Table>(
+    db: &'a dyn Reach,
+    key: T::Key<'k>,
+) -> impl Future<Output = Result<bool>> + Send + use<'a, 'k, T> {
+    delete_by_key::<T>(db, key, Op::Restore)
 }
 
 /// Removes the row `key` for good, soft-deleted or not. False when there was no such row.
-pub async fn hard_delete<T: Table>(db: &dyn Reach, key: T::Key<'_>) -> Result<bool> {
+pub fn hard_delete<'a, 'k: 'a, T: Table>(
+    db: &'a dyn Reach,
+    key: T::Key<'k>,
+) -> impl Future<Output = Result<bool>> + Send + use<'a, 'k, T> {
+    delete_by_key::<T>(db, key, Op::HardDelete)
+}
+
+// Delete, restore or hard-delete (`op`) the row `key`: whether a row changed. One body for the
+// three; a table without a restore statement (no soft delete) restores nothing.
+async fn delete_by_key<T: Table>(db: &dyn Reach, key: T::Key<'_>, op: Op) -> Result<bool> {
     let statements = T::statements();
-    let sql = &statements.key()?.hard_delete;
-    let answer = run(
-        db,
-        &statements.table,
-        Op::HardDelete,
-        sql,
-        &T::key_params(&key),
-        Want::Count,
-    )
-    .await;
+    let by_key = statements.key()?;
+    let sql = match op {
+        Op::Restore => match &by_key.restore {
+            Some(sql) => sql,
+            None => return Ok(false),
+        },
+        Op::HardDelete => &by_key.hard_delete,
+        _ => &by_key.delete,
+    };
+    let params = T::key_params(&key);
+    let answer = run(db, &statements.table, op, sql, &params, Want::Count).await;
     Ok(decode_count(answer, T::NAME, T::COLUMNS, T::CONSTRAINTS)? > 0)
 }
